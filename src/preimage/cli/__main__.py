@@ -1,0 +1,5 @@
+import sys
+
+from preimage.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,145 @@
+"""Decode any image file into an RGB float tensor ``(3, H, W)`` in ``[0, 1]``.
+
+Whatever the file holds (grayscale, grayscale+alpha, RGBA, palette, CMYK,
+16-bit, EXIF-rotated), the result has the same type, so every representation
+downstream sees one contract. Alpha is composited over white, because a
+transparent background is what a person sees as "paper".
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from preimage.errors import PreimageError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def _to_float_rgb(img: Image.Image) -> np.ndarray:
+    """PIL image of any mode -> float32 ``(H, W, 3)`` in ``[0, 1]``."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        arr = np.asarray(img, dtype=np.float32) / 65535.0
+        return np.repeat(arr[..., None], 3, axis=2)
+    if mode == "I":
+        arr = np.asarray(img, dtype=np.float32)
+        # Pillow widens 16-bit PNGs to 32-bit "I"; values above 255 reveal the 16-bit range.
+        arr = arr / (65535.0 if arr.max(initial=0) > 255 else 255.0)
+        return np.repeat(np.clip(arr, 0, 1)[..., None], 3, axis=2)
+    if mode == "F":
+        arr = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if mode == "P":
+        img = img.convert("RGBA")
+    elif mode in ("1", "L", "CMYK", "YCbCr", "LAB", "HSV"):
+        img = img.convert("RGB")
+    elif mode in ("LA", "La", "PA", "RGBa"):
+        img = img.convert("RGBA")
+    if img.mode == "RGBA":
+        arr = np.asarray(img, dtype=np.float32) / 255.0
+        alpha = arr[..., 3:4]
+        return arr[..., :3] * alpha + (1.0 - alpha)
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def decode_image(data: bytes, name: str = "<bytes>") -> torch.Tensor:
+    """Decode encoded image bytes; raises :class:`PreimageError` on corrupt data.
+
+    Shape:
+        - Output: :math:`(3, H, W)`, float32 in ``[0, 1]``.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            arr = _to_float_rgb(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise PreimageError(
+            f"cannot decode image {name}: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            " — the file is corrupt, truncated or not an image; re-export it as PNG or JPEG"
+        ) from None
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+def load_image(path: str | Path) -> torch.Tensor:
+    """Read one image file as RGB float ``(3, H, W)`` in ``[0, 1]``."""
+    path = Path(path)
+    if not path.is_file():
+        raise PreimageError(f"image file not found: {path} — check the path")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return decode_image(path.read_bytes(), str(path))
+
+
+def resize(img: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """Resize ``(..., 3, H, W)`` to ``size`` (square if an int), bilinear with antialiasing."""
+    hw = (size, size) if isinstance(size, int) else size
+    if tuple(img.shape[-2:]) == hw:
+        return img
+    batched = img if img.dim() == 4 else img.unsqueeze(0)
+    out = F.interpolate(batched, size=hw, mode="bilinear", align_corners=False, antialias=True)
+    out = out.clamp(0, 1)
+    return out if img.dim() == 4 else out[0]
+
+
+def center_crop(img: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize the shorter side to ``size``, then cut the central ``size x size`` square."""
+    h, w = img.shape[-2:]
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    img = resize(img, (nh, nw))
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return img[..., top : top + size, left : left + size]
+
+
+def random_crop(img: torch.Tensor, size: int, generator: torch.Generator, scale: float = 1.0) -> torch.Tensor:
+    """A seeded random ``size x size`` crop.
+
+    The shorter side is first resized to ``size * scale`` (``scale >= 1``), so
+    with ``scale=1`` on a square image the crop only moves along the longer side.
+    """
+    h, w = img.shape[-2:]
+    short = max(size, round(size * scale))
+    factor = short / min(h, w)
+    nh, nw = max(size, round(h * factor)), max(size, round(w * factor))
+    img = resize(img, (nh, nw))
+    top = int(torch.randint(0, nh - size + 1, (1,), generator=generator))
+    left = int(torch.randint(0, nw - size + 1, (1,), generator=generator))
+    return img[..., top : top + size, left : left + size]
+
+
+FITS = ("resize", "center", "random")
+
+
+def fit_image(
+    img: torch.Tensor, size: int | None, fit: str = "center", generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Bring an image to ``size x size`` by ``fit``: ``resize`` (squash), ``center`` or ``random`` crop."""
+    if size is None:
+        return img
+    if fit == "resize":
+        return resize(img, size)
+    if fit == "center":
+        return center_crop(img, size)
+    if fit == "random":
+        return random_crop(img, size, generator if generator is not None else torch.Generator().manual_seed(0))
+    raise PreimageError(f"unknown fit {fit!r}: use one of {', '.join(FITS)}")
+
+
+def save_image(img: torch.Tensor, path: str | Path) -> Path:
+    """Write an RGB ``(3, H, W)`` or gray ``(1, H, W)`` tensor in ``[0, 1]`` as an 8-bit PNG."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = (img.detach().float().clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+    arr = arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
+    Image.fromarray(arr).save(path)
+    return path

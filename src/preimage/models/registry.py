@@ -1,0 +1,130 @@
+"""The model registry: architectures with their configs kept as data, timm-style."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from preimage.errors import PreimageError, unknown_name
+
+ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What a user must know to feed a model and read its layers.
+
+    ``aliases`` maps paper layer names (``conv3``, ``fc7``, ``relu4_1``) to the
+    dotted module whose output *is* that layer; ``prob`` is the softmax of the
+    model output and has no module.
+    """
+
+    name: str
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    num_classes: int
+    aliases: dict[str, str] = field(default_factory=dict)
+    default_weights: str | None = None  # file name inside the package zoo
+    weights_licence: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    config: ModelConfig
+    build: Callable[[], nn.Module]
+
+
+_MODELS: dict[str, ModelEntry] = {}
+
+
+def register_model(config: ModelConfig) -> Callable[[Callable[[], nn.Module]], Callable[[], nn.Module]]:
+    """Decorator: register an architecture builder with its config."""
+
+    def decorator(build: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+        if config.name in _MODELS:
+            raise KeyError(f"model {config.name!r} registered twice")
+        _MODELS[config.name] = ModelEntry(config, build)
+        return build
+
+    return decorator
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a glob pattern."""
+    return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
+
+
+def get_config(name: str) -> ModelConfig:
+    if name not in _MODELS:
+        raise unknown_name("model", name, _MODELS)
+    return _MODELS[name].config
+
+
+def default_weights_path(name: str) -> Path | None:
+    """Where the shipped weights of ``name`` live, if it ships any and they are present."""
+    cfg = get_config(name)
+    if cfg.default_weights is None:
+        return None
+    path = ZOO_DIR / cfg.default_weights
+    return path if path.is_file() else None
+
+
+def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a ``.safetensors`` or torchvision-style ``.pth`` state dict, as float32."""
+    path = Path(path)
+    if not path.is_file():
+        raise PreimageError(f"weights file not found: {path} — check the path")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        try:
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many types for a bad pickle
+            raise PreimageError(f"cannot read weights {path}: {exc.__class__.__name__} — "
+                                "expected a torch state dict (.pth) or .safetensors") from None
+        state = obj.get("state_dict", obj.get("model", obj)) if isinstance(obj, dict) else obj
+        if not isinstance(state, dict):
+            raise PreimageError(f"{path} holds a {type(obj).__name__}, not a state dict — save model.state_dict()")
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
+    """Build a registered model in eval mode; ``weights`` is ``None``, ``"default"`` or a file.
+
+    ``"default"`` loads the weights shipped inside the package (offline); a path
+    loads a ``.pth`` (e.g. torchvision's download) or ``.safetensors`` file with
+    ``strict=True``, so a mismatch is an error rather than a silent partial load.
+    """
+    if name not in _MODELS:
+        raise unknown_name("model", name, _MODELS)
+    entry = _MODELS[name]
+    model = entry.build()
+    if weights is not None:
+        if str(weights) == "default":
+            path = default_weights_path(name)
+            if path is None:
+                raise PreimageError(
+                    f"model {name!r} ships no weights — pass weights=PATH to a .pth/.safetensors file"
+                    " (e.g. the torchvision download)"
+                )
+        else:
+            path = Path(weights)
+        state = load_state_dict_file(path)
+        result = model.load_state_dict(state, strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            raise PreimageError(
+                f"weights {path} do not fit {name}: missing {result.missing_keys[:3]}, "
+                f"unexpected {result.unexpected_keys[:3]} — use a state dict of the same architecture"
+            )
+    model.eval()
+    model.preimage_config = entry.config  # type: ignore[assignment]
+    return model

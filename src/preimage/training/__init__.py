@@ -1,0 +1,1 @@
+"""Training loops: the alexnet64 classifier and the inversion decoders."""

@@ -1,0 +1,105 @@
+"""Shared training plumbing: seeding, atomic checkpoints, metrics logs, fp16 export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from preimage.errors import PreimageError
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch; returns a torch generator for data order and augmentation."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temporary file, fsync, then rename: a crash never leaves half a checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise PreimageError(f"no checkpoint at {path} — drop --resume to start a new run")
+    try:
+        ckpt: dict[str, Any] = torch.load(str(path), map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise PreimageError(f"checkpoint {path} is unreadable ({exc.__class__.__name__}) — "
+                            f"use the previous one or start again") from None
+    return ckpt
+
+
+class MetricsLog:
+    """Append-only CSV of scalars plus a JSON-lines twin (``step``, ``tag``, ``value``, ``wall``).
+
+    The JSON lines are the TensorBoard scalar triple (tag, step, value, wall
+    time); ``preimage.training.common.to_tensorboard`` converts them when the
+    tensorboard package is installed.
+    """
+
+    def __init__(self, run_dir: str | Path, name: str = "metrics") -> None:
+        self.csv_path = Path(run_dir) / f"{name}.csv"
+        self.jsonl_path = Path(run_dir) / f"{name}.scalars.jsonl"
+        self.csv_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def log(self, row: dict[str, float | int | str]) -> None:
+        new = not self.csv_path.is_file()
+        with open(self.csv_path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        step = int(row.get("step", row.get("epoch", 0)))
+        with open(self.jsonl_path, "a") as fh:
+            for key, value in row.items():
+                if isinstance(value, (int, float)) and key not in ("step", "epoch"):
+                    fh.write(json.dumps({"tag": key, "step": step, "value": value, "wall": time.time()}) + "\n")
+
+
+def to_tensorboard(jsonl: str | Path, logdir: str | Path) -> None:
+    """Replay a scalars ``.jsonl`` into TensorBoard event files (needs ``tensorboard``)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(logdir))
+    with open(jsonl) as fh:
+        for line in fh:
+            rec = json.loads(line)
+            writer.add_scalar(rec["tag"], rec["value"], rec["step"], walltime=rec["wall"])
+    writer.close()
+
+
+def export_safetensors(
+    state: dict[str, torch.Tensor], path: str | Path, fp16: bool = True, metadata: dict[str, str] | None = None
+) -> Path:
+    """Write weights as safetensors (fp16 by default), atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = {
+        k: (v.detach().half() if fp16 and v.is_floating_point() else v.detach()).contiguous()
+        for k, v in state.items()
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(out, str(tmp), metadata=metadata or {})
+    tmp.replace(path)
+    return path
