@@ -1,3 +1,4 @@
 """Sub-command modules; importing them registers them with the CLI."""
 
+from preimage.cli import features_cmd as _features_cmd  # noqa: F401
 from preimage.cli import models_cmd as _models_cmd  # noqa: F401

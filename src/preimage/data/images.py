@@ -62,10 +62,14 @@ def decode_image(data: bytes, name: str = "<bytes>") -> torch.Tensor:
             img.load()
             img = ImageOps.exif_transpose(img) or img
             arr = _to_float_rgb(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError:
         raise PreimageError(
-            f"cannot decode image {name}: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            " — the file is corrupt, truncated or not an image; re-export it as PNG or JPEG"
+            f"cannot decode image {name}: not a recognised image format — re-export it as PNG or JPEG"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise PreimageError(
+            f"cannot decode image {name}: {reason} — the file is corrupt or truncated; re-export it as PNG or JPEG"
         ) from None
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 

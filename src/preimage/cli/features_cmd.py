@@ -1,0 +1,86 @@
+"""``preimage features`` and ``preimage list``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from preimage.cli.main import command
+from preimage.errors import PreimageError, unknown_name
+
+
+def _features_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="image files, folders, globs, shards or samples:NAME / samples:all")
+    p.add_argument("--rep", required=True, help="representation: hog, hog-dt, lbp, sift or MODEL:LAYER")
+    p.add_argument("--size", type=int, default=64, help="square side the images are brought to (default 64)")
+    p.add_argument("--fit", choices=["center", "resize"], default="center",
+                   help="centre crop after resizing the short side (default) or squash to a square")
+    p.add_argument("--backend", choices=["torch", "opencv", "vlfeat"], default="torch",
+                   help="torch (HOG/LBP in PyTorch; for sift the OpenCV detector) or vlfeat (libvl.so)")
+    p.add_argument("--limit", type=int, default=None, help="at most N images")
+    p.add_argument("-o", "--out", required=True, help="output .safetensors file")
+
+
+@command("features", "compute a representation of images and save it as safetensors", _features_args)
+def _features(args: argparse.Namespace) -> int:
+    from safetensors.torch import save_file
+
+    from preimage.data import iter_images
+    from preimage.representations import create_representation
+
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise PreimageError(f"output {out} must end in .safetensors — e.g. -o features.safetensors")
+    rep = create_representation(args.rep, backend=args.backend)
+    items = list(iter_images(args.images, size=args.size, fit=args.fit, limit=args.limit))
+    if not items:
+        raise PreimageError("no images found — check the paths")
+    images = torch.stack([it.image for it in items])
+    with torch.no_grad():
+        codes = rep(images)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {"features": codes.contiguous().float(), "images": images.contiguous()},
+        str(out),
+        metadata={"rep": args.rep, "backend": args.backend, "size": str(args.size),
+                  "names": json.dumps([it.name for it in items])},
+    )
+    print(json.dumps({"out": str(out), "rep": args.rep, "n": len(items), "shape": list(codes.shape[1:])}))
+    return 0
+
+
+LISTABLE = ("reps", "models", "samples")
+
+
+def _list_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("what", help="reps, models or samples")
+
+
+@command("list", "list representations, models (with their weights) or sample images", _list_args)
+def _list(args: argparse.Namespace) -> int:
+    if args.what not in LISTABLE:
+        raise unknown_name("listing", args.what, LISTABLE)
+    if args.what == "reps":
+        from preimage.representations import REPRESENTATIONS
+
+        for name in REPRESENTATIONS.names():
+            print(f"{name:10s} {REPRESENTATIONS.help(name)}")
+        print(f"{'MODEL:LAYER':10s} a CNN layer, e.g. alexnet64:conv3, alexnet64:fc7,prob, vgg19:relu4_1")
+    elif args.what == "models":
+        from preimage.models import default_weights_path, get_config, list_models
+
+        for name in list_models():
+            cfg = get_config(name)
+            path = default_weights_path(name)
+            weights = f"weights: {path.name}" if path else "weights: bring your own (weights=PATH)"
+            print(f"{name:10s} {cfg.input_size}px  {weights}  — {cfg.description}")
+    else:
+        from preimage.data import COLOR_SAMPLES, SAMPLE_NAMES
+
+        for name in SAMPLE_NAMES:
+            print(f"samples:{name}" + ("   (in samples:all)" if name in COLOR_SAMPLES else ""))
+    return 0

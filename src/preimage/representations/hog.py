@@ -1,0 +1,268 @@
+"""Histograms of oriented gradients in PyTorch: VLFeat's UoCTTI variant and Dalal–Triggs.
+
+Both are batched over ``(B, 3, H, W)`` images in ``[0, 1]``, converted to gray
+inside (``Y = 0.299 R + 0.587 G + 0.114 B``, kept in ``[0, 1]``: the range of
+``vl_hog(im2single(rgb2gray(I)), 8)`` in MATLAB, which the founding paper used).
+They are differentiable with respect to the image almost everywhere: the
+orientation bin of a pixel is piecewise constant, its magnitude, the spatial
+interpolation, the normalisation and the 0.2 truncation are not.
+
+``hog_uoctti`` reproduces ``vl_hog_put_image`` + ``vl_hog_extract`` of VLFeat
+0.9.21 (hard orientation assignment, the library default): central
+differences on interior pixels, the gradient assigned to the nearest of 18
+directed orientations, bilinear spatial voting into cells of ``c`` pixels with
+``(H + c/2) // c`` cells per side, then for every cell four normalisation
+factors ``1 / sqrt(|block|^2 + 1e-4)`` from the four 2x2 blocks around it
+(edge cells reuse their own norms), truncation at 0.2, and the 31 dimensions::
+
+    0..17   directed orientations, 0.5 * sum of the four truncated normalisations
+    18..26  undirected orientations (directed pairs summed before truncation)
+    27..30  texture: sum over undirected bins per block, / sqrt(18)
+
+``hog_dalal_triggs`` reproduces ``skimage.feature.hog`` (9 unsigned bins, no
+interpolation, ``H // c`` cells, blocks of ``b x b`` cells with L2-Hys).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from preimage.errors import PreimageError
+from preimage.representations.base import Representation, as_hw, register_representation, rgb_to_gray
+
+
+def safe_sqrt(x: torch.Tensor) -> torch.Tensor:
+    """``sqrt`` that is exactly 0 with a zero (not NaN) gradient at 0, where flat image regions sit."""
+    positive = x > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, x, torch.ones_like(x))), torch.zeros_like(x))
+
+
+@functools.cache
+def _voting_matrix(n_pix: int, cell: int, n_cells: int) -> np.ndarray:
+    """VLFeat's bilinear spatial weights, ``(n_cells, n_pix - 2)`` for interior pixels 1..n-2.
+
+    Pixel ``x`` sits at ``hx = (x + 0.5) / c - 0.5`` cell units from the first
+    cell centre; it votes ``1 - frac(hx)`` to cell ``floor(hx)`` and ``frac(hx)``
+    to the next one, when those cells exist. Computed in float32 as VLFeat does.
+    """
+    x = np.arange(1, n_pix - 1)
+    hx = ((x + 0.5) / cell - 0.5).astype(np.float32)
+    binx = np.floor(hx).astype(np.int64)
+    w2 = (hx - binx.astype(np.float32)).astype(np.float32)
+    w1 = (1.0 - w2.astype(np.float64)).astype(np.float32)
+    out = np.zeros((n_cells, n_pix - 2), dtype=np.float64)
+    cols = np.arange(n_pix - 2)
+    keep = binx >= 0
+    np.add.at(out, (binx[keep], cols[keep]), w1[keep])
+    keep = binx < n_cells - 1
+    np.add.at(out, (binx[keep] + 1, cols[keep]), w2[keep])
+    return out
+
+
+@functools.cache
+def _orientation_axes(num_orientations: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    angles = [o * math.pi / num_orientations for o in range(num_orientations)]
+    # float32 rounding of cos/sin as in vl_hog_new, so ties break as in VLFeat
+    return (tuple(float(np.float32(math.cos(a))) for a in angles),
+            tuple(float(np.float32(math.sin(a))) for a in angles))
+
+
+def hog_cells(size: int | tuple[int, int], cell_size: int = 8) -> tuple[int, int]:
+    h, w = as_hw(size)
+    return (h + cell_size // 2) // cell_size, (w + cell_size // 2) // cell_size
+
+
+def hog_uoctti(images: torch.Tensor, cell_size: int = 8, num_orientations: int = 9) -> torch.Tensor:
+    """VLFeat's UoCTTI HOG of RGB images in ``[0, 1]``.
+
+    Args:
+        images: RGB images in ``[0, 1]``.
+        cell_size: cell side in pixels (the paper: 8).
+        num_orientations: undirected orientations (the paper: 9 -> 31 dimensions).
+
+    Returns:
+        HOG cells, ``3 * num_orientations + 4`` values each.
+
+    Shape:
+        - Input: :math:`(B, 3, H, W)`, ``H, W >= 4``.
+        - Output: :math:`(B, 3O + 4, (H + c/2) // c, (W + c/2) // c)`; ``(B, 31, 8, 8)`` for 64x64.
+
+    Example:
+        >>> hog_uoctti(torch.rand(2, 3, 64, 64)).shape
+        torch.Size([2, 31, 8, 8])
+    """
+    return hog_uoctti_gray(rgb_to_gray(images), cell_size, num_orientations)
+
+
+def hog_uoctti_gray(gray: torch.Tensor, cell_size: int = 8, num_orientations: int = 9) -> torch.Tensor:
+    """:func:`hog_uoctti` on gray images ``(B, 1, H, W)`` (no colour conversion)."""
+    if gray.dim() != 4 or gray.shape[1] != 1:
+        raise PreimageError(f"hog: expected gray images (B, 1, H, W), got {tuple(gray.shape)}")
+    b, _, h, w = gray.shape
+    if h < 4 or w < 4 or h < cell_size or w < cell_size:
+        raise PreimageError(f"hog: image {h}x{w} is smaller than a cell ({cell_size}) or 4 pixels — resize it")
+    o = num_orientations
+    hh, hw = hog_cells((h, w), cell_size)
+    g = gray[:, 0]
+    gx = g[:, 1:-1, 2:] - g[:, 1:-1, :-2]
+    gy = g[:, 2:, 1:-1] - g[:, :-2, 1:-1]
+    g2 = gx * gx + gy * gy
+    grad = safe_sqrt(g2)
+    with torch.no_grad():
+        inv = 1.0 / torch.sqrt(g2).clamp_min(1e-10)
+        ux, uy = (gx * inv).float(), (gy * inv).float()
+        cx, sy = _orientation_axes(o)
+        axes_x = torch.tensor(cx, dtype=torch.float32, device=g.device).view(1, o, 1, 1)
+        axes_y = torch.tensor(sy, dtype=torch.float32, device=g.device).view(1, o, 1, 1)
+        score = ux[:, None] * axes_x + uy[:, None] * axes_y
+        best = score.abs().argmax(dim=1, keepdim=True)  # first maximum, as VLFeat's strict '>' scan
+        negative = torch.gather(score, 1, best) < 0
+        bins = best + o * negative.long()
+        onehot = torch.zeros(b, 2 * o, h - 2, w - 2, dtype=g.dtype, device=g.device)
+        onehot.scatter_(1, bins, 1.0)
+    votes = onehot * grad[:, None]
+    wy = torch.as_tensor(_voting_matrix(h, cell_size, hh), dtype=g.dtype, device=g.device)
+    wx = torch.as_tensor(_voting_matrix(w, cell_size, hw), dtype=g.dtype, device=g.device)
+    hist = torch.matmul(torch.matmul(wy, votes), wx.T)  # (B, 2O, hh, hw)
+    return uoctti_normalize(hist, o)
+
+
+def uoctti_normalize(hist: torch.Tensor, num_orientations: int = 9) -> torch.Tensor:
+    """UoCTTI block normalisation of directed cell histograms ``(B, 2O, h, w)`` -> ``(B, 3O+4, h, w)``."""
+    o = num_orientations
+    directed_a, directed_b = hist[:, :o], hist[:, o:]
+    norms = ((directed_a + directed_b) ** 2).sum(dim=1, keepdim=True)
+    padded = F.pad(norms, (1, 1, 1, 1), mode="replicate")
+    blocks = padded[..., :-1, :-1] + padded[..., :-1, 1:] + padded[..., 1:, :-1] + padded[..., 1:, 1:]
+    inv = torch.rsqrt(blocks + 1e-4)
+    # factor 1..4: the up-left, up-right, down-left and down-right 2x2 block around each cell
+    factors = torch.stack(
+        [inv[..., :-1, :-1], inv[..., :-1, 1:], inv[..., 1:, :-1], inv[..., 1:, 1:]], dim=1
+    )  # (B, 4, 1, h, w)
+    ha = (factors * directed_a[:, None]).clamp(max=0.2)
+    hb = (factors * directed_b[:, None]).clamp(max=0.2)
+    hc = (factors * directed_a[:, None] + factors * directed_b[:, None]).clamp(max=0.2)
+    texture = hc.sum(dim=2) / math.sqrt(18.0)  # (B, 4, h, w)
+    return torch.cat([0.5 * ha.sum(1), 0.5 * hb.sum(1), 0.5 * hc.sum(1), texture], dim=1)
+
+
+def hog_dalal_triggs(
+    images: torch.Tensor, cell_size: int = 8, cells_per_block: int = 2, num_orientations: int = 9,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    """Dalal–Triggs HOG exactly as ``skimage.feature.hog(..., block_norm="L2-Hys")``.
+
+    Shape:
+        - Input: :math:`(B, 3, H, W)` RGB in ``[0, 1]``.
+        - Output: :math:`(B, b^2 O, H//c - b + 1, W//c - b + 1)`; channel ``(r * b + s) * O + o``
+          is orientation ``o`` of cell ``(r, s)`` of the block, as in skimage's
+          ``(n_blocks_row, n_blocks_col, b, b, O)`` array. ``(B, 36, 7, 7)`` for 64x64.
+    """
+    return hog_dalal_triggs_gray(rgb_to_gray(images), cell_size, cells_per_block, num_orientations, eps)
+
+
+def hog_dalal_triggs_gray(
+    gray: torch.Tensor, cell_size: int = 8, cells_per_block: int = 2, num_orientations: int = 9,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    """:func:`hog_dalal_triggs` on gray images ``(B, 1, H, W)``."""
+    b, _, h, w = gray.shape
+    c, nb = cell_size, cells_per_block
+    ncr, ncc = h // c, w // c
+    if ncr < nb or ncc < nb:
+        raise PreimageError(f"hog-dt: image {h}x{w} holds fewer than {nb}x{nb} cells of {c} px — resize it")
+    g = gray[:, 0]
+    g_row = F.pad(g[:, 2:, :] - g[:, :-2, :], (0, 0, 1, 1))
+    g_col = F.pad(g[:, :, 2:] - g[:, :, :-2], (1, 1, 0, 0))
+    mag = safe_sqrt(g_row * g_row + g_col * g_col)
+    with torch.no_grad():
+        # skimage bins angles in float64 degrees against float32 bin edges
+        deg = torch.rad2deg(torch.atan2(g_row.double(), g_col.double())) % 180.0
+        edges = torch.tensor(np.float32(180.0 / num_orientations) * np.arange(1, num_orientations),
+                             dtype=torch.float64, device=g.device)
+        bins = torch.bucketize(deg, edges, right=True)
+        onehot = F.one_hot(bins, num_orientations).permute(0, 3, 1, 2).to(g.dtype)
+    votes = (onehot * mag[:, None])[..., : ncr * c, : ncc * c]
+    cells = votes.reshape(b, num_orientations, ncr, c, ncc, c).sum(dim=(3, 5)) / (c * c)
+    nbr, nbc = ncr - nb + 1, ncc - nb + 1
+    blocks = torch.stack(
+        [cells[:, :, r : r + nbr, s : s + nbc] for r in range(nb) for s in range(nb)], dim=1
+    ).reshape(b, nb * nb * num_orientations, nbr, nbc)
+    out = blocks / torch.sqrt((blocks**2).sum(dim=1, keepdim=True) + eps**2)
+    out = out.clamp(max=0.2)
+    return out / torch.sqrt((out**2).sum(dim=1, keepdim=True) + eps**2)
+
+
+class HOG(Representation):
+    """VLFeat UoCTTI HOG as a module (``backend="torch"`` differentiable, ``"vlfeat"`` the C library).
+
+    Shape:
+        - Input: :math:`(B, 3, H, W)` RGB in ``[0, 1]``.
+        - Output: :math:`(B, 31, (H + 4) // 8, (W + 4) // 8)` with the defaults.
+    """
+
+    name = "hog"
+
+    def __init__(self, cell_size: int = 8, num_orientations: int = 9, backend: str = "torch") -> None:
+        super().__init__()
+        self.cell_size, self.num_orientations, self.backend = cell_size, num_orientations, backend
+        self.differentiable = backend == "torch"
+
+    def out_shape(self, image_size: int | tuple[int, int]) -> tuple[int, ...]:
+        return (3 * self.num_orientations + 4, *hog_cells(image_size, self.cell_size))
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        if self.backend == "vlfeat":
+            from preimage.representations.vlfeat import vl_hog
+
+            gray = rgb_to_gray(images.detach().float()).cpu().numpy()
+            out = np.stack([vl_hog(g[0], self.cell_size, "uoctti", self.num_orientations) for g in gray])
+            return torch.from_numpy(out).to(images.device, images.dtype)
+        return hog_uoctti(images, self.cell_size, self.num_orientations)
+
+    def extra_repr(self) -> str:
+        return f"cell_size={self.cell_size}, num_orientations={self.num_orientations}, backend={self.backend!r}"
+
+
+class HOGDalalTriggs(Representation):
+    """Dalal–Triggs HOG (skimage's L2-Hys blocks) as a module.
+
+    Shape:
+        - Input: :math:`(B, 3, H, W)` RGB in ``[0, 1]``.
+        - Output: :math:`(B, 36, H // 8 - 1, W // 8 - 1)` with the defaults.
+    """
+
+    name = "hog-dt"
+
+    def __init__(self, cell_size: int = 8, cells_per_block: int = 2, num_orientations: int = 9) -> None:
+        super().__init__()
+        self.cell_size, self.cells_per_block, self.num_orientations = cell_size, cells_per_block, num_orientations
+
+    def out_shape(self, image_size: int | tuple[int, int]) -> tuple[int, ...]:
+        h, w = as_hw(image_size)
+        nb = self.cells_per_block
+        return (nb * nb * self.num_orientations, h // self.cell_size - nb + 1, w // self.cell_size - nb + 1)
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        return hog_dalal_triggs(images, self.cell_size, self.cells_per_block, self.num_orientations)
+
+    def extra_repr(self) -> str:
+        return f"cell_size={self.cell_size}, cells_per_block={self.cells_per_block}"
+
+
+@register_representation("hog", "VLFeat UoCTTI HOG, cell 8, 31 dims per cell (differentiable)")
+def _hog(backend: str = "torch", cell_size: int = 8) -> Representation:
+    return HOG(cell_size=cell_size, backend=backend)
+
+
+@register_representation("hog-dt", "Dalal–Triggs HOG as skimage.feature.hog (L2-Hys, 2x2 blocks, 36 dims)")
+def _hog_dt(backend: str = "torch", cell_size: int = 8) -> Representation:
+    if backend != "torch":
+        raise PreimageError("hog-dt has only the torch backend (it follows skimage.feature.hog); "
+                            "use --backend torch, or --rep hog for VLFeat")
+    return HOGDalalTriggs(cell_size=cell_size)

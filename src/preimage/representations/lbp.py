@@ -1,0 +1,141 @@
+"""VLFeat's uniform local binary patterns (``vl_lbp``), batched in PyTorch.
+
+Per interior pixel, the 8 neighbours are compared with the centre (strictly
+greater -> 1), bit 0 = east, then clockwise on screen (south-east, south,
+south-west, west, north-west, north, north-east; y axis down). The 8-bit string is quantised into 58
+bins, VLFeat 0.9.21's uniform mapping: the 56 strings with one run of 1..7
+consecutive ones (bin ``7 * start + (run - 1)``), all-zeros/all-ones (bin 56),
+and every non-uniform string (bin 57). Pixels vote bilinearly into cells of
+``c`` pixels (pixel ``y`` sits at ``(y + 0.5) / c - 0.5`` cell units; ``H // c`` cells),
+and each cell histogram ``h`` becomes ``sqrt(h) / (sqrt(sum h) + 1e-10)``.
+
+Input range does not matter (only comparisons are made); the gray image is
+``Y = 0.299 R + 0.587 G + 0.114 B`` of ``[0, 1]`` RGB. Not differentiable.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from preimage.errors import PreimageError
+from preimage.representations.base import Representation, as_hw, register_representation, rgb_to_gray
+
+LBP_DIM = 58
+
+
+@functools.cache
+def uniform_mapping() -> np.ndarray:
+    """The 256 -> 58 table of VLFeat's ``VlLbpUniform`` (non-transposed images)."""
+    table = np.full(256, 57, dtype=np.int64)
+    table[0x00] = table[0xFF] = 56
+    for start in range(8):
+        for run in range(1, 8):
+            string = ((1 << run) - 1) << start
+            string = (string | (string >> 8)) & 0xFF
+            table[string] = start * 7 + (run - 1)
+    return table
+
+
+@functools.cache
+def _lbp_voting_matrix(n_pix: int, cell: int) -> np.ndarray:
+    """``(n_pix // cell, n_pix - 2)`` bilinear weights for interior pixels, as ``vl_lbp_process``."""
+    n_cells = n_pix // cell
+    out = np.zeros((n_cells, n_pix - 2), dtype=np.float64)
+    for col, y in enumerate(range(1, n_pix - 1)):
+        wy = np.float32((np.float32(y) + np.float32(0.5)) / np.float32(cell) - np.float32(0.5))
+        c1 = int(np.floor(wy))
+        w2 = np.float32(wy - np.float32(c1))
+        w1 = np.float32(np.float32(1.0) - w2)
+        if c1 >= n_cells:
+            continue  # VLFeat drops the pixel row/column entirely
+        if c1 >= 0:
+            out[c1, col] += w1
+        if c1 + 1 < n_cells:
+            out[c1 + 1, col] += w2
+    return out
+
+
+# (dy, dx) of bits 0..7: E, SE, S, SW, W, NW, N, NE (y axis down), as vl_lbp_process
+_NEIGHBOURS = ((0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1))
+
+
+def lbp_codes(gray: torch.Tensor) -> torch.Tensor:
+    """8-bit LBP string of every interior pixel: ``(B, 1, H, W)`` -> ``(B, H - 2, W - 2)`` int64."""
+    g = gray[:, 0]
+    h, w = g.shape[-2:]
+    centre = g[:, 1:-1, 1:-1]
+    code = torch.zeros(centre.shape, dtype=torch.int64, device=g.device)
+    for bit, (dy, dx) in enumerate(_NEIGHBOURS):
+        neighbour = g[:, 1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx]
+        code |= (neighbour > centre).long() << bit
+    return code
+
+
+def lbp_uniform(images: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
+    """VLFeat uniform LBP of RGB images in ``[0, 1]``.
+
+    Shape:
+        - Input: :math:`(B, 3, H, W)`.
+        - Output: :math:`(B, 58, H // c, W // c)`; ``(B, 58, 4, 4)`` for 64x64 with ``c = 16``.
+
+    Example:
+        >>> lbp_uniform(torch.rand(1, 3, 64, 64)).shape
+        torch.Size([1, 58, 4, 4])
+    """
+    return lbp_uniform_gray(rgb_to_gray(images), cell_size)
+
+
+def lbp_uniform_gray(gray: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
+    """:func:`lbp_uniform` on gray ``(B, 1, H, W)`` images."""
+    b, _, h, w = gray.shape
+    if h // cell_size < 1 or w // cell_size < 1 or h < 3 or w < 3:
+        raise PreimageError(f"lbp: image {h}x{w} is smaller than one cell of {cell_size} px — resize it")
+    table = torch.as_tensor(uniform_mapping(), device=gray.device)
+    bins = table[lbp_codes(gray)]
+    dtype = gray.dtype if gray.is_floating_point() else torch.float32
+    onehot = F.one_hot(bins, LBP_DIM).permute(0, 3, 1, 2).to(dtype)
+    wy = torch.as_tensor(_lbp_voting_matrix(h, cell_size), dtype=dtype, device=gray.device)
+    wx = torch.as_tensor(_lbp_voting_matrix(w, cell_size), dtype=dtype, device=gray.device)
+    hist = torch.matmul(torch.matmul(wy, onehot), wx.T)
+    return torch.sqrt(hist) / (torch.sqrt(hist.sum(dim=1, keepdim=True)) + 1e-10)
+
+
+class LBP(Representation):
+    """Uniform LBP (VLFeat) as a module.
+
+    Shape:
+        - Input: :math:`(B, 3, H, W)` RGB in ``[0, 1]``.
+        - Output: :math:`(B, 58, H // 16, W // 16)` with the defaults.
+    """
+
+    name = "lbp"
+    differentiable = False
+
+    def __init__(self, cell_size: int = 16, backend: str = "torch") -> None:
+        super().__init__()
+        self.cell_size, self.backend = cell_size, backend
+
+    def out_shape(self, image_size: int | tuple[int, int]) -> tuple[int, ...]:
+        h, w = as_hw(image_size)
+        return (LBP_DIM, h // self.cell_size, w // self.cell_size)
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        if self.backend == "vlfeat":
+            from preimage.representations.vlfeat import vl_lbp
+
+            gray = rgb_to_gray(images.detach().float()).cpu().numpy()
+            out = np.stack([vl_lbp(g[0], self.cell_size) for g in gray])
+            return torch.from_numpy(out).to(images.device, images.dtype)
+        return lbp_uniform(images.detach(), self.cell_size)
+
+    def extra_repr(self) -> str:
+        return f"cell_size={self.cell_size}, backend={self.backend!r}"
+
+
+@register_representation("lbp", "VLFeat uniform LBP, cell 16, 58 dims per cell")
+def _lbp(backend: str = "torch", cell_size: int = 16) -> Representation:
+    return LBP(cell_size=cell_size, backend=backend)
