@@ -1,2 +1,3 @@
 """preimage: turn features back into images."""
+
 __version__ = "0.1.0"

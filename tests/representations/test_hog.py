@@ -46,8 +46,14 @@ def test_vlfeat_backend_equals_torch_backend() -> None:
 @pytest.mark.parametrize("kind", ["natural", "random"])
 def test_dalal_triggs_matches_skimage(size: tuple[int, int], kind: str, rng: np.random.Generator) -> None:
     img = (natural_gray(*size) if kind == "natural" else rng.random(size)).astype(np.float64)
-    ref = skimage_hog(img, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2),
-                      block_norm="L2-Hys", feature_vector=False)
+    ref = skimage_hog(
+        img,
+        orientations=9,
+        pixels_per_cell=(8, 8),
+        cells_per_block=(2, 2),
+        block_norm="L2-Hys",
+        feature_vector=False,
+    )
     out = hog_dalal_triggs_gray(_gray(img, torch.float64))[0].numpy()
     nbr, nbc = out.shape[1:]
     out = out.reshape(2, 2, 9, nbr, nbc).transpose(3, 4, 0, 1, 2)

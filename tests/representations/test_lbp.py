@@ -38,7 +38,11 @@ def test_mapping_equals_libvl_table() -> None:
     from preimage.representations.vlfeat import _lib
 
     class VlLbp(ctypes.Structure):
-        _fields_ = [("dimension", ctypes.c_uint64), ("mapping", ctypes.c_uint8 * 256), ("transposed", ctypes.c_int)]
+        _fields_ = [
+            ("dimension", ctypes.c_uint64),
+            ("mapping", ctypes.c_uint8 * 256),
+            ("transposed", ctypes.c_int),
+        ]
 
     lib = _lib()
     handle = lib.vl_lbp_new(0, 0)

@@ -13,14 +13,26 @@ from preimage.errors import PreimageError, unknown_name
 
 
 def _features_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("images", nargs="+", metavar="IMAGE",
-                   help="image files, folders, globs, shards or samples:NAME / samples:all")
+    p.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="image files, folders, globs, shards or samples:NAME / samples:all",
+    )
     p.add_argument("--rep", required=True, help="representation: hog, hog-dt, lbp, sift or MODEL:LAYER")
     p.add_argument("--size", type=int, default=64, help="square side the images are brought to (default 64)")
-    p.add_argument("--fit", choices=["center", "resize"], default="center",
-                   help="centre crop after resizing the short side (default) or squash to a square")
-    p.add_argument("--backend", choices=["torch", "opencv", "vlfeat"], default="torch",
-                   help="torch (HOG/LBP in PyTorch; for sift the OpenCV detector) or vlfeat (libvl.so)")
+    p.add_argument(
+        "--fit",
+        choices=["center", "resize"],
+        default="center",
+        help="centre crop after resizing the short side (default) or squash to a square",
+    )
+    p.add_argument(
+        "--backend",
+        choices=["torch", "opencv", "vlfeat"],
+        default="torch",
+        help="torch (HOG/LBP in PyTorch; for sift the OpenCV detector) or vlfeat (libvl.so)",
+    )
     p.add_argument("--limit", type=int, default=None, help="at most N images")
     p.add_argument("-o", "--out", required=True, help="output .safetensors file")
 
@@ -46,8 +58,12 @@ def _features(args: argparse.Namespace) -> int:
     save_file(
         {"features": codes.contiguous().float(), "images": images.contiguous()},
         str(out),
-        metadata={"rep": args.rep, "backend": args.backend, "size": str(args.size),
-                  "names": json.dumps([it.name for it in items])},
+        metadata={
+            "rep": args.rep,
+            "backend": args.backend,
+            "size": str(args.size),
+            "names": json.dumps([it.name for it in items]),
+        },
     )
     print(json.dumps({"out": str(out), "rep": args.rep, "n": len(items), "shape": list(codes.shape[1:])}))
     return 0

@@ -30,7 +30,9 @@ def command(
 ) -> Callable[[Callable[[argparse.Namespace], int | None]], Callable[[argparse.Namespace], int | None]]:
     """Register ``run(args)`` as ``preimage NAME``; ``configure`` adds its arguments."""
 
-    def decorator(run: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse.Namespace], int | None]:
+    def decorator(
+        run: Callable[[argparse.Namespace], int | None],
+    ) -> Callable[[argparse.Namespace], int | None]:
         COMMANDS[name] = Command(name, help, configure, run)
         return run
 

@@ -7,7 +7,15 @@ from preimage.data.datasets import (
     iter_images,
     materialize,
 )
-from preimage.data.images import center_crop, decode_image, fit_image, load_image, random_crop, resize, save_image
+from preimage.data.images import (
+    center_crop,
+    decode_image,
+    fit_image,
+    load_image,
+    random_crop,
+    resize,
+    save_image,
+)
 from preimage.data.samples import COLOR_SAMPLES, SAMPLE_NAMES, load_sample
 from preimage.data.shards import SkipCounter, expand_braces, iter_shard, resolve_shards
 

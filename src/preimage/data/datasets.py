@@ -236,7 +236,9 @@ def materialize(
     """
     cache_file: Path | None = None
     if cache_dir is not None:
-        tag = "".join(c if c.isalnum() else "_" for c in f"{Path(spec).resolve()}_{size}_{fit}_{limit}")[-150:]
+        tag = "".join(c if c.isalnum() else "_" for c in f"{Path(spec).resolve()}_{size}_{fit}_{limit}")[
+            -150:
+        ]
         cache_file = Path(cache_dir) / f"{tag}.npz"
         if cache_file.is_file():
             with np.load(cache_file) as z:

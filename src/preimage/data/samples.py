@@ -9,8 +9,22 @@ from preimage.errors import unknown_name
 
 # Colour or gray natural photos shipped inside scikit-image (no network needed).
 SAMPLE_NAMES = (
-    "astronaut", "brick", "camera", "cat", "chelsea", "coffee", "coins", "grass",
-    "gravel", "horse", "immunohistochemistry", "moon", "page", "retina", "rocket", "text",
+    "astronaut",
+    "brick",
+    "camera",
+    "cat",
+    "chelsea",
+    "coffee",
+    "coins",
+    "grass",
+    "gravel",
+    "horse",
+    "immunohistochemistry",
+    "moon",
+    "page",
+    "retina",
+    "rocket",
+    "text",
 )
 # The colour photos, which is what "samples:all" means: the demo's default set.
 COLOR_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina")

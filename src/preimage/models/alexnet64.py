@@ -43,11 +43,15 @@ class ConvBN(nn.Module):
     @torch.no_grad()
     def fold(self) -> nn.Conv2d:
         """The equivalent single convolution in eval mode: w' = w*g/s, b' = beta - mu*g/s."""
-        conv = self.conv
-        out = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding)
-        scale = self.bn.weight / torch.sqrt(self.bn.running_var + self.bn.eps)
+        conv, bn = self.conv, self.bn
+        assert bn.running_var is not None and bn.running_mean is not None
+        out = nn.Conv2d(
+            conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0], conv.kernel_size[0] // 2
+        )
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         out.weight.copy_(conv.weight * scale[:, None, None, None])
-        out.bias.copy_(self.bn.bias - self.bn.running_mean * scale)
+        assert out.bias is not None
+        out.bias.copy_(bn.bias - bn.running_mean * scale)
         return out
 
 

@@ -89,11 +89,16 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a bad pickle
-            raise PreimageError(f"cannot read weights {path}: {exc.__class__.__name__} — "
-                                "expected a torch state dict (.pth) or .safetensors") from None
-        state = obj.get("state_dict", obj.get("model", obj)) if isinstance(obj, dict) else obj
-        if not isinstance(state, dict):
-            raise PreimageError(f"{path} holds a {type(obj).__name__}, not a state dict — save model.state_dict()")
+            raise PreimageError(
+                f"cannot read weights {path}: {exc.__class__.__name__} — "
+                "expected a torch state dict (.pth) or .safetensors"
+            ) from None
+        raw = obj.get("state_dict", obj.get("model", obj)) if isinstance(obj, dict) else obj
+        if not isinstance(raw, dict):
+            raise PreimageError(
+                f"{path} holds a {type(obj).__name__}, not a state dict — save model.state_dict()"
+            )
+        state = raw
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 

@@ -36,10 +36,27 @@ from preimage.errors import PreimageError
 from preimage.representations.base import Representation, as_hw, register_representation, rgb_to_gray
 
 
+class _SafeSqrt(torch.autograd.Function):
+    """``sqrt`` whose gradient is 0 (not inf/NaN) at 0, where flat image regions sit."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:
+        out = torch.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
+        (out,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        return torch.where(out > 0, grad / (2 * out).clamp_min(torch.finfo(out.dtype).tiny), 0.0)
+
+
 def safe_sqrt(x: torch.Tensor) -> torch.Tensor:
-    """``sqrt`` that is exactly 0 with a zero (not NaN) gradient at 0, where flat image regions sit."""
-    positive = x > 0
-    return torch.where(positive, torch.sqrt(torch.where(positive, x, torch.ones_like(x))), torch.zeros_like(x))
+    """``sqrt`` that is exactly 0 with a zero (not NaN) gradient at 0."""
+    if not x.requires_grad:
+        return torch.sqrt(x)
+    out: torch.Tensor = _SafeSqrt.apply(x)
+    return out
 
 
 @functools.cache
@@ -65,11 +82,55 @@ def _voting_matrix(n_pix: int, cell: int, n_cells: int) -> np.ndarray:
 
 
 @functools.cache
+def _two_cell_votes(voting: bytes, n_cells: int, n_pix: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (at most two) cells each pixel of a voting matrix votes for: ``(n_pix, 2)`` indices and weights."""
+    mat = np.frombuffer(voting, dtype=np.float64).reshape(n_cells, n_pix)
+    idx = np.zeros((n_pix, 2), dtype=np.int64)
+    wts = np.zeros((n_pix, 2), dtype=np.float64)
+    for col in range(n_pix):
+        for slot, cell in enumerate(np.nonzero(mat[:, col])[0][:2]):
+            idx[col, slot], wts[col, slot] = cell, mat[cell, col]
+    return idx, wts
+
+
+def cell_histograms(
+    bins: torch.Tensor, weights: torch.Tensor, num_bins: int, wy: np.ndarray, wx: np.ndarray
+) -> torch.Tensor:
+    """Bilinear spatial pooling of per-pixel votes into cells, without a one-hot tensor.
+
+    ``bins`` (exact small integers, any dtype) and ``weights`` are ``(B, h, w)``;
+    ``wy`` ``(rows, h)`` and ``wx`` ``(cols, w)`` are separable voting matrices in
+    which every pixel votes for at most two cells per axis. Along x, one
+    ``scatter_add`` adds both votes of every pixel into a ``(B, h, bins, cols)``
+    buffer (consecutive pixels write to neighbouring addresses, which keeps the
+    scatter cache-friendly); along y, one batched matrix product with ``wy``
+    pools rows. Differentiable with respect to ``weights``.
+
+    Returns ``(B, num_bins, rows, cols)``.
+    """
+    b, h, w = weights.shape
+    rows, cols = wy.shape[0], wx.shape[0]
+    dev, dt = weights.device, weights.dtype
+    xi, xw = _two_cell_votes(np.ascontiguousarray(wx).tobytes(), cols, w)
+    n_slots = b * h * num_bins * cols
+    # slot index computed in float (exact below 2**24) and converted once: far cheaper than int64 arithmetic
+    idt = torch.float32 if n_slots < 2**24 else torch.float64
+    row_base = torch.arange(b * h, dtype=idt, device=dev).view(b, h, 1) * num_bins
+    slot = ((row_base + bins.to(idt)) * cols)[..., None] + torch.from_numpy(xi).to(dev, idt)
+    src = weights[..., None] * torch.from_numpy(xw).to(dev, dt)
+    acc = torch.zeros(n_slots, dtype=dt, device=dev).scatter_add(0, slot.long().view(-1), src.reshape(-1))
+    pooled = torch.matmul(torch.from_numpy(wy).to(dev, dt), acc.view(b, h, num_bins * cols))
+    return pooled.view(b, rows, num_bins, cols).permute(0, 2, 1, 3)
+
+
+@functools.cache
 def _orientation_axes(num_orientations: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     angles = [o * math.pi / num_orientations for o in range(num_orientations)]
     # float32 rounding of cos/sin as in vl_hog_new, so ties break as in VLFeat
-    return (tuple(float(np.float32(math.cos(a))) for a in angles),
-            tuple(float(np.float32(math.sin(a))) for a in angles))
+    return (
+        tuple(float(np.float32(math.cos(a))) for a in angles),
+        tuple(float(np.float32(math.sin(a))) for a in angles),
+    )
 
 
 def hog_cells(size: int | tuple[int, int], cell_size: int = 8) -> tuple[int, int]:
@@ -99,36 +160,63 @@ def hog_uoctti(images: torch.Tensor, cell_size: int = 8, num_orientations: int =
     return hog_uoctti_gray(rgb_to_gray(images), cell_size, num_orientations)
 
 
+@torch.no_grad()
+def vlfeat_orientation_bins(gx: torch.Tensor, gy: torch.Tensor, num_orientations: int = 9) -> torch.Tensor:
+    """Directed orientation bin ``0 .. 2O-1`` (float32) of every gradient, exactly as ``vl_hog_put_image``.
+
+    VLFeat scans the O undirected axes ``u_k = (cos k pi/O, sin k pi/O)`` and keeps
+    the first one with the largest ``|g . u_k| / |g|`` (float32), adding O when
+    the dot product is negative: the nearest of 2O directed axes. ``atan2`` finds
+    that axis for almost every pixel; the few within 1e-3 bin of a boundary
+    (exact ties included, such as purely vertical gradients) are re-decided by
+    VLFeat's own float32 comparison.
+    """
+    o = num_orientations
+    gx32, gy32 = gx.float(), gy.float()
+    t = torch.atan2(gy32, gx32).mul_(o / math.pi)  # directed angle in bin units, [-O, O]
+    nearest = torch.floor(t + 0.5)  # halves are re-decided below, so no need for round-half-even
+    # -O..-1 -> O..2O-1; both +-O (pointing left) land on bin O. Kept as exact float integers.
+    bins = nearest + (nearest < 0).float().mul_(2 * o)
+    near = ((t - nearest).abs_() > 0.5 - 1e-3).view(-1).nonzero()[:, 0]
+    if near.numel():
+        ux, uy = gx32.reshape(-1)[near], gy32.reshape(-1)[near]
+        norm = torch.sqrt(ux * ux + uy * uy).clamp_min(1e-10)
+        ux, uy = ux / norm, uy / norm
+        cos_t, sin_t = _orientation_table(o, gx.device)
+        score = ux[:, None] * cos_t + uy[:, None] * sin_t  # (N, O), few rows
+        k = score.abs().argmax(dim=1, keepdim=True)  # first maximum, as VLFeat's strict '>' scan
+        negative = torch.gather(score, 1, k)[:, 0] < 0
+        bins.view(-1)[near] = (k[:, 0] + o * negative.long()).float()
+    return bins
+
+
+@functools.cache
+def _orientation_table(o: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    cx, sy = _orientation_axes(o)
+    return torch.tensor(cx, dtype=torch.float32, device=device), torch.tensor(
+        sy, dtype=torch.float32, device=device
+    )
+
+
 def hog_uoctti_gray(gray: torch.Tensor, cell_size: int = 8, num_orientations: int = 9) -> torch.Tensor:
     """:func:`hog_uoctti` on gray images ``(B, 1, H, W)`` (no colour conversion)."""
     if gray.dim() != 4 or gray.shape[1] != 1:
         raise PreimageError(f"hog: expected gray images (B, 1, H, W), got {tuple(gray.shape)}")
-    b, _, h, w = gray.shape
+    _, _, h, w = gray.shape
     if h < 4 or w < 4 or h < cell_size or w < cell_size:
-        raise PreimageError(f"hog: image {h}x{w} is smaller than a cell ({cell_size}) or 4 pixels — resize it")
+        raise PreimageError(
+            f"hog: image {h}x{w} is smaller than a cell ({cell_size}) or 4 pixels — resize it"
+        )
     o = num_orientations
     hh, hw = hog_cells((h, w), cell_size)
     g = gray[:, 0]
     gx = g[:, 1:-1, 2:] - g[:, 1:-1, :-2]
     gy = g[:, 2:, 1:-1] - g[:, :-2, 1:-1]
-    g2 = gx * gx + gy * gy
-    grad = safe_sqrt(g2)
-    with torch.no_grad():
-        inv = 1.0 / torch.sqrt(g2).clamp_min(1e-10)
-        ux, uy = (gx * inv).float(), (gy * inv).float()
-        cx, sy = _orientation_axes(o)
-        axes_x = torch.tensor(cx, dtype=torch.float32, device=g.device).view(1, o, 1, 1)
-        axes_y = torch.tensor(sy, dtype=torch.float32, device=g.device).view(1, o, 1, 1)
-        score = ux[:, None] * axes_x + uy[:, None] * axes_y
-        best = score.abs().argmax(dim=1, keepdim=True)  # first maximum, as VLFeat's strict '>' scan
-        negative = torch.gather(score, 1, best) < 0
-        bins = best + o * negative.long()
-        onehot = torch.zeros(b, 2 * o, h - 2, w - 2, dtype=g.dtype, device=g.device)
-        onehot.scatter_(1, bins, 1.0)
-    votes = onehot * grad[:, None]
-    wy = torch.as_tensor(_voting_matrix(h, cell_size, hh), dtype=g.dtype, device=g.device)
-    wx = torch.as_tensor(_voting_matrix(w, cell_size, hw), dtype=g.dtype, device=g.device)
-    hist = torch.matmul(torch.matmul(wy, votes), wx.T)  # (B, 2O, hh, hw)
+    grad = torch.hypot(gx, gy) if not gx.requires_grad else safe_sqrt(gx * gx + gy * gy)
+    bins = vlfeat_orientation_bins(gx.detach(), gy.detach(), o)
+    hist = cell_histograms(
+        bins, grad, 2 * o, _voting_matrix(h, cell_size, hh), _voting_matrix(w, cell_size, hw)
+    )
     return uoctti_normalize(hist, o)
 
 
@@ -152,7 +240,10 @@ def uoctti_normalize(hist: torch.Tensor, num_orientations: int = 9) -> torch.Ten
 
 
 def hog_dalal_triggs(
-    images: torch.Tensor, cell_size: int = 8, cells_per_block: int = 2, num_orientations: int = 9,
+    images: torch.Tensor,
+    cell_size: int = 8,
+    cells_per_block: int = 2,
+    num_orientations: int = 9,
     eps: float = 1e-5,
 ) -> torch.Tensor:
     """Dalal–Triggs HOG exactly as ``skimage.feature.hog(..., block_norm="L2-Hys")``.
@@ -167,7 +258,10 @@ def hog_dalal_triggs(
 
 
 def hog_dalal_triggs_gray(
-    gray: torch.Tensor, cell_size: int = 8, cells_per_block: int = 2, num_orientations: int = 9,
+    gray: torch.Tensor,
+    cell_size: int = 8,
+    cells_per_block: int = 2,
+    num_orientations: int = 9,
     eps: float = 1e-5,
 ) -> torch.Tensor:
     """:func:`hog_dalal_triggs` on gray images ``(B, 1, H, W)``."""
@@ -183,8 +277,11 @@ def hog_dalal_triggs_gray(
     with torch.no_grad():
         # skimage bins angles in float64 degrees against float32 bin edges
         deg = torch.rad2deg(torch.atan2(g_row.double(), g_col.double())) % 180.0
-        edges = torch.tensor(np.float32(180.0 / num_orientations) * np.arange(1, num_orientations),
-                             dtype=torch.float64, device=g.device)
+        edges = torch.tensor(
+            np.float32(180.0 / num_orientations) * np.arange(1, num_orientations),
+            dtype=torch.float64,
+            device=g.device,
+        )
         bins = torch.bucketize(deg, edges, right=True)
         onehot = F.one_hot(bins, num_orientations).permute(0, 3, 1, 2).to(g.dtype)
     votes = (onehot * mag[:, None])[..., : ncr * c, : ncc * c]
@@ -226,7 +323,9 @@ class HOG(Representation):
         return hog_uoctti(images, self.cell_size, self.num_orientations)
 
     def extra_repr(self) -> str:
-        return f"cell_size={self.cell_size}, num_orientations={self.num_orientations}, backend={self.backend!r}"
+        return (
+            f"cell_size={self.cell_size}, num_orientations={self.num_orientations}, backend={self.backend!r}"
+        )
 
 
 class HOGDalalTriggs(Representation):
@@ -241,7 +340,11 @@ class HOGDalalTriggs(Representation):
 
     def __init__(self, cell_size: int = 8, cells_per_block: int = 2, num_orientations: int = 9) -> None:
         super().__init__()
-        self.cell_size, self.cells_per_block, self.num_orientations = cell_size, cells_per_block, num_orientations
+        self.cell_size, self.cells_per_block, self.num_orientations = (
+            cell_size,
+            cells_per_block,
+            num_orientations,
+        )
 
     def out_shape(self, image_size: int | tuple[int, int]) -> tuple[int, ...]:
         h, w = as_hw(image_size)
@@ -263,6 +366,8 @@ def _hog(backend: str = "torch", cell_size: int = 8) -> Representation:
 @register_representation("hog-dt", "Dalal–Triggs HOG as skimage.feature.hog (L2-Hys, 2x2 blocks, 36 dims)")
 def _hog_dt(backend: str = "torch", cell_size: int = 8) -> Representation:
     if backend != "torch":
-        raise PreimageError("hog-dt has only the torch backend (it follows skimage.feature.hog); "
-                            "use --backend torch, or --rep hog for VLFeat")
+        raise PreimageError(
+            "hog-dt has only the torch backend (it follows skimage.feature.hog); "
+            "use --backend torch, or --rep hog for VLFeat"
+        )
     return HOGDalalTriggs(cell_size=cell_size)

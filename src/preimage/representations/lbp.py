@@ -19,10 +19,10 @@ import functools
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from preimage.errors import PreimageError
 from preimage.representations.base import Representation, as_hw, register_representation, rgb_to_gray
+from preimage.representations.hog import cell_histograms
 
 LBP_DIM = 58
 
@@ -68,11 +68,11 @@ def lbp_codes(gray: torch.Tensor) -> torch.Tensor:
     g = gray[:, 0]
     h, w = g.shape[-2:]
     centre = g[:, 1:-1, 1:-1]
-    code = torch.zeros(centre.shape, dtype=torch.int64, device=g.device)
+    code = torch.zeros(centre.shape, dtype=torch.uint8, device=g.device)
     for bit, (dy, dx) in enumerate(_NEIGHBOURS):
         neighbour = g[:, 1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx]
-        code |= (neighbour > centre).long() << bit
-    return code
+        code |= (neighbour > centre).to(torch.uint8) << bit
+    return code.long()
 
 
 def lbp_uniform(images: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
@@ -91,16 +91,16 @@ def lbp_uniform(images: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
 
 def lbp_uniform_gray(gray: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
     """:func:`lbp_uniform` on gray ``(B, 1, H, W)`` images."""
-    b, _, h, w = gray.shape
+    _, _, h, w = gray.shape
     if h // cell_size < 1 or w // cell_size < 1 or h < 3 or w < 3:
         raise PreimageError(f"lbp: image {h}x{w} is smaller than one cell of {cell_size} px — resize it")
     table = torch.as_tensor(uniform_mapping(), device=gray.device)
     bins = table[lbp_codes(gray)]
     dtype = gray.dtype if gray.is_floating_point() else torch.float32
-    onehot = F.one_hot(bins, LBP_DIM).permute(0, 3, 1, 2).to(dtype)
-    wy = torch.as_tensor(_lbp_voting_matrix(h, cell_size), dtype=dtype, device=gray.device)
-    wx = torch.as_tensor(_lbp_voting_matrix(w, cell_size), dtype=dtype, device=gray.device)
-    hist = torch.matmul(torch.matmul(wy, onehot), wx.T)
+    ones = torch.ones(bins.shape, dtype=dtype, device=gray.device)
+    hist = cell_histograms(
+        bins, ones, LBP_DIM, _lbp_voting_matrix(h, cell_size), _lbp_voting_matrix(w, cell_size)
+    )
     return torch.sqrt(hist) / (torch.sqrt(hist.sum(dim=1, keepdim=True)) + 1e-10)
 
 

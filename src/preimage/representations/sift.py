@@ -48,7 +48,8 @@ def detect_opencv(gray255: np.ndarray) -> Keypoints:
     import cv2
 
     img = np.clip(np.rint(gray255), 0, 255).astype(np.uint8)
-    sift = cv2.SIFT_create(nfeatures=0, nOctaveLayers=3, contrastThreshold=0.0, edgeThreshold=10.0, sigma=1.6)
+    create = cv2.SIFT_create  # type: ignore[attr-defined]
+    sift = create(nfeatures=0, nOctaveLayers=3, contrastThreshold=0.0, edgeThreshold=10.0, sigma=1.6)
     kps, desc = sift.detectAndCompute(img, None)
     if not kps:
         empty = np.zeros((0,), np.float32)
@@ -95,7 +96,9 @@ def keypoints_to_grid(
     return grid
 
 
-def sift_grid(images: torch.Tensor, cell_size: int = 4, backend: str = "opencv", seed: int = 0) -> torch.Tensor:
+def sift_grid(
+    images: torch.Tensor, cell_size: int = 4, backend: str = "opencv", seed: int = 0
+) -> torch.Tensor:
     """The sparse SIFT grid of RGB images in ``[0, 1]``.
 
     Shape:

@@ -56,25 +56,50 @@ def available() -> bool:
 
 class _SiftKeypoint(ctypes.Structure):
     _fields_ = [
-        ("o", ctypes.c_int), ("ix", ctypes.c_int), ("iy", ctypes.c_int), ("is_", ctypes.c_int),
-        ("x", ctypes.c_float), ("y", ctypes.c_float), ("s", ctypes.c_float), ("sigma", ctypes.c_float),
+        ("o", ctypes.c_int),
+        ("ix", ctypes.c_int),
+        ("iy", ctypes.c_int),
+        ("is_", ctypes.c_int),
+        ("x", ctypes.c_float),
+        ("y", ctypes.c_float),
+        ("s", ctypes.c_float),
+        ("sigma", ctypes.c_float),
     ]
 
 
 class _SiftFilt(ctypes.Structure):
     # Mirrors VlSiftFilt in vl/sift.h (0.9.21); needed because the getters are inline functions.
     _fields_ = [
-        ("sigman", ctypes.c_double), ("sigma0", ctypes.c_double), ("sigmak", ctypes.c_double),
-        ("dsigma0", ctypes.c_double), ("width", ctypes.c_int), ("height", ctypes.c_int),
-        ("O", ctypes.c_int), ("S", ctypes.c_int), ("o_min", ctypes.c_int), ("s_min", ctypes.c_int),
-        ("s_max", ctypes.c_int), ("o_cur", ctypes.c_int), ("temp", ctypes.c_void_p),
-        ("octave", ctypes.c_void_p), ("dog", ctypes.c_void_p), ("octave_width", ctypes.c_int),
-        ("octave_height", ctypes.c_int), ("gaussFilter", ctypes.c_void_p),
-        ("gaussFilterSigma", ctypes.c_double), ("gaussFilterWidth", ctypes.c_uint64),
-        ("keys", ctypes.POINTER(_SiftKeypoint)), ("nkeys", ctypes.c_int), ("keys_res", ctypes.c_int),
-        ("peak_thresh", ctypes.c_double), ("edge_thresh", ctypes.c_double),
-        ("norm_thresh", ctypes.c_double), ("magnif", ctypes.c_double), ("windowSize", ctypes.c_double),
-        ("grad", ctypes.c_void_p), ("grad_o", ctypes.c_int),
+        ("sigman", ctypes.c_double),
+        ("sigma0", ctypes.c_double),
+        ("sigmak", ctypes.c_double),
+        ("dsigma0", ctypes.c_double),
+        ("width", ctypes.c_int),
+        ("height", ctypes.c_int),
+        ("O", ctypes.c_int),
+        ("S", ctypes.c_int),
+        ("o_min", ctypes.c_int),
+        ("s_min", ctypes.c_int),
+        ("s_max", ctypes.c_int),
+        ("o_cur", ctypes.c_int),
+        ("temp", ctypes.c_void_p),
+        ("octave", ctypes.c_void_p),
+        ("dog", ctypes.c_void_p),
+        ("octave_width", ctypes.c_int),
+        ("octave_height", ctypes.c_int),
+        ("gaussFilter", ctypes.c_void_p),
+        ("gaussFilterSigma", ctypes.c_double),
+        ("gaussFilterWidth", ctypes.c_uint64),
+        ("keys", ctypes.POINTER(_SiftKeypoint)),
+        ("nkeys", ctypes.c_int),
+        ("keys_res", ctypes.c_int),
+        ("peak_thresh", ctypes.c_double),
+        ("edge_thresh", ctypes.c_double),
+        ("norm_thresh", ctypes.c_double),
+        ("magnif", ctypes.c_double),
+        ("windowSize", ctypes.c_double),
+        ("grad", ctypes.c_void_p),
+        ("grad_o", ctypes.c_int),
     ]
 
 
@@ -118,9 +143,11 @@ def _lib() -> ctypes.CDLL:
     lib.vl_sift_detect.argtypes = [filt]
     lib.vl_sift_calc_keypoint_orientations.restype = ctypes.c_int
     lib.vl_sift_calc_keypoint_orientations.argtypes = [
-        filt, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(_SiftKeypoint)]
-    lib.vl_sift_calc_keypoint_descriptor.argtypes = [
-        filt, fp, ctypes.POINTER(_SiftKeypoint), ctypes.c_double]
+        filt,
+        ctypes.POINTER(ctypes.c_double),
+        ctypes.POINTER(_SiftKeypoint),
+    ]
+    lib.vl_sift_calc_keypoint_descriptor.argtypes = [filt, fp, ctypes.POINTER(_SiftKeypoint), ctypes.c_double]
     return lib
 
 
@@ -137,8 +164,13 @@ def _fptr(arr: np.ndarray) -> ctypes._Pointer[ctypes.c_float]:
 HOG_VARIANTS = {"dalaltriggs": 0, "uoctti": 1}
 
 
-def vl_hog(gray: np.ndarray, cell_size: int = 8, variant: str = "uoctti", num_orientations: int = 9,
-           bilinear_orientations: bool = False) -> np.ndarray:
+def vl_hog(
+    gray: np.ndarray,
+    cell_size: int = 8,
+    variant: str = "uoctti",
+    num_orientations: int = 9,
+    bilinear_orientations: bool = False,
+) -> np.ndarray:
     """``vl_hog_put_image`` + ``vl_hog_extract``: ``(D, (H + c/2) // c, (W + c/2) // c)``."""
     lib = _lib()
     img = _as_image(gray)
@@ -184,8 +216,14 @@ class Keypoints:
         return len(self.sigma)
 
 
-def vl_sift(gray: np.ndarray, octaves: int = -1, levels: int = 3, first_octave: int = 0,
-            peak_thresh: float = 0.0, edge_thresh: float = 10.0) -> Keypoints:
+def vl_sift(
+    gray: np.ndarray,
+    octaves: int = -1,
+    levels: int = 3,
+    first_octave: int = 0,
+    peak_thresh: float = 0.0,
+    edge_thresh: float = 10.0,
+) -> Keypoints:
     """VLFeat's SIFT detector + descriptor with ``vl_sift``'s defaults (every orientation kept)."""
     lib = _lib()
     img = _as_image(gray)
@@ -214,6 +252,8 @@ def vl_sift(gray: np.ndarray, octaves: int = -1, levels: int = 3, first_octave: 
     finally:
         lib.vl_sift_delete(filt)
     return Keypoints(
-        np.asarray(xy, dtype=np.float32).reshape(-1, 2), np.asarray(sig, dtype=np.float32),
-        np.asarray(ang, dtype=np.float32), np.asarray(desc, dtype=np.float32).reshape(-1, 128),
+        np.asarray(xy, dtype=np.float32).reshape(-1, 2),
+        np.asarray(sig, dtype=np.float32),
+        np.asarray(ang, dtype=np.float32),
+        np.asarray(desc, dtype=np.float32).reshape(-1, 128),
     )

@@ -110,17 +110,21 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
     mcfg = get_config("alexnet64")
     seed_everything(cfg.seed)
     root = Path(cfg.data)
-    train_x, train_y = materialize(str(root / "train-{0000..0009}.tar.gz"), 64, "center",
-                                   cfg.limit_train, cfg.cache_dir)
+    train_x, train_y = materialize(
+        str(root / "train-{0000..0009}.tar.gz"), 64, "center", cfg.limit_train, cfg.cache_dir
+    )
     val_x, val_y = materialize(str(root / "val-0000.tar.gz"), 64, "center", cfg.limit_val, cfg.cache_dir)
 
     model = AlexNet64(batchnorm=True)
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
+    for p in model.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     opt = torch.optim.SGD(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        nesterov=True,
     )
     steps_per_epoch = len(train_x) // cfg.batch_size
     total_steps = steps_per_epoch * cfg.epochs
@@ -129,7 +133,9 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
     history: list[dict[str, Any]] = []
     if resume:
         ckpt = load_checkpoint(ckpt_path)
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+        )
         opt.load_state_dict(ckpt["optimizer"])
         epoch, step_in_epoch, wall = ckpt["epoch"], ckpt["step_in_epoch"], ckpt["wall"]
         history = ckpt["history"]
@@ -139,16 +145,31 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
     use_amp = cfg.amp == "bf16"
 
     def save(ep: int, st: int) -> None:
-        atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": ep,
-                     "step_in_epoch": st, "wall": wall, "history": history, "config": asdict(cfg)}, ckpt_path)
+        atomic_save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": ep,
+                "step_in_epoch": st,
+                "wall": wall,
+                "history": history,
+                "config": asdict(cfg),
+            },
+            ckpt_path,
+        )
 
     while epoch < cfg.epochs:
         model.train()
         order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
         seen_loss, seen_correct, seen = 0.0, 0, 0
         t0, last_ckpt = time.time(), time.time()
-        bar = tqdm(range(step_in_epoch, steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   unit="batch", mininterval=1.0 if sys.stderr.isatty() else 60.0, file=sys.stderr)
+        bar = tqdm(
+            range(step_in_epoch, steps_per_epoch),
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            unit="batch",
+            mininterval=1.0 if sys.stderr.isatty() else 60.0,
+            file=sys.stderr,
+        )
         for step in bar:
             gstep = epoch * steps_per_epoch + step
             for group in opt.param_groups:
@@ -167,18 +188,28 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
             seen_correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
             elapsed = time.time() - t0
-            bar.set_postfix(loss=f"{seen_loss / seen:.3f}", acc=f"{100 * seen_correct / seen:.1f}",
-                            img_s=f"{seen / max(elapsed, 1e-9):.0f}", refresh=False)
+            bar.set_postfix(
+                loss=f"{seen_loss / seen:.3f}",
+                acc=f"{100 * seen_correct / seen:.1f}",
+                img_s=f"{seen / max(elapsed, 1e-9):.0f}",
+                refresh=False,
+            )
             if time.time() - last_ckpt > cfg.checkpoint_every_s:
                 wall += time.time() - last_ckpt
                 last_ckpt = time.time()
                 save(epoch, step + 1)
         wall += time.time() - last_ckpt
         metrics = evaluate_classifier(model, val_x, val_y, mcfg.mean, mcfg.std)
-        row = {"epoch": epoch + 1, "train_loss": seen_loss / max(seen, 1),
-               "train_acc": 100 * seen_correct / max(seen, 1), "val_top1": metrics["top1"],
-               "val_top5": metrics["top5"], "lr": opt.param_groups[0]["lr"], "wall_s": round(wall, 1),
-               "img_per_s": seen / max(time.time() - t0, 1e-9)}
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": seen_loss / max(seen, 1),
+            "train_acc": 100 * seen_correct / max(seen, 1),
+            "val_top1": metrics["top1"],
+            "val_top5": metrics["top5"],
+            "lr": opt.param_groups[0]["lr"],
+            "wall_s": round(wall, 1),
+            "img_per_s": seen / max(time.time() - t0, 1e-9),
+        }
         history.append(row)
         log.log(row)
         print(json.dumps(row), flush=True)
@@ -189,39 +220,54 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
 
 
 def export_alexnet64(
-    model: AlexNet64, run: Path, cfg: ClassifierConfig, history: list[dict[str, Any]],
-    val_x: torch.Tensor, val_y: torch.Tensor,
+    model: AlexNet64,
+    run: Path,
+    cfg: ClassifierConfig,
+    history: list[dict[str, Any]],
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
 ) -> dict[str, Any]:
     """Fold batch norm, write fp16 safetensors, re-measure the *shipped* weights, write the card."""
     mcfg = get_config("alexnet64")
     model.eval()
     fold_batchnorm(model)
-    path = export_safetensors(model.state_dict(), run / "alexnet64.safetensors", fp16=True,
-                              metadata={"arch": "alexnet64", "data": "tiny-imagenet-200"})
+    path = export_safetensors(
+        model.state_dict(),
+        run / "alexnet64.safetensors",
+        fp16=True,
+        metadata={"arch": "alexnet64", "data": "tiny-imagenet-200"},
+    )
     shipped = AlexNet64()
     from safetensors.torch import load_file
 
     shipped.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
     final = evaluate_classifier(shipped, val_x, val_y, mcfg.mean, mcfg.std)
     wall_min = history[-1]["wall_s"] / 60 if history else 0.0
-    summary = {"val_top1": final["top1"], "val_top5": final["top5"], "n_val": final["n"],
-               "epochs": len(history), "wall_min": round(wall_min, 1), "weights": str(path),
-               "size_mb": round(path.stat().st_size / 2**20, 2)}
+    summary = {
+        "val_top1": final["top1"],
+        "val_top5": final["top5"],
+        "n_val": final["n"],
+        "epochs": len(history),
+        "wall_min": round(wall_min, 1),
+        "weights": str(path),
+        "size_mb": round(path.stat().st_size / 2**20, 2),
+    }
     (run / "summary.json").write_text(json.dumps(summary, indent=2))
     card = f"""# alexnet64 — AlexNet for 64x64 images, trained on Tiny-ImageNet-200
 
 - **Architecture**: 5 conv (64-128-192-192-128, conv1 5x5 stride 2) + 3 fully connected (1024-1024-200),
   ReLU, max-pooling; trained with batch norm, shipped with it folded into the convolutions.
-  {sum(p.numel() for p in shipped.parameters()) / 1e6:.2f}M parameters, fp16 safetensors ({summary['size_mb']} MB).
+  {sum(p.numel() for p in shipped.parameters()) / 1e6:.2f}M parameters,
+  fp16 safetensors ({summary["size_mb"]} MB).
 - **Data**: Tiny-ImageNet-200 train (100,000 images, 200 classes), 64x64; ImageNet non-commercial
   research terms apply to these weights.
 - **Training**: {len(history)} epochs, SGD (Nesterov, momentum {cfg.momentum}), peak lr {cfg.lr}, batch
   {cfg.batch_size}, {cfg.warmup_epochs:g} warm-up epoch then cosine decay, weight decay {cfg.weight_decay},
   label smoothing {cfg.label_smoothing}, reflect-pad-4 random crops + horizontal flips, bf16 autocast
   ({cfg.amp}), seed {cfg.seed}.
-- **Wall time**: {summary['wall_min']} min on a 2-core CPU.
-- **Metrics** (the shipped fp16 weights, Tiny-ImageNet val, {final['n']} images, centre 64x64):
-  top-1 **{final['top1']:.2f}%**, top-5 **{final['top5']:.2f}%**.
+- **Wall time**: {summary["wall_min"]} min on a 2-core CPU.
+- **Metrics** (the shipped fp16 weights, Tiny-ImageNet val, {final["n"]} images, centre 64x64):
+  top-1 **{final["top1"]:.2f}%**, top-5 **{final["top5"]:.2f}%**.
 - **Reproduce**: `preimage train-classifier --data ../shared/data/tiny-imagenet-200 --epochs {cfg.epochs}
   --seed {cfg.seed} -o runs/alexnet64`; measure: `preimage evaluate-classifier alexnet64
   --data ../shared/data/tiny-imagenet-200/val-0000.tar.gz`.

@@ -43,8 +43,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         ckpt: dict[str, Any] = torch.load(str(path), map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise PreimageError(f"checkpoint {path} is unreadable ({exc.__class__.__name__}) — "
-                            f"use the previous one or start again") from None
+        raise PreimageError(
+            f"checkpoint {path} is unreadable ({exc.__class__.__name__}) — "
+            f"use the previous one or start again"
+        ) from None
     return ckpt
 
 
@@ -72,7 +74,9 @@ class MetricsLog:
         with open(self.jsonl_path, "a") as fh:
             for key, value in row.items():
                 if isinstance(value, (int, float)) and key not in ("step", "epoch"):
-                    fh.write(json.dumps({"tag": key, "step": step, "value": value, "wall": time.time()}) + "\n")
+                    fh.write(
+                        json.dumps({"tag": key, "step": step, "value": value, "wall": time.time()}) + "\n"
+                    )
 
 
 def to_tensorboard(jsonl: str | Path, logdir: str | Path) -> None:
@@ -88,7 +92,10 @@ def to_tensorboard(jsonl: str | Path, logdir: str | Path) -> None:
 
 
 def export_safetensors(
-    state: dict[str, torch.Tensor], path: str | Path, fp16: bool = True, metadata: dict[str, str] | None = None
+    state: dict[str, torch.Tensor],
+    path: str | Path,
+    fp16: bool = True,
+    metadata: dict[str, str] | None = None,
 ) -> Path:
     """Write weights as safetensors (fp16 by default), atomically."""
     from safetensors.torch import save_file
