@@ -33,6 +33,11 @@ def _features_args(p: argparse.ArgumentParser) -> None:
         default="torch",
         help="torch (HOG/LBP in PyTorch; for sift the OpenCV detector) or vlfeat (libvl.so)",
     )
+    p.add_argument(
+        "--weights",
+        default="default",
+        help="for MODEL:LAYER: 'default' (shipped weights) or a .pth/.safetensors file",
+    )
     p.add_argument("--limit", type=int, default=None, help="at most N images")
     p.add_argument("-o", "--out", required=True, help="output .safetensors file")
 
@@ -47,16 +52,22 @@ def _features(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".safetensors":
         raise PreimageError(f"output {out} must end in .safetensors — e.g. -o features.safetensors")
-    rep = create_representation(args.rep, backend=args.backend)
+    from preimage.representations.cnn import LayerTap
+
+    extra = {"weights": args.weights} if ":" in args.rep else {}
+    rep = create_representation(args.rep, backend=args.backend, **extra)
     items = list(iter_images(args.images, size=args.size, fit=args.fit, limit=args.limit))
     if not items:
         raise PreimageError("no images found — check the paths")
     images = torch.stack([it.image for it in items])
     with torch.no_grad():
-        codes = rep(images)
+        if isinstance(rep, LayerTap) and len(rep.layers) > 1:
+            tensors = {f"features.{k}": v.contiguous().float() for k, v in rep.features(images).items()}
+        else:
+            tensors = {"features": rep(images).contiguous().float()}
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(
-        {"features": codes.contiguous().float(), "images": images.contiguous()},
+        {**tensors, "images": images.contiguous()},
         str(out),
         metadata={
             "rep": args.rep,
@@ -65,7 +76,8 @@ def _features(args: argparse.Namespace) -> int:
             "names": json.dumps([it.name for it in items]),
         },
     )
-    print(json.dumps({"out": str(out), "rep": args.rep, "n": len(items), "shape": list(codes.shape[1:])}))
+    shapes = {k: list(v.shape[1:]) for k, v in tensors.items()}
+    print(json.dumps({"out": str(out), "rep": args.rep, "n": len(items), "shapes": shapes}))
     return 0
 
 

@@ -31,6 +31,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--checkpoint-every", type=float, default=300.0, help="seconds between mid-epoch checkpoints"
     )
+    p.add_argument("--stop-after", type=int, default=None, help="end this process after epoch N (resume later)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
 
 
@@ -51,6 +52,7 @@ def _train(args: argparse.Namespace) -> int:
         limit_val=args.limit_val,
         cache_dir=args.cache_dir,
         checkpoint_every_s=args.checkpoint_every,
+        stop_after_epochs=args.stop_after,
     )
     train_classifier(cfg, resume=args.resume)
     return 0

@@ -124,12 +124,17 @@ def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
         else:
             path = Path(weights)
         state = load_state_dict_file(path)
-        result = model.load_state_dict(state, strict=False)
-        if result.missing_keys or result.unexpected_keys:
+        own = model.state_dict()
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+                 for k, v in own.items() if k in state and state[k].shape != v.shape]
+        if missing or unexpected or wrong:
             raise PreimageError(
-                f"weights {path} do not fit {name}: missing {result.missing_keys[:3]}, "
-                f"unexpected {result.unexpected_keys[:3]} — use a state dict of the same architecture"
+                f"weights {path} do not fit {name}: missing {missing[:3]}, unexpected {unexpected[:3]}, "
+                f"wrong shapes {wrong[:2]} — use a state dict of the same architecture"
             )
+        model.load_state_dict(state, strict=True)
     model.eval()
     model.preimage_config = entry.config  # type: ignore[assignment]
     return model

@@ -49,6 +49,9 @@ class ClassifierConfig:
     limit_val: int | None = None
     checkpoint_every_s: float = 300.0
     cache_dir: str | None = None
+    stop_after_epochs: int | None = None  # end this process early (e.g. at a session's end); --resume goes on
+    train_pattern: str = "train-*.tar.gz"
+    val_pattern: str = "val-*.tar.gz"
 
 
 def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
@@ -111,9 +114,9 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
     seed_everything(cfg.seed)
     root = Path(cfg.data)
     train_x, train_y = materialize(
-        str(root / "train-{0000..0009}.tar.gz"), 64, "center", cfg.limit_train, cfg.cache_dir
+        str(root / cfg.train_pattern), 64, "center", cfg.limit_train, cfg.cache_dir
     )
-    val_x, val_y = materialize(str(root / "val-0000.tar.gz"), 64, "center", cfg.limit_val, cfg.cache_dir)
+    val_x, val_y = materialize(str(root / cfg.val_pattern), 64, "center", cfg.limit_val, cfg.cache_dir)
 
     model = AlexNet64(batchnorm=True)
     decay: list[torch.nn.Parameter] = []
@@ -176,6 +179,8 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
                 group["lr"] = _lr_at(gstep, total_steps, warmup, cfg.lr)
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + gstep)
+            # dropout draws from the global generator: seed it per step so a resumed run matches exactly
+            torch.manual_seed(cfg.seed * 7_000_003 + gstep)
             x = normalize(augment(train_x[idx], gen), mcfg.mean, mcfg.std)
             y = train_y[idx]
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_amp):
@@ -184,7 +189,7 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            seen_loss += float(loss) * len(y)
+            seen_loss += float(loss.detach()) * len(y)
             seen_correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
             elapsed = time.time() - t0
@@ -215,6 +220,9 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
         print(json.dumps(row), flush=True)
         epoch, step_in_epoch = epoch + 1, 0
         save(epoch, 0)
+        if cfg.stop_after_epochs is not None and epoch >= cfg.stop_after_epochs and epoch < cfg.epochs:
+            print(f"stopping after epoch {epoch} as asked; continue with --resume", flush=True)
+            return {"stopped_at_epoch": epoch, "history": history}
 
     return export_alexnet64(model, run, cfg, history, val_x, val_y)
 
