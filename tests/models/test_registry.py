@@ -11,24 +11,47 @@ from preimage.models import AlexNet64, create_model, fold_batchnorm, get_config,
 
 # torchvision 0.2x state-dict keys and shapes, written out by hand from torchvision.models.alexnet/vgg16
 TORCHVISION_ALEXNET = {
-    "features.0.weight": (64, 3, 11, 11), "features.0.bias": (64,),
-    "features.3.weight": (192, 64, 5, 5), "features.3.bias": (192,),
-    "features.6.weight": (384, 192, 3, 3), "features.6.bias": (384,),
-    "features.8.weight": (256, 384, 3, 3), "features.8.bias": (256,),
-    "features.10.weight": (256, 256, 3, 3), "features.10.bias": (256,),
-    "classifier.1.weight": (4096, 9216), "classifier.1.bias": (4096,),
-    "classifier.4.weight": (4096, 4096), "classifier.4.bias": (4096,),
-    "classifier.6.weight": (1000, 4096), "classifier.6.bias": (1000,),
+    "features.0.weight": (64, 3, 11, 11),
+    "features.0.bias": (64,),
+    "features.3.weight": (192, 64, 5, 5),
+    "features.3.bias": (192,),
+    "features.6.weight": (384, 192, 3, 3),
+    "features.6.bias": (384,),
+    "features.8.weight": (256, 384, 3, 3),
+    "features.8.bias": (256,),
+    "features.10.weight": (256, 256, 3, 3),
+    "features.10.bias": (256,),
+    "classifier.1.weight": (4096, 9216),
+    "classifier.1.bias": (4096,),
+    "classifier.4.weight": (4096, 4096),
+    "classifier.4.bias": (4096,),
+    "classifier.6.weight": (1000, 4096),
+    "classifier.6.bias": (1000,),
 }
-_VGG16_CONVS = {0: (64, 3), 2: (64, 64), 5: (128, 64), 7: (128, 128), 10: (256, 128), 12: (256, 256),
-                14: (256, 256), 17: (512, 256), 19: (512, 512), 21: (512, 512), 24: (512, 512),
-                26: (512, 512), 28: (512, 512)}
+_VGG16_CONVS = {
+    0: (64, 3),
+    2: (64, 64),
+    5: (128, 64),
+    7: (128, 128),
+    10: (256, 128),
+    12: (256, 256),
+    14: (256, 256),
+    17: (512, 256),
+    19: (512, 512),
+    21: (512, 512),
+    24: (512, 512),
+    26: (512, 512),
+    28: (512, 512),
+}
 TORCHVISION_VGG16 = {
     **{f"features.{i}.weight": (co, ci, 3, 3) for i, (co, ci) in _VGG16_CONVS.items()},
     **{f"features.{i}.bias": (co,) for i, (co, _) in _VGG16_CONVS.items()},
-    "classifier.0.weight": (4096, 25088), "classifier.0.bias": (4096,),
-    "classifier.3.weight": (4096, 4096), "classifier.3.bias": (4096,),
-    "classifier.6.weight": (1000, 4096), "classifier.6.bias": (1000,),
+    "classifier.0.weight": (4096, 25088),
+    "classifier.0.bias": (4096,),
+    "classifier.3.weight": (4096, 4096),
+    "classifier.3.bias": (4096,),
+    "classifier.6.weight": (1000, 4096),
+    "classifier.6.bias": (1000,),
 }
 
 
@@ -79,8 +102,16 @@ def test_alexnet_aliases_are_the_last_step_of_each_layer(name: str) -> None:
     aliases = get_config(name).aliases
     modules = dict(create_model(name).named_modules())
     kinds = {alias: type(modules[target]).__name__ for alias, target in aliases.items()}
-    assert kinds == {"conv1": "MaxPool2d", "conv2": "MaxPool2d", "conv3": "ReLU", "conv4": "ReLU",
-                     "conv5": "MaxPool2d", "fc6": "ReLU", "fc7": "ReLU", "fc8": "Linear"}
+    assert kinds == {
+        "conv1": "MaxPool2d",
+        "conv2": "MaxPool2d",
+        "conv3": "ReLU",
+        "conv4": "ReLU",
+        "conv5": "MaxPool2d",
+        "fc6": "ReLU",
+        "fc7": "ReLU",
+        "fc8": "Linear",
+    }
 
 
 def test_batchnorm_folding_is_exact() -> None:

@@ -42,8 +42,11 @@ def test_taps_equal_the_full_forward(net: nn.Module) -> None:
 
 def test_forward_stops_after_deepest_layer(net: nn.Module) -> None:
     calls: list[str] = []
-    handles = [m.register_forward_hook(lambda m, i, o, n=n: calls.append(n))
-               for n, m in net.named_modules() if n.startswith(("features.", "classifier."))]
+    handles = [
+        m.register_forward_hook(lambda m, i, o, n=n: calls.append(n))
+        for n, m in net.named_modules()
+        if n.startswith(("features.", "classifier."))
+    ]
     try:
         create_representation("alexnet64:conv2", model=net)(torch.rand(1, 3, 64, 64))
     finally:
@@ -66,8 +69,13 @@ def test_gradients_flow_through_a_tap(net: nn.Module) -> None:
 
 def test_out_shape_without_running(net: nn.Module) -> None:
     tap = create_representation("alexnet64:conv1,conv2,conv5,fc7,prob", model=net)
-    assert tap.out_shapes(64) == {"conv1": (64, 16, 16), "conv2": (128, 8, 8), "conv5": (128, 4, 4),
-                                  "fc7": (1024,), "prob": (200,)}
+    assert tap.out_shapes(64) == {
+        "conv1": (64, 16, 16),
+        "conv2": (128, 8, 8),
+        "conv5": (128, 4, 4),
+        "fc7": (1024,),
+        "prob": (200,),
+    }
 
 
 def test_unknown_layer_suggests_nearest(net: nn.Module) -> None:

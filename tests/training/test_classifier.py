@@ -25,7 +25,10 @@ def _make_dataset(root: Path, n_per_class: int = 64, classes: int = 4) -> None:
                 img[r * 32 + 4 : r * 32 + 28, c * 32 + 4 : c * 32 + 28] = 230
                 buf = io.BytesIO()
                 Image.fromarray(img).save(buf, format="JPEG")
-                for name, data in ((f"{split}_{i}.jpg", buf.getvalue()), (f"{split}_{i}.cls", str(label).encode())):
+                for name, data in (
+                    (f"{split}_{i}.jpg", buf.getvalue()),
+                    (f"{split}_{i}.cls", str(label).encode()),
+                ):
                     info = tarfile.TarInfo(name)
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
@@ -39,8 +42,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_loss_falls_and_weights_are_exported(data: Path, tmp_path: Path) -> None:
-    cfg = ClassifierConfig(data=str(data), out=str(tmp_path / "run"), epochs=5, batch_size=32, lr=0.02,
-                           warmup_epochs=0.5)
+    cfg = ClassifierConfig(
+        data=str(data), out=str(tmp_path / "run"), epochs=5, batch_size=32, lr=0.02, warmup_epochs=0.5
+    )
     summary = train_classifier(cfg)
     log = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     losses = [float(line.split(",")[1]) for line in log[1:]]

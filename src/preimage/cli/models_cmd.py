@@ -31,7 +31,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--checkpoint-every", type=float, default=300.0, help="seconds between mid-epoch checkpoints"
     )
-    p.add_argument("--stop-after", type=int, default=None, help="end this process after epoch N (resume later)")
+    p.add_argument(
+        "--stop-after", type=int, default=None, help="end this process after epoch N (resume later)"
+    )
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
 
 

@@ -127,8 +127,11 @@ def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
         own = model.state_dict()
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
-        wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
-                 for k, v in own.items() if k in state and state[k].shape != v.shape]
+        wrong = [
+            f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+            for k, v in own.items()
+            if k in state and state[k].shape != v.shape
+        ]
         if missing or unexpected or wrong:
             raise PreimageError(
                 f"weights {path} do not fit {name}: missing {missing[:3]}, unexpected {unexpected[:3]}, "

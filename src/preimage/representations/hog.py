@@ -198,8 +198,17 @@ def _orientation_table(o: int, device: torch.device) -> tuple[torch.Tensor, torc
     )
 
 
-def hog_uoctti_gray(gray: torch.Tensor, cell_size: int = 8, num_orientations: int = 9) -> torch.Tensor:
-    """:func:`hog_uoctti` on gray images ``(B, 1, H, W)`` (no colour conversion)."""
+def hog_uoctti_gray(
+    gray: torch.Tensor, cell_size: int = 8, num_orientations: int = 9, bilinear_orientations: bool = False
+) -> torch.Tensor:
+    """:func:`hog_uoctti` on gray images ``(B, 1, H, W)`` (no colour conversion).
+
+    ``bilinear_orientations=True`` is VLFeat's optional bilinear orientation
+    assignment (``vl_hog_set_use_bilinear_orientation_assignments``): each
+    gradient splits its magnitude between the two nearest directed bins in
+    proportion to the angular distance, which makes the code differentiable in
+    the gradient *direction* too.
+    """
     if gray.dim() != 4 or gray.shape[1] != 1:
         raise PreimageError(f"hog: expected gray images (B, 1, H, W), got {tuple(gray.shape)}")
     _, _, h, w = gray.shape
@@ -213,10 +222,19 @@ def hog_uoctti_gray(gray: torch.Tensor, cell_size: int = 8, num_orientations: in
     gx = g[:, 1:-1, 2:] - g[:, 1:-1, :-2]
     gy = g[:, 2:, 1:-1] - g[:, :-2, 1:-1]
     grad = torch.hypot(gx, gy) if not gx.requires_grad else safe_sqrt(gx * gx + gy * gy)
-    bins = vlfeat_orientation_bins(gx.detach(), gy.detach(), o)
-    hist = cell_histograms(
-        bins, grad, 2 * o, _voting_matrix(h, cell_size, hh), _voting_matrix(w, cell_size, hw)
-    )
+    wy, wx = _voting_matrix(h, cell_size, hh), _voting_matrix(w, cell_size, hw)
+    if not bilinear_orientations:
+        bins = vlfeat_orientation_bins(gx.detach(), gy.detach(), o)
+        return uoctti_normalize(cell_histograms(bins, grad, 2 * o, wy, wx), o)
+    # angle in bin units from atan2 (differentiable), split between floor(t) and floor(t) + 1
+    t = torch.atan2(gy, gx) * (o / math.pi)
+    t = torch.where(t < 0, t + 2 * o, t)
+    lower = torch.floor(t.detach())
+    frac = t - lower
+    lower_bin = torch.remainder(lower, 2 * o)
+    upper_bin = torch.remainder(lower + 1, 2 * o)
+    hist = cell_histograms(lower_bin, grad * (1 - frac), 2 * o, wy, wx)
+    hist = hist + cell_histograms(upper_bin, grad * frac, 2 * o, wy, wx)
     return uoctti_normalize(hist, o)
 
 
@@ -322,10 +340,30 @@ class HOG(Representation):
             return torch.from_numpy(out).to(images.device, images.dtype)
         return hog_uoctti(images, self.cell_size, self.num_orientations)
 
+    def for_optimization(self) -> Representation:
+        """An encoder with the same values and smoother gradients, for optimisation inversion.
+
+        Hard orientation binning has zero derivative in the gradient direction,
+        so descent can only rescale edges, never turn them. This returns a
+        straight-through encoder: the forward value is this exact HOG, the
+        backward pass is that of VLFeat's bilinear-orientation HOG.
+        """
+        return _StraightThroughHOG(self.cell_size, self.num_orientations)
+
     def extra_repr(self) -> str:
         return (
             f"cell_size={self.cell_size}, num_orientations={self.num_orientations}, backend={self.backend!r}"
         )
+
+
+class _StraightThroughHOG(HOG):
+    name = "hog (straight-through bilinear gradients)"
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        gray = rgb_to_gray(images)
+        hard = hog_uoctti_gray(gray.detach(), self.cell_size, self.num_orientations)
+        soft = hog_uoctti_gray(gray, self.cell_size, self.num_orientations, bilinear_orientations=True)
+        return hard + (soft - soft.detach())
 
 
 class HOGDalalTriggs(Representation):
