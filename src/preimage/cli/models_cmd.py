@@ -82,3 +82,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = evaluate_classifier(model, x, y, cfg.mean, cfg.std)
     print(json.dumps({"model": args.model, "weights": str(args.weights), **result}))
     return 0
+
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--out", default="out/demo", help="output folder (default out/demo)")
+    p.add_argument("--images", default="samples:all", help="images to use (default: scikit-image's photos)")
+    p.add_argument("--steps", type=int, default=100, help="optimisation steps per inversion")
+    p.add_argument("--seed", type=int, default=0)
+
+
+@command("demo", "the main job on the embedded sample photos: writes out/demo/index.html", _demo_args)
+def _demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from preimage.report.demo import run_demo
+
+    summary = run_demo(Path(args.out), args.images, args.steps, args.seed)
+    print(f"wrote {summary['page']} ({summary['seconds']} s)")
+    return 0

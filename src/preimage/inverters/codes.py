@@ -147,7 +147,7 @@ def drop_least(code: torch.Tensor, fraction: float = 0.5, nonzero_only: bool = T
     out = flat.clone()
     for i, row in enumerate(flat):
         candidates = torch.nonzero(row != 0)[:, 0] if nonzero_only else torch.arange(row.numel())
-        k = int(round(fraction * len(candidates)))
+        k = round(fraction * len(candidates))
         if k:
             smallest = candidates[row[candidates].abs().argsort()[:k]]
             out[i, smallest] = 0

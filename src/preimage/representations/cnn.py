@@ -21,6 +21,8 @@ from preimage.errors import PreimageError, unknown_name
 from preimage.representations.base import Representation, as_hw, check_images
 
 PROB = "prob"
+# Optimisation settings that suit CNN codes (Mahendran & Vedaldi: jitter, stronger TV than for HOG).
+CNN_OPTIMIZE_DEFAULTS: dict[str, Any] = {"lr": 0.05, "lambda_tv": 0.05, "jitter": 1}
 
 
 class _StopForward(Exception):
@@ -84,6 +86,7 @@ class LayerTap(Representation):
             self.targets[layer] = target
         self._modules_by_name = modules
         self._shape_cache: dict[tuple[int, int], dict[str, tuple[int, ...]]] = {}
+        self.optimize_defaults: dict[str, Any] = dict(CNN_OPTIMIZE_DEFAULTS)
 
     def valid_layers(self) -> list[str]:
         return [*self.aliases, PROB, *self._modules_by_name]

@@ -1,0 +1,231 @@
+"""``invert``, ``textures``, ``restyle`` and ``experiment``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from preimage.cli.main import command
+from preimage.errors import PreimageError, unknown_name
+
+METHODS = ("optimize", "decoder")
+
+
+def parse_channels(spec: str) -> list[int]:
+    """``"0-7,12,20-22"`` -> ``[0..7, 12, 20, 21, 22]``."""
+    out: list[int] = []
+    try:
+        for part in spec.split(","):
+            if "-" in part:
+                lo, hi = part.split("-", 1)
+                out.extend(range(int(lo), int(hi) + 1))
+            elif part.strip():
+                out.append(int(part))
+    except ValueError:
+        raise PreimageError(f"bad --channels {spec!r}: write ranges like 0-63 or lists like 0,5,9") from None
+    return out
+
+
+def _decoder_invert(rep: str, codes: torch.Tensor) -> torch.Tensor:
+    from preimage.models.registry import ZOO_DIR
+
+    path = ZOO_DIR / f"decoder_{rep.replace(':', '_')}.safetensors"
+    if not path.is_file():
+        raise PreimageError(
+            f"no trained decoder for {rep!r} is shipped yet — use --method optimize, "
+            "or train one with preimage train-decoder"
+        )
+    raise PreimageError(
+        f"decoder inversion for {rep!r} is not available in this version — use --method optimize"
+    )
+
+
+def _invert_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="image files, folders, globs, shards or samples:NAME"
+    )
+    p.add_argument(
+        "--rep", required=True, help="hog, hog-dt, lbp, sift or MODEL:LAYER (e.g. alexnet64:conv3)"
+    )
+    p.add_argument("--method", default="optimize", help="optimize (gradient descent) or decoder (learned)")
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the method's)")
+    p.add_argument("--preset", choices=["mahendran", "xia"], default=None, help="optimisation recipe")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", default="default", help="for MODEL:LAYER: shipped weights or a file")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("-o", "--out", required=True, help="output folder: one PNG per input, named after it")
+
+
+@command("invert", "reconstruct images from their features (one PNG per input)", _invert_args)
+def _invert(args: argparse.Namespace) -> int:
+    from preimage.data import iter_images, save_image
+    from preimage.inverters.optimize import invert_optimize
+    from preimage.representations import create_representation
+
+    if args.method not in METHODS:
+        raise unknown_name("method", args.method, METHODS)
+    extra = {"weights": args.weights} if ":" in args.rep else {}
+    rep = create_representation(args.rep, **extra)
+    items = list(iter_images(args.images, size=args.size, limit=args.limit))
+    if not items:
+        raise PreimageError("no images found — check the paths")
+    images = torch.stack([it.image for it in items])
+    with torch.no_grad():
+        codes = rep(images)
+    if args.method == "optimize":
+        overrides = {"seed": args.seed}
+        if args.steps is not None:
+            overrides["steps"] = args.steps
+        recon = invert_optimize(rep, codes, args.size, args.preset, **overrides)
+    else:
+        recon = _decoder_invert(args.rep, codes)
+    out = Path(args.out)
+    written = []
+    seen: dict[str, int] = {}
+    for item, img in zip(items, recon, strict=True):
+        stem = item.name if item.name not in seen else f"{item.name}_{seen[item.name]}"
+        seen[item.name] = seen.get(item.name, 0) + 1
+        written.append(str(save_image(img, out / f"{stem}.png")))
+    print(json.dumps({"out": str(out), "rep": args.rep, "method": args.method, "files": written}))
+    return 0
+
+
+def _textures_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", metavar="IMAGE", help="an image file or samples:NAME")
+    p.add_argument("--rep", default="alexnet64:conv2", help="MODEL:LAYER whose filters to show")
+    p.add_argument("--channels", default="0-15", help="filters, e.g. 0-63 or 0,5,9 (default 0-15)")
+    p.add_argument("--layers", default="conv1,conv2,conv3,conv4,conv5", help="layers of the comparison sheet")
+    p.add_argument("--per-layer", type=int, default=8, help="filters per layer in the sheet")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", default="default")
+    p.add_argument("-o", "--out", required=True)
+
+
+@command(
+    "textures", "feature-map inversion: the texture every filter extracts (atlas, sheet, CSV)", _textures_args
+)
+def _textures(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from preimage.data import iter_images, save_image
+    from preimage.experiments.feature_maps import texture_config, textures_across_layers
+    from preimage.inverters.feature_maps import filter_textures
+    from preimage.report.figures import save_grid
+    from preimage.representations.cnn import create_cnn_representation
+
+    image = next(iter_images([args.image], size=args.size)).image
+    tap = create_cnn_representation(args.rep, weights=args.weights)
+    layer = tap.layers[0]
+    n_channels = tap.out_shape(args.size)[0]
+    channels = parse_channels(args.channels)
+    bad = [c for c in channels if not 0 <= c < n_channels]
+    if bad:
+        raise PreimageError(
+            f"--channels {bad[0]} is out of range: {args.rep} has {n_channels} filters (0-{n_channels - 1})"
+        )
+    cfg = replace(texture_config(False, args.seed), steps=args.steps)
+    tex = filter_textures(tap, image, channels, cfg)
+    out = Path(args.out)
+    atlas = save_grid(tex, out / f"atlas_{layer}.png", columns=min(8, len(channels)), scale=2)
+    for c, t in zip(channels, tex, strict=True):
+        save_image(t, out / f"{layer}_filter{c:03d}.png")
+    model = args.rep.split(":")[0]
+    layers = [x for x in args.layers.split(",") if x]
+    table = textures_across_layers(
+        f"{model}:{layer}", image, layers, args.per_layer, out, False, args.seed, args.weights
+    )
+    print(
+        json.dumps(
+            {
+                "atlas": str(atlas),
+                "sheet": str(out / "textures_by_layer.png"),
+                "csv": str(out / "textures_by_layer.csv"),
+                "layers": table,
+            }
+        )
+    )
+    return 0
+
+
+def _restyle_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("content", metavar="CONTENT", help="content image file or samples:NAME")
+    p.add_argument("--style", default=None, help="style image (needed for --mode purposeful)")
+    p.add_argument("--mode", choices=["random", "purposeful"], default="random")
+    p.add_argument("--n", type=int, default=6, help="number of random styles (one per seed)")
+    p.add_argument("--layer", default="conv3", help="layer whose energy is reallocated / content layer")
+    p.add_argument("--model", default="alexnet64")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", default="default")
+    p.add_argument("-o", "--out", required=True)
+
+
+@command(
+    "restyle",
+    "diverse styles by reallocating feature-map energy (random or towards a style image)",
+    _restyle_args,
+)
+def _restyle(args: argparse.Namespace) -> int:
+    from preimage.experiments import Context
+    from preimage.experiments.feature_maps import restyle
+
+    if args.mode == "purposeful" and not args.style:
+        raise PreimageError("--mode purposeful needs --style STYLE_IMAGE")
+    options = {
+        "content": args.content,
+        "style": args.style or args.content,
+        "n": args.n,
+        "layer": args.layer,
+        "mode": args.mode,
+        "steps": args.steps,
+    }
+    ctx = Context(Path(args.out), seed=args.seed, model=args.model, weights=args.weights, options=options)
+    summary = restyle(ctx)
+    print(json.dumps({"out": str(args.out), **summary}))
+    return 0
+
+
+def _experiment_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="an experiment name, or 'all' (see: preimage experiment list)")
+    p.add_argument("-o", "--out", default="out/experiments")
+    p.add_argument("--quick", action="store_true", help="tiny settings: each experiment in under a minute")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", default="alexnet64")
+    p.add_argument("--weights", default="default")
+    p.add_argument("--data", default=None, help="test-set root, e.g. ../shared/data/tiny-imagenet-200")
+
+
+@command(
+    "experiment",
+    "run one of the papers' analyses (or 'all'); writes PNG, CSV and summary.json",
+    _experiment_args,
+)
+def _experiment(args: argparse.Namespace) -> int:
+    from preimage.experiments import EXPERIMENTS, Context, list_experiments, run_experiment
+
+    names = list_experiments()
+    if args.name == "list":
+        for n in names:
+            print(f"{n:14s} {EXPERIMENTS.help(n)}")
+        return 0
+    todo = names if args.name == "all" else [args.name]
+    if args.name != "all" and args.name not in names:
+        raise unknown_name("experiment", args.name, [*names, "all", "list"])
+    ctx = Context(
+        Path(args.out),
+        quick=args.quick,
+        seed=args.seed,
+        model=args.model,
+        weights=args.weights,
+        data=args.data,
+    )
+    for name in todo:
+        summary = run_experiment(name, ctx)
+        print(json.dumps(summary, default=str))
+    return 0

@@ -1,0 +1,117 @@
+"""Image grids, texture statistics and small plots shared by the commands, experiments and the report."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from preimage.data import save_image
+
+
+def grid(images: torch.Tensor, columns: int | None = None, pad: int = 2, value: float = 1.0) -> torch.Tensor:
+    """Tile ``(N, 3, H, W)`` images into one ``(3, H', W')`` image, row-major, with a white gutter."""
+    n, c, h, w = images.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    out = torch.full((c, rows * (h + pad) + pad, columns * (w + pad) + pad), value)
+    for i in range(n):
+        r, col = divmod(i, columns)
+        out[
+            :,
+            pad + r * (h + pad) : pad + r * (h + pad) + h,
+            pad + col * (w + pad) : pad + col * (w + pad) + w,
+        ] = images[i].clamp(0, 1)
+    return out
+
+
+def save_grid(images: torch.Tensor, path: str | Path, columns: int | None = None, scale: int = 1) -> Path:
+    img = grid(images, columns)
+    if scale > 1:
+        img = torch.nn.functional.interpolate(img[None], scale_factor=scale, mode="nearest")[0]
+    return save_image(img, path)
+
+
+def labelled_rows(
+    rows: Sequence[torch.Tensor], labels: Sequence[str], path: str | Path, scale: int = 2
+) -> Path:
+    """Save rows of images (each ``(N, 3, H, W)``) with a text label left of every row."""
+    tiles = [grid(r, columns=r.shape[0]) for r in rows]
+    width = max(t.shape[-1] for t in tiles)
+    label_w = 60
+    height = sum(t.shape[-2] for t in tiles)
+    canvas = Image.new("RGB", ((width + label_w) * scale, height * scale), "white")
+    draw = ImageDraw.Draw(canvas)
+    y = 0
+    for tile, label in zip(tiles, labels, strict=True):
+        arr = (tile.clamp(0, 1).numpy().transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+        im = Image.fromarray(arr).resize(
+            (tile.shape[-1] * scale, tile.shape[-2] * scale), Image.Resampling.NEAREST
+        )
+        canvas.paste(im, (label_w * scale, y * scale))
+        draw.text((4, y * scale + tile.shape[-2] * scale // 2 - 6), label, fill="black")
+        y += tile.shape[-2]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+    return path
+
+
+def colour_count(image: torch.Tensor, levels: int = 8, min_fraction: float = 0.002) -> int:
+    """Distinct colours after quantising each channel to ``levels`` values, ignoring rare ones."""
+    q = (image.clamp(0, 1) * (levels - 1) + 0.5).long()
+    codes = (q[0] * levels + q[1]) * levels + q[2]
+    counts = torch.bincount(codes.flatten(), minlength=levels**3)
+    return int((counts >= max(1, min_fraction * codes.numel())).sum())
+
+
+def colourfulness(image: torch.Tensor) -> float:
+    """Hasler & Süsstrunk's colourfulness metric on a ``(3, H, W)`` image in ``[0, 1]`` (0-255 scale)."""
+    r, g, b = (image.clamp(0, 1) * 255).double()
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(
+        torch.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * torch.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+    )
+
+
+def high_frequency_energy(image: torch.Tensor, cutoff: float = 0.25) -> float:
+    """Fraction of the (non-DC) spectral power of the gray image above ``cutoff`` cycles/pixel."""
+    gray = image.mean(0).double()
+    gray = gray - gray.mean()
+    power = torch.fft.fftshift(torch.fft.fft2(gray)).abs() ** 2
+    h, w = gray.shape
+    fy = torch.fft.fftshift(torch.fft.fftfreq(h, dtype=torch.float64))[:, None]
+    fx = torch.fft.fftshift(torch.fft.fftfreq(w, dtype=torch.float64))[None, :]
+    radius = torch.sqrt(fx**2 + fy**2)
+    total = power.sum()
+    return float(power[radius > cutoff].sum() / total) if total > 0 else 0.0
+
+
+def line_plot(
+    xs: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, ylabel: str, title: str = ""
+) -> Path:
+    """A small matplotlib line plot saved as PNG (Agg backend, no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.4), dpi=110)
+    for name, ys in series.items():
+        ax.plot(list(xs), list(ys), marker="o", label=name)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from preimage.cli.main import main
+
+
+def test_invert_optimize_writes_one_png_per_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("first", "second"):
+        arr = np.random.default_rng(len(name)).integers(0, 256, (70, 90, 3), dtype=np.uint8)
+        Image.fromarray(arr).save(src / f"{name}.png")
+    out = tmp_path / "out"
+    code = main(
+        [
+            "invert",
+            str(src / "first.png"),
+            str(src / "second.png"),
+            "--rep",
+            "hog",
+            "--steps",
+            "5",
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["first.png", "second.png"]
+    assert Image.open(out / "first.png").size == (64, 64)
+
+
+def test_invert_cnn_layer(tmp_path: Path) -> None:
+    assert (
+        main(["invert", "samples:coffee", "--rep", "alexnet64:conv2", "--steps", "3", "-o", str(tmp_path)])
+        == 0
+    )
+    assert (tmp_path / "coffee.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["invert", "samples:chelsea", "--rep", "lbp", "-o", "X"], "not differentiable"),
+        (
+            ["invert", "samples:chelsea", "--rep", "hog", "--method", "optimise", "-o", "X"],
+            "did you mean 'optimize'",
+        ),
+        (["invert", "samples:chelsea", "--rep", "alexnet64:conv9", "-o", "X"], "did you mean"),
+        (
+            ["textures", "samples:chelsea", "--rep", "alexnet64:conv1", "--channels", "60-70", "-o", "X"],
+            "out of range",
+        ),
+        (["textures", "samples:chelsea", "--channels", "a-b", "-o", "X"], "bad --channels"),
+        (["restyle", "samples:chelsea", "--mode", "purposeful", "-o", "X"], "needs --style"),
+        (["experiment", "gram-explian", "-o", "X"], "did you mean 'gram-explain'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = [a if a != "X" else str(tmp_path / "o") for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_textures_command_writes_atlas_sheet_and_csv(tmp_path: Path) -> None:
+    argv = [
+        "textures",
+        "samples:chelsea",
+        "--rep",
+        "alexnet64:conv1",
+        "--channels",
+        "0-3",
+        "--layers",
+        "conv1,conv3",
+        "--per-layer",
+        "2",
+        "--steps",
+        "5",
+        "-o",
+        str(tmp_path),
+    ]
+    assert main(argv) == 0
+    for name in ("atlas_conv1.png", "textures_by_layer.png", "textures_by_layer.csv", "conv1_filter003.png"):
+        assert (tmp_path / name).is_file(), name
+    assert len((tmp_path / "textures_by_layer.csv").read_text().splitlines()) == 3
+
+
+def test_restyle_random_writes_n_styles(tmp_path: Path) -> None:
+    argv = ["restyle", "samples:chelsea", "--mode", "random", "--n", "3", "--steps", "3", "-o", str(tmp_path)]
+    assert main(argv) == 0
+    assert sorted(p.name for p in tmp_path.glob("random_seed*.png")) == [
+        f"random_seed{i}.png" for i in range(3)
+    ]
+    assert (tmp_path / "restyle_sheet.png").is_file()
+
+
+def test_experiment_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["experiment", "list"]) == 0
+    assert "gram-explain" in capsys.readouterr().out
+
+
+def test_gram_explain_quick_writes_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["experiment", "gram-explain", "--quick", "-o", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "gram-explain" / "summary.json").read_text())
+    dist = summary["mean_gram_distance"]
+    assert dist["style_itself"] == 0.0 and dist["noise"] > dist["gram"]
+    assert (tmp_path / "gram-explain" / "gram_distance.csv").is_file()
