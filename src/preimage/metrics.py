@@ -13,8 +13,7 @@ from preimage.errors import PreimageError
 def _check_pair(x: torch.Tensor, x_hat: torch.Tensor) -> None:
     if x.shape != x_hat.shape or x.dim() != 4:
         raise PreimageError(
-            f"expected two image batches of one shape (N, C, H, W), got {tuple(x.shape)} and "
-            f"{tuple(x_hat.shape)}"
+            f"expected two image batches of one shape (N, C, H, W), got {tuple(x.shape)} and {tuple(x_hat.shape)}"
         )
 
 
@@ -22,17 +21,13 @@ def mean_pairwise_distance(x: torch.Tensor) -> float:
     """Mean Euclidean distance between all pairs of *distinct* images of the batch (``N >= 2``)."""
     n = x.shape[0]
     if n < 2:
-        raise PreimageError(
-            "the normalised error needs at least 2 test images (it divides by their mean distance)"
-        )
+        raise PreimageError("the normalised error needs at least 2 test images (it divides by their mean distance)")
     flat = x.flatten(1).double()
     d = torch.cdist(flat, flat)
     return float(d.sum() / (n * (n - 1)))
 
 
-def per_image_normalized_error(
-    x: torch.Tensor, x_hat: torch.Tensor, scale: float | None = None
-) -> torch.Tensor:
+def per_image_normalized_error(x: torch.Tensor, x_hat: torch.Tensor, scale: float | None = None) -> torch.Tensor:
     """``||x_i - x_hat_i||_2 / scale`` per image, ``scale`` = :func:`mean_pairwise_distance` of ``x``."""
     _check_pair(x, x_hat)
     scale = mean_pairwise_distance(x) if scale is None else scale

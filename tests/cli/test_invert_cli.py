@@ -36,10 +36,7 @@ def test_invert_optimize_writes_one_png_per_input(tmp_path: Path, capsys: pytest
 
 
 def test_invert_cnn_layer(tmp_path: Path) -> None:
-    assert (
-        main(["invert", "samples:coffee", "--rep", "alexnet64:conv2", "--steps", "3", "-o", str(tmp_path)])
-        == 0
-    )
+    assert main(["invert", "samples:coffee", "--rep", "alexnet64:conv2", "--steps", "3", "-o", str(tmp_path)]) == 0
     assert (tmp_path / "coffee.png").is_file()
 
 
@@ -96,9 +93,7 @@ def test_textures_command_writes_atlas_sheet_and_csv(tmp_path: Path) -> None:
 def test_restyle_random_writes_n_styles(tmp_path: Path) -> None:
     argv = ["restyle", "samples:chelsea", "--mode", "random", "--n", "3", "--steps", "3", "-o", str(tmp_path)]
     assert main(argv) == 0
-    assert sorted(p.name for p in tmp_path.glob("random_seed*.png")) == [
-        f"random_seed{i}.png" for i in range(3)
-    ]
+    assert sorted(p.name for p in tmp_path.glob("random_seed*.png")) == [f"random_seed{i}.png" for i in range(3)]
     assert (tmp_path / "restyle_sheet.png").is_file()
 
 

@@ -58,9 +58,7 @@ def test_priors_gradcheck(fn: object) -> None:
 
 def test_identity_representation_recovers_the_image() -> None:
     x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    out = invert_optimize(
-        lambda t: t, x, 16, steps=300, lr=0.05, lambda_alpha=0.0, lambda_tv=0.0, progress=False
-    )
+    out = invert_optimize(lambda t: t, x, 16, steps=300, lr=0.05, lambda_alpha=0.0, lambda_tv=0.0, progress=False)
     assert (out - x).abs().max() < 0.02
 
 

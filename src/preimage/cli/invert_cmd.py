@@ -38,18 +38,12 @@ def _decoder_invert(rep: str, codes: torch.Tensor) -> torch.Tensor:
             f"no trained decoder for {rep!r} is shipped yet — use --method optimize, "
             "or train one with preimage train-decoder"
         )
-    raise PreimageError(
-        f"decoder inversion for {rep!r} is not available in this version — use --method optimize"
-    )
+    raise PreimageError(f"decoder inversion for {rep!r} is not available in this version — use --method optimize")
 
 
 def _invert_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "images", nargs="+", metavar="IMAGE", help="image files, folders, globs, shards or samples:NAME"
-    )
-    p.add_argument(
-        "--rep", required=True, help="hog, hog-dt, lbp, sift or MODEL:LAYER (e.g. alexnet64:conv3)"
-    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders, globs, shards or samples:NAME")
+    p.add_argument("--rep", required=True, help="hog, hog-dt, lbp, sift or MODEL:LAYER (e.g. alexnet64:conv3)")
     p.add_argument("--method", default="optimize", help="optimize (gradient descent) or decoder (learned)")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the method's)")
@@ -107,9 +101,7 @@ def _textures_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", required=True)
 
 
-@command(
-    "textures", "feature-map inversion: the texture every filter extracts (atlas, sheet, CSV)", _textures_args
-)
+@command("textures", "feature-map inversion: the texture every filter extracts (atlas, sheet, CSV)", _textures_args)
 def _textures(args: argparse.Namespace) -> int:
     from dataclasses import replace
 

@@ -9,31 +9,19 @@ from preimage.cli.main import command
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--data", required=True, help="Tiny-ImageNet-200 shard folder (train-*.tar.gz, val-0000.tar.gz)"
-    )
-    p.add_argument(
-        "-o", "--out", required=True, help="run folder: checkpoint, metrics.csv, weights, model card"
-    )
+    p.add_argument("--data", required=True, help="Tiny-ImageNet-200 shard folder (train-*.tar.gz, val-0000.tar.gz)")
+    p.add_argument("-o", "--out", required=True, help="run folder: checkpoint, metrics.csv, weights, model card")
     p.add_argument("--epochs", type=int, default=18)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--amp", choices=["bf16", "none"], default="bf16", help="bf16 autocast (2x faster on AVX512-BF16)"
-    )
-    p.add_argument(
-        "--limit-train", type=int, default=None, help="use only the first N training images (smoke tests)"
-    )
+    p.add_argument("--amp", choices=["bf16", "none"], default="bf16", help="bf16 autocast (2x faster on AVX512-BF16)")
+    p.add_argument("--limit-train", type=int, default=None, help="use only the first N training images (smoke tests)")
     p.add_argument("--limit-val", type=int, default=None)
     p.add_argument("--cache-dir", default=None, help="keep decoded uint8 arrays here between runs")
-    p.add_argument(
-        "--checkpoint-every", type=float, default=300.0, help="seconds between mid-epoch checkpoints"
-    )
-    p.add_argument(
-        "--stop-after", type=int, default=None, help="end this process after epoch N (resume later)"
-    )
+    p.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds between mid-epoch checkpoints")
+    p.add_argument("--stop-after", type=int, default=None, help="end this process after epoch N (resume later)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
 
 

@@ -80,9 +80,7 @@ def iter_images(
                 return
 
 
-def _iter_one(
-    spec: str, size: int | None, fit: str, skipped: SkipCounter | None, strict: bool
-) -> Iterator[NamedImage]:
+def _iter_one(spec: str, size: int | None, fit: str, skipped: SkipCounter | None, strict: bool) -> Iterator[NamedImage]:
     if spec.startswith("samples:"):
         for name in sample_names(spec.split(":", 1)[1]):
             yield NamedImage(name, fit_image(load_sample(name), size, fit))
@@ -236,9 +234,7 @@ def materialize(
     """
     cache_file: Path | None = None
     if cache_dir is not None:
-        tag = "".join(c if c.isalnum() else "_" for c in f"{Path(spec).resolve()}_{size}_{fit}_{limit}")[
-            -150:
-        ]
+        tag = "".join(c if c.isalnum() else "_" for c in f"{Path(spec).resolve()}_{size}_{fit}_{limit}")[-150:]
         cache_file = Path(cache_dir) / f"{tag}.npz"
         if cache_file.is_file():
             with np.load(cache_file) as z:

@@ -69,8 +69,7 @@ def decode_image(data: bytes, name: str = "<bytes>") -> torch.Tensor:
     except (OSError, SyntaxError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise PreimageError(
-            f"cannot decode image {name}: {reason} — the file is corrupt or truncated;"
-            " re-export it as PNG or JPEG"
+            f"cannot decode image {name}: {reason} — the file is corrupt or truncated; re-export it as PNG or JPEG"
         ) from None
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
@@ -136,9 +135,7 @@ def fit_image(
     if fit == "center":
         return center_crop(img, size)
     if fit == "random":
-        return random_crop(
-            img, size, generator if generator is not None else torch.Generator().manual_seed(0)
-        )
+        return random_crop(img, size, generator if generator is not None else torch.Generator().manual_seed(0))
     raise PreimageError(f"unknown fit {fit!r}: use one of {', '.join(FITS)}")
 
 

@@ -58,9 +58,7 @@ def resolve_shards(spec: str | Path) -> list[Path]:
         names.extend(hits)
     missing = [n for n in names if not Path(n).is_file()]
     if missing or not names:
-        raise PreimageError(
-            f"shard not found: {missing[0] if missing else spec} — check the path or brace range"
-        )
+        raise PreimageError(f"shard not found: {missing[0] if missing else spec} — check the path or brace range")
     return [Path(n) for n in names]
 
 
@@ -112,8 +110,7 @@ def iter_shard(path: Path, skipped: SkipCounter | None = None) -> Iterator[dict[
                 current[ext] = data
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         warnings.warn(
-            f"shard {path} is truncated or corrupt ({exc.__class__.__name__}: {exc}); "
-            "skipping the rest of it",
+            f"shard {path} is truncated or corrupt ({exc.__class__.__name__}: {exc}); skipping the rest of it",
             stacklevel=2,
         )
         if skipped is not None:

@@ -97,9 +97,7 @@ def textures_across_layers(
     return table
 
 
-@register_experiment(
-    "textures", "Xia et al.: the texture each filter extracts, and how it changes with depth"
-)
+@register_experiment("textures", "Xia et al.: the texture each filter extracts, and how it changes with depth")
 def textures(ctx: Context) -> dict[str, Any]:
     image = load_one(ctx.options.get("image", "samples:chelsea"))
     layer = ctx.options.get("layer", "conv2")
@@ -172,9 +170,7 @@ def restyle(ctx: Context) -> dict[str, Any]:
     return summary
 
 
-@register_experiment(
-    "gram-explain", "why the Gram matrix is style: Gram vs channel energies vs random energies"
-)
+@register_experiment("gram-explain", "why the Gram matrix is style: Gram vs channel energies vs random energies")
 def gram_explain_experiment(ctx: Context) -> dict[str, Any]:
     style = load_one(ctx.options.get("style", "samples:coffee"))
     layers = ctx.options.get("layers", ["conv1", "conv2", "conv3"])

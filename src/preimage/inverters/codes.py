@@ -23,9 +23,7 @@ from preimage.errors import PreimageError
 def _check(code: torch.Tensor, name: str, min_dim: int = 2) -> None:
     if not isinstance(code, torch.Tensor) or code.dim() < min_dim:
         shape = tuple(code.shape) if isinstance(code, torch.Tensor) else type(code).__name__
-        raise PreimageError(
-            f"{name}: expected a batch of codes (B, ...), got {shape} — add a batch dimension"
-        )
+        raise PreimageError(f"{name}: expected a batch of codes (B, ...), got {shape} — add a batch dimension")
     if not torch.isfinite(code).all():
         raise PreimageError(f"{name}: the code contains NaN or Inf")
 
@@ -54,9 +52,7 @@ def keep_channels(code: torch.Tensor, channels: int | Sequence[int], mode: str =
     idx = [channels] if isinstance(channels, int) else list(channels)
     c = code.shape[1]
     if not idx or any(not 0 <= i < c for i in idx):
-        raise PreimageError(
-            f"keep_channels: channels {idx} out of range for a code with {c} channels (0..{c - 1})"
-        )
+        raise PreimageError(f"keep_channels: channels {idx} out of range for a code with {c} channels (0..{c - 1})")
     out = torch.zeros_like(code)
     if mode == "sum":
         total = code.sum(dim=1)
@@ -175,9 +171,7 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int = 8) -> torch.Tenso
     return (1 - t) * a[None] + t * b[None]
 
 
-def sample_random(
-    real: torch.Tensor, n: int, method: str = "histogram", seed: int = 0, bins: int = 64
-) -> torch.Tensor:
+def sample_random(real: torch.Tensor, n: int, method: str = "histogram", seed: int = 0, bins: int = 64) -> torch.Tensor:
     """Random codes that follow the real codes' per-dimension statistics.
 
     ``histogram``: every dimension is drawn independently from its empirical

@@ -184,19 +184,14 @@ def restyle_purposeful(
         c_feats, s_feats = net.features(content), net.features(style)
         target = torch.cat(
             [c_feats[content_layer].flatten(1) / enc.scales[content_layer]]
-            + [
-                STATISTICS[statistic](s_feats[s]).flatten(1) * (style_weight / enc.scales[s])
-                for s in style_layers
-            ],
+            + [STATISTICS[statistic](s_feats[s]).flatten(1) * (style_weight / enc.scales[s]) for s in style_layers],
             dim=1,
         )
     cfg = replace(config or replace(OptimizeConfig(), **net.optimize_defaults), init="random")
     return OptimizationInverter(enc, cfg, **overrides)(target, tuple(content.shape[-2:]))
 
 
-def gram_distance(
-    tap: LayerTap, images: torch.Tensor, reference: torch.Tensor, layers: Sequence[str]
-) -> torch.Tensor:
+def gram_distance(tap: LayerTap, images: torch.Tensor, reference: torch.Tensor, layers: Sequence[str]) -> torch.Tensor:
     """Mean over ``layers`` of ``||G(x) - G(ref)||_F / ||G(ref)||_F`` per image ``(B,)``."""
     net = _tap_for(tap, layers)
     with torch.no_grad():
@@ -240,13 +235,10 @@ def gram_explain(
         targets = []
         for r in range(n_random):
             parts = [
-                mean_energy(reallocate_random(feats[k], seed + 1000 + r)).flatten(1) / enc.scales[k]
-                for k in layers
+                mean_energy(reallocate_random(feats[k], seed + 1000 + r)).flatten(1) / enc.scales[k] for k in layers
             ]
             targets.append(torch.cat(parts, 1))
-    results["random_energy"] = OptimizationInverter(enc, replace(cfg, seed=seed), **overrides)(
-        torch.cat(targets), size
-    )
+    results["random_energy"] = OptimizationInverter(enc, replace(cfg, seed=seed), **overrides)(torch.cat(targets), size)
     gen = torch.Generator().manual_seed(seed)
     results["noise"] = torch.rand(1, 3, *size, generator=gen) * 0.2 + 0.4
     scores = {name: gram_distance(tap, imgs, style, layers).tolist() for name, imgs in results.items()}

@@ -164,9 +164,7 @@ class OptimizationInverter(nn.Module):
         torch.Size([2, 3, 32, 32])
     """
 
-    def __init__(
-        self, encoder: Encoder, config: OptimizeConfig | str | None = None, **overrides: Any
-    ) -> None:
+    def __init__(self, encoder: Encoder, config: OptimizeConfig | str | None = None, **overrides: Any) -> None:
         super().__init__()
         if config is None:
             # the representation's own tuned settings (e.g. jitter and stronger TV for CNN layers)
@@ -195,9 +193,7 @@ class OptimizationInverter(nn.Module):
             return torch.zeros(shape)
         raise PreimageError(f"unknown init {c.init!r}; use random, uniform or mean")
 
-    def objective(
-        self, z: torch.Tensor, target: torch.Tensor, gen: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def objective(self, z: torch.Tensor, target: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
         """Per-image objective ``(B,)`` for mean-centred images ``z``."""
         c = self.config
         z = z / c.pixel_scale
@@ -254,9 +250,9 @@ class OptimizationInverter(nn.Module):
             if not math.isfinite(value):
                 raise PreimageError("optimisation diverged (loss is NaN/Inf) — lower --lr")
             if before is not None:
-                moved = (z.detach() - before).flatten(1).norm(dim=1) / z.detach().flatten(1).norm(
-                    dim=1
-                ).clamp_min(1e-12)
+                moved = (z.detach() - before).flatten(1).norm(dim=1) / z.detach().flatten(1).norm(dim=1).clamp_min(
+                    1e-12
+                )
                 calm = calm + 1 if float(moved.max()) < c.tol else 0
             elif self.history:
                 change = abs(self.history[-1] - value) / max(abs(self.history[-1]), 1e-12)

@@ -95,9 +95,7 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
             ) from None
         raw = obj.get("state_dict", obj.get("model", obj)) if isinstance(obj, dict) else obj
         if not isinstance(raw, dict):
-            raise PreimageError(
-                f"{path} holds a {type(obj).__name__}, not a state dict — save model.state_dict()"
-            )
+            raise PreimageError(f"{path} holds a {type(obj).__name__}, not a state dict — save model.state_dict()")
         state = raw
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 

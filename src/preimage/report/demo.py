@@ -87,10 +87,7 @@ def run_demo(out: Path, images: str = "samples:all", steps: int = 100, seed: int
             ],
             [
                 (
-                    [
-                        {"layer": k, "normalised error": v}
-                        for k, v in summary["layer_errors_optimize"].items()
-                    ],
+                    [{"layer": k, "normalised error": v} for k, v in summary["layer_errors_optimize"].items()],
                     "optimisation inversion, these images",
                 )
             ],

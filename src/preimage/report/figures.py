@@ -36,9 +36,7 @@ def save_grid(images: torch.Tensor, path: str | Path, columns: int | None = None
     return save_image(img, path)
 
 
-def labelled_rows(
-    rows: Sequence[torch.Tensor], labels: Sequence[str], path: str | Path, scale: int = 2
-) -> Path:
+def labelled_rows(rows: Sequence[torch.Tensor], labels: Sequence[str], path: str | Path, scale: int = 2) -> Path:
     """Save rows of images (each ``(N, 3, H, W)``) with a text label left of every row."""
     tiles = [grid(r, columns=r.shape[0]) for r in rows]
     width = max(t.shape[-1] for t in tiles)
@@ -49,9 +47,7 @@ def labelled_rows(
     y = 0
     for tile, label in zip(tiles, labels, strict=True):
         arr = (tile.clamp(0, 1).numpy().transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
-        im = Image.fromarray(arr).resize(
-            (tile.shape[-1] * scale, tile.shape[-2] * scale), Image.Resampling.NEAREST
-        )
+        im = Image.fromarray(arr).resize((tile.shape[-1] * scale, tile.shape[-2] * scale), Image.Resampling.NEAREST)
         canvas.paste(im, (label_w * scale, y * scale))
         draw.text((4, y * scale + tile.shape[-2] * scale // 2 - 6), label, fill="black")
         y += tile.shape[-2]
@@ -73,9 +69,7 @@ def colourfulness(image: torch.Tensor) -> float:
     """Hasler & Süsstrunk's colourfulness metric on a ``(3, H, W)`` image in ``[0, 1]`` (0-255 scale)."""
     r, g, b = (image.clamp(0, 1) * 255).double()
     rg, yb = r - g, 0.5 * (r + g) - b
-    return float(
-        torch.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * torch.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
-    )
+    return float(torch.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * torch.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
 
 
 def high_frequency_energy(image: torch.Tensor, cutoff: float = 0.25) -> float:

@@ -135,9 +135,7 @@ class LayerTap(Representation):
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         if len(self.layers) != 1:
-            raise PreimageError(
-                f"{self.name} taps {len(self.layers)} layers; call .features(images) for a dict"
-            )
+            raise PreimageError(f"{self.name} taps {len(self.layers)} layers; call .features(images) for a dict")
         return self.features(images)[self.layers[0]]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -193,9 +193,7 @@ def vlfeat_orientation_bins(gx: torch.Tensor, gy: torch.Tensor, num_orientations
 @functools.cache
 def _orientation_table(o: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     cx, sy = _orientation_axes(o)
-    return torch.tensor(cx, dtype=torch.float32, device=device), torch.tensor(
-        sy, dtype=torch.float32, device=device
-    )
+    return torch.tensor(cx, dtype=torch.float32, device=device), torch.tensor(sy, dtype=torch.float32, device=device)
 
 
 def hog_uoctti_gray(
@@ -213,9 +211,7 @@ def hog_uoctti_gray(
         raise PreimageError(f"hog: expected gray images (B, 1, H, W), got {tuple(gray.shape)}")
     _, _, h, w = gray.shape
     if h < 4 or w < 4 or h < cell_size or w < cell_size:
-        raise PreimageError(
-            f"hog: image {h}x{w} is smaller than a cell ({cell_size}) or 4 pixels — resize it"
-        )
+        raise PreimageError(f"hog: image {h}x{w} is smaller than a cell ({cell_size}) or 4 pixels — resize it")
     o = num_orientations
     hh, hw = hog_cells((h, w), cell_size)
     g = gray[:, 0]
@@ -305,9 +301,9 @@ def hog_dalal_triggs_gray(
     votes = (onehot * mag[:, None])[..., : ncr * c, : ncc * c]
     cells = votes.reshape(b, num_orientations, ncr, c, ncc, c).sum(dim=(3, 5)) / (c * c)
     nbr, nbc = ncr - nb + 1, ncc - nb + 1
-    blocks = torch.stack(
-        [cells[:, :, r : r + nbr, s : s + nbc] for r in range(nb) for s in range(nb)], dim=1
-    ).reshape(b, nb * nb * num_orientations, nbr, nbc)
+    blocks = torch.stack([cells[:, :, r : r + nbr, s : s + nbc] for r in range(nb) for s in range(nb)], dim=1).reshape(
+        b, nb * nb * num_orientations, nbr, nbc
+    )
     out = blocks / torch.sqrt((blocks**2).sum(dim=1, keepdim=True) + eps**2)
     out = out.clamp(max=0.2)
     return out / torch.sqrt((out**2).sum(dim=1, keepdim=True) + eps**2)
@@ -351,9 +347,7 @@ class HOG(Representation):
         return _StraightThroughHOG(self.cell_size, self.num_orientations)
 
     def extra_repr(self) -> str:
-        return (
-            f"cell_size={self.cell_size}, num_orientations={self.num_orientations}, backend={self.backend!r}"
-        )
+        return f"cell_size={self.cell_size}, num_orientations={self.num_orientations}, backend={self.backend!r}"
 
 
 class _StraightThroughHOG(HOG):

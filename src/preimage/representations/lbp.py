@@ -98,9 +98,7 @@ def lbp_uniform_gray(gray: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
     bins = table[lbp_codes(gray)]
     dtype = gray.dtype if gray.is_floating_point() else torch.float32
     ones = torch.ones(bins.shape, dtype=dtype, device=gray.device)
-    hist = cell_histograms(
-        bins, ones, LBP_DIM, _lbp_voting_matrix(h, cell_size), _lbp_voting_matrix(w, cell_size)
-    )
+    hist = cell_histograms(bins, ones, LBP_DIM, _lbp_voting_matrix(h, cell_size), _lbp_voting_matrix(w, cell_size))
     return torch.sqrt(hist) / (torch.sqrt(hist.sum(dim=1, keepdim=True)) + 1e-10)
 
 

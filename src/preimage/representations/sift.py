@@ -96,9 +96,7 @@ def keypoints_to_grid(
     return grid
 
 
-def sift_grid(
-    images: torch.Tensor, cell_size: int = 4, backend: str = "opencv", seed: int = 0
-) -> torch.Tensor:
+def sift_grid(images: torch.Tensor, cell_size: int = 4, backend: str = "opencv", seed: int = 0) -> torch.Tensor:
     """The sparse SIFT grid of RGB images in ``[0, 1]``.
 
     Shape:

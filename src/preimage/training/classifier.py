@@ -113,9 +113,7 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
     mcfg = get_config("alexnet64")
     seed_everything(cfg.seed)
     root = Path(cfg.data)
-    train_x, train_y = materialize(
-        str(root / cfg.train_pattern), 64, "center", cfg.limit_train, cfg.cache_dir
-    )
+    train_x, train_y = materialize(str(root / cfg.train_pattern), 64, "center", cfg.limit_train, cfg.cache_dir)
     val_x, val_y = materialize(str(root / cfg.val_pattern), 64, "center", cfg.limit_val, cfg.cache_dir)
 
     model = AlexNet64(batchnorm=True)
@@ -136,9 +134,7 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
     history: list[dict[str, Any]] = []
     if resume:
         ckpt = load_checkpoint(ckpt_path)
-        model.load_state_dict(
-            {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
-        )
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
         opt.load_state_dict(ckpt["optimizer"])
         epoch, step_in_epoch, wall = ckpt["epoch"], ckpt["step_in_epoch"], ckpt["wall"]
         history = ckpt["history"]

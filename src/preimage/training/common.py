@@ -44,8 +44,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         ckpt: dict[str, Any] = torch.load(str(path), map_location="cpu", weights_only=False)
     except Exception as exc:
         raise PreimageError(
-            f"checkpoint {path} is unreadable ({exc.__class__.__name__}) — "
-            f"use the previous one or start again"
+            f"checkpoint {path} is unreadable ({exc.__class__.__name__}) — use the previous one or start again"
         ) from None
     return ckpt
 
@@ -74,9 +73,7 @@ class MetricsLog:
         with open(self.jsonl_path, "a") as fh:
             for key, value in row.items():
                 if isinstance(value, (int, float)) and key not in ("step", "epoch"):
-                    fh.write(
-                        json.dumps({"tag": key, "step": step, "value": value, "wall": time.time()}) + "\n"
-                    )
+                    fh.write(json.dumps({"tag": key, "step": step, "value": value, "wall": time.time()}) + "\n")
 
 
 def to_tensorboard(jsonl: str | Path, logdir: str | Path) -> None:
@@ -103,8 +100,7 @@ def export_safetensors(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = {
-        k: (v.detach().half() if fp16 and v.is_floating_point() else v.detach()).contiguous()
-        for k, v in state.items()
+        k: (v.detach().half() if fp16 and v.is_floating_point() else v.detach()).contiguous() for k, v in state.items()
     }
     tmp = path.with_name(path.name + ".tmp")
     save_file(out, str(tmp), metadata=metadata or {})
