@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +9,7 @@ import pytest
 import skimage.color
 import skimage.data
 import skimage.transform
+from PIL import Image
 
 from preimage.representations import vlfeat
 
@@ -29,3 +32,24 @@ def natural_gray(h: int, w: int) -> np.ndarray:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+def make_tiny_dataset(root: Path, n_per_class: int = 64, classes: int = 4) -> None:
+    """Four easy classes: a bright square in one of four quadrants, on noise."""
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_per_class), ("val", 16)):
+        with tarfile.open(root / f"{split}-0000.tar.gz", "w:gz") as tar:
+            for i in range(n * classes):
+                label = i % classes
+                img = rng.integers(0, 100, (64, 64, 3), dtype=np.uint8)
+                r, c = divmod(label, 2)
+                img[r * 32 + 4 : r * 32 + 28, c * 32 + 4 : c * 32 + 28] = 230
+                buf = io.BytesIO()
+                Image.fromarray(img).save(buf, format="JPEG")
+                for name, data in (
+                    (f"{split}_{i}.jpg", buf.getvalue()),
+                    (f"{split}_{i}.cls", str(label).encode()),
+                ):
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))

@@ -1,43 +1,19 @@
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import load_file
 
 from preimage.training.classifier import ClassifierConfig, train_classifier
-
-
-def _make_dataset(root: Path, n_per_class: int = 64, classes: int = 4) -> None:
-    """Four easy classes: a bright square in one of four quadrants, on noise."""
-    rng = np.random.default_rng(0)
-    for split, n in (("train", n_per_class), ("val", 16)):
-        with tarfile.open(root / f"{split}-0000.tar.gz", "w:gz") as tar:
-            for i in range(n * classes):
-                label = i % classes
-                img = rng.integers(0, 100, (64, 64, 3), dtype=np.uint8)
-                r, c = divmod(label, 2)
-                img[r * 32 + 4 : r * 32 + 28, c * 32 + 4 : c * 32 + 28] = 230
-                buf = io.BytesIO()
-                Image.fromarray(img).save(buf, format="JPEG")
-                for name, data in (
-                    (f"{split}_{i}.jpg", buf.getvalue()),
-                    (f"{split}_{i}.cls", str(label).encode()),
-                ):
-                    info = tarfile.TarInfo(name)
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
+from tests.conftest import make_tiny_dataset
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
-    _make_dataset(root)
+    make_tiny_dataset(root)
     return root
 
 

@@ -30,15 +30,9 @@ def parse_channels(spec: str) -> list[int]:
 
 
 def _decoder_invert(rep: str, codes: torch.Tensor) -> torch.Tensor:
-    from preimage.models.registry import ZOO_DIR
+    from preimage.inverters.decoders import invert_with_decoder
 
-    path = ZOO_DIR / f"decoder_{rep.replace(':', '_')}.safetensors"
-    if not path.is_file():
-        raise PreimageError(
-            f"no trained decoder for {rep!r} is shipped yet — use --method optimize, "
-            "or train one with preimage train-decoder"
-        )
-    raise PreimageError(f"decoder inversion for {rep!r} is not available in this version — use --method optimize")
+    return invert_with_decoder(rep, codes)
 
 
 def _invert_args(p: argparse.ArgumentParser) -> None:

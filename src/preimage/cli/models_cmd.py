@@ -88,3 +88,76 @@ def _demo(args: argparse.Namespace) -> int:
     summary = run_demo(Path(args.out), args.images, args.steps, args.seed)
     print(f"wrote {summary['page']} ({summary['seconds']} s)")
     return 0
+
+
+def _train_decoder_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rep", required=True, help="hog, lbp, sift or alexnet64:LAYER")
+    p.add_argument("--data", required=True, help="shard folder with train-*.tar.gz and val-*.tar.gz")
+    p.add_argument("-o", "--out", required=True, help="run folder")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64, help="global batch (split over torchrun processes)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--width", type=int, default=32, help="decoder width knob (channels of the finest stage x 2)")
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--amp", choices=["bf16", "none"], default="bf16")
+    p.add_argument("--finetune-encoder", action="store_true", help="autoencoder bound: train the CNN encoder too")
+    p.add_argument("--limit-train", type=int, default=None)
+    p.add_argument("--limit-val", type=int, default=1000, help="validation images per epoch")
+    p.add_argument("--cache-dir", default=None)
+    p.add_argument("--checkpoint-every", type=float, default=300.0)
+    p.add_argument("--stop-after", type=int, default=None, help="end this process after epoch N (resume later)")
+    p.add_argument("--resume", action="store_true")
+
+
+@command(
+    "train-decoder", "train an up-convolutional decoder for one representation (torchrun for DDP)", _train_decoder_args
+)
+def _train_decoder(args: argparse.Namespace) -> int:
+    from preimage.training.decoder import DecoderConfig, train_decoder
+
+    cfg = DecoderConfig(
+        rep=args.rep,
+        data=args.data,
+        out=args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        width=args.width,
+        size=args.size,
+        seed=args.seed,
+        amp=args.amp,
+        finetune_encoder=args.finetune_encoder,
+        limit_train=args.limit_train,
+        limit_val=args.limit_val,
+        cache_dir=args.cache_dir,
+        checkpoint_every_s=args.checkpoint_every,
+        stop_after_epochs=args.stop_after,
+    )
+    train_decoder(cfg, resume=args.resume)
+    return 0
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rep", required=True)
+    p.add_argument("--method", default="decoder", help="decoder, optimize or autoencoder")
+    p.add_argument("--data", required=True, help="images: shards, folder, glob or samples:all")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=200, help="optimisation steps (method optimize)")
+    p.add_argument("--batch", type=int, default=64, help="images optimised together (method optimize)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print only the JSON result")
+
+
+@command(
+    "evaluate", "normalised reconstruction error of an inverter on a test set (JSON with a 95% CI)", _evaluate_args
+)
+def _evaluate_inverter(args: argparse.Namespace) -> int:
+    from preimage.evaluation import evaluate_inverter
+
+    result = evaluate_inverter(
+        args.rep, args.method, args.data, args.limit, args.size, args.steps, args.batch, args.seed
+    )
+    print(json.dumps(result))
+    return 0

@@ -1,0 +1,72 @@
+"""``preimage evaluate``: the normalised reconstruction error of one inverter on a test set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from preimage.data import iter_images
+from preimage.errors import PreimageError, unknown_name
+from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normalized_error
+
+METHODS = ("decoder", "optimize", "autoencoder")
+
+
+def reconstruct(
+    rep_name: str, method: str, images: torch.Tensor, steps: int = 200, batch: int = 64, seed: int = 0
+) -> torch.Tensor:
+    """Reconstructions of ``images`` ``(N, 3, S, S)`` by ``method``."""
+    from preimage.inverters.decoders import Decoder
+    from preimage.inverters.optimize import invert_optimize
+    from preimage.representations import create_representation
+
+    if method not in METHODS:
+        raise unknown_name("method", method, METHODS)
+    extra: dict[str, Any] = {"weights": "default"} if ":" in rep_name else {}
+    rep = create_representation(rep_name, **extra)
+    size = images.shape[-1]
+    out = []
+    if method == "autoencoder":
+        from preimage.inverters.decoders import load_autoencoder
+
+        encoder, decoder = load_autoencoder(rep_name)
+        with torch.no_grad():
+            return torch.cat([decoder(encoder(images[i : i + 256])) for i in range(0, len(images), 256)])
+    if method == "decoder":
+        decoder = Decoder.from_pretrained(rep_name)
+        with torch.no_grad():
+            return torch.cat([decoder(rep(images[i : i + 256])) for i in range(0, len(images), 256)])
+    for i in range(0, len(images), batch):
+        x = images[i : i + batch]
+        with torch.no_grad():
+            code = rep(x)
+        out.append(invert_optimize(rep, code, size, steps=steps, seed=seed, progress=False))
+    return torch.cat(out)
+
+
+def evaluate_inverter(
+    rep_name: str,
+    method: str,
+    data: str,
+    limit: int | None = None,
+    size: int = 64,
+    steps: int = 200,
+    batch: int = 64,
+    seed: int = 0,
+) -> dict[str, Any]:
+    images = torch.stack([it.image for it in iter_images([data], size=size, fit="center", limit=limit, strict=False)])
+    if len(images) < 2:
+        raise PreimageError(f"{data} holds fewer than 2 images; the normalised error needs at least 2")
+    recon = reconstruct(rep_name, method, images, steps, batch, seed)
+    per = per_image_normalized_error(images, recon, mean_pairwise_distance(images))
+    est = bootstrap(per, seed=seed)
+    return {
+        "rep": rep_name,
+        "method": method,
+        "normalized_error": est.mean,
+        "ci95": list(est.ci95),
+        "n": est.n,
+        "size": size,
+        **({"steps": steps} if method == "optimize" else {}),
+    }

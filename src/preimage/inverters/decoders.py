@@ -1,0 +1,225 @@
+"""Learned inversion (Dosovitskiy & Brox, CVPR 2016): up-convolutional decoders that predict E[x | Phi(x)].
+
+Architectures follow the paper, with a width knob so that each trains on a CPU:
+
+- **spatial codes** (HOG, LBP, SIFT grids, conv layers): a contracting part of
+  strided convolutions that aggregates over large regions (the paper found
+  this necessary to estimate absolute brightness from normalised features), a
+  bottleneck, then an expanding part of 4x4 stride-2 up-convolutions back to
+  the image resolution. The finest level of the contracting part is added back
+  before the first up-convolution.
+- **vector codes** (fc6, fc7, fc8, class probabilities): three fully connected
+  layers, a reshape to a 4x4 map, then up-convolutions.
+
+Leaky ReLU (0.2) everywhere; the output is an RGB image whose pixels are
+trained with MSE against the input in ``[0, 1]`` and clamped to ``[0, 1]`` at
+inference.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from preimage.errors import PreimageError
+
+
+def _act() -> nn.Module:
+    return nn.LeakyReLU(0.2, inplace=True)
+
+
+def _conv(cin: int, cout: int, k: int = 3, s: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, s, k // 2), _act())
+
+
+def _upconv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1), _act())
+
+
+class SpatialDecoder(nn.Module):
+    """Decoder for ``(C, h, w)`` codes -> ``(3, H, W)`` images (``H / h`` a power of two).
+
+    Shape:
+        - Input: :math:`(B, C, h, w)`. Output: :math:`(B, 3, h \\cdot 2^k, w \\cdot 2^k)`.
+    """
+
+    def __init__(self, in_channels: int, in_size: int, out_size: int = 64, width: int = 64) -> None:
+        super().__init__()
+        if out_size % in_size or (out_size // in_size) & (out_size // in_size - 1):
+            raise PreimageError(f"decoder: output {out_size} must be the code size {in_size} times a power of 2")
+        ups = int(math.log2(out_size // in_size))
+        w4 = width * 4
+        self.stem = nn.Sequential(_conv(in_channels, w4, 3), _conv(w4, w4, 3))
+        # contracting part: down to 2x2 (or as far as the code allows), then back up to the code size
+        downs = max(0, int(math.log2(in_size)) - 1)
+        self.down = nn.ModuleList([_conv(w4, w4, 3, 2) for _ in range(min(downs, 2))])
+        self.bottleneck = _conv(w4, w4, 3)
+        self.up_contract = nn.ModuleList([_upconv(w4, w4) for _ in range(len(self.down))])
+        chans = [w4]
+        for i in range(ups):
+            chans.append(max(width // 2, w4 // 2 ** (i + 1)))
+        self.expand = nn.Sequential(
+            *[nn.Sequential(_upconv(chans[i], chans[i + 1]), _conv(chans[i + 1], chans[i + 1])) for i in range(ups)]
+        )
+        self.head = nn.Conv2d(chans[-1], 3, 3, 1, 1)
+        assert self.head.bias is not None
+        nn.init.constant_(self.head.bias, 0.45)  # start at mid-gray, the MSE optimum without information
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        x = self.stem(code)
+        skips = [x]
+        for layer in self.down:
+            x = layer(x)
+            skips.append(x)
+        x = self.bottleneck(x)
+        for layer, skip in zip(self.up_contract, reversed(skips[:-1]), strict=True):
+            x = layer(x) + skip
+        return self.head(self.expand(x))
+
+
+class VectorDecoder(nn.Module):
+    """Decoder for ``(D,)`` codes: three fully connected layers, reshape to 4x4, up-convolutions.
+
+    Shape:
+        - Input: :math:`(B, D)`. Output: :math:`(B, 3, S, S)`.
+    """
+
+    def __init__(self, in_features: int, out_size: int = 64, width: int = 64, hidden: int = 1024) -> None:
+        super().__init__()
+        w4 = width * 4
+        self.base = 4
+        self.fc = nn.Sequential(
+            nn.Linear(in_features, hidden),
+            _act(),
+            nn.Linear(hidden, hidden),
+            _act(),
+            nn.Linear(hidden, w4 * self.base * self.base),
+            _act(),
+        )
+        ups = int(math.log2(out_size // self.base))
+        chans = [w4] + [max(width // 2, w4 // 2 ** (i + 1)) for i in range(ups)]
+        self.expand = nn.Sequential(
+            *[nn.Sequential(_upconv(chans[i], chans[i + 1]), _conv(chans[i + 1], chans[i + 1])) for i in range(ups)]
+        )
+        self.w4 = w4
+        self.head = nn.Conv2d(chans[-1], 3, 3, 1, 1)
+        assert self.head.bias is not None
+        nn.init.constant_(self.head.bias, 0.45)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        x = self.fc(code.flatten(1)).view(-1, self.w4, self.base, self.base)
+        return self.head(self.expand(x))
+
+
+def build_decoder(code_shape: tuple[int, ...], out_size: int = 64, width: int = 64) -> nn.Module:
+    """The paper's decoder family for a code shape: spatial maps or vectors."""
+    if len(code_shape) == 3:
+        c, h, w = code_shape
+        if h != w:
+            raise PreimageError(f"decoder: square code maps only, got {h}x{w}")
+        return SpatialDecoder(c, h, out_size, width)
+    if len(code_shape) == 1:
+        return VectorDecoder(code_shape[0], out_size, width)
+    raise PreimageError(f"decoder: unsupported code shape {code_shape}")
+
+
+class Decoder(nn.Module):
+    """A trained inverter for one representation: ``Decoder.from_pretrained("hog")(codes) -> images``.
+
+    Shape:
+        - Input: codes ``(B, *code_shape)``. Output: ``(B, 3, S, S)`` in ``[0, 1]``.
+    """
+
+    def __init__(self, rep: str, code_shape: tuple[int, ...], image_size: int = 64, width: int = 64) -> None:
+        super().__init__()
+        self.rep, self.code_shape, self.image_size, self.width = rep, tuple(code_shape), image_size, width
+        self.net = build_decoder(self.code_shape, image_size, width)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        if tuple(codes.shape[1:]) != self.code_shape:
+            raise PreimageError(
+                f"decoder for {self.rep} expects codes of shape {self.code_shape}, got "
+                f"{tuple(codes.shape[1:])} — compute them at --size {self.image_size}"
+            )
+        if not torch.isfinite(codes).all():
+            raise PreimageError("codes contain NaN or Inf")
+        out = self.net(codes)
+        return out if self.training else out.clamp(0, 1)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "rep": self.rep,
+            "code_shape": list(self.code_shape),
+            "image_size": self.image_size,
+            "width": self.width,
+        }
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Decoder:
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        if not path.is_file():
+            raise PreimageError(f"decoder weights not found: {path}")
+        with safe_open(str(path), "pt") as fh:
+            meta = fh.metadata() or {}
+        if "config" not in meta:
+            raise PreimageError(f"{path} has no decoder config in its metadata — export it with preimage")
+        cfg = json.loads(meta["config"])
+        dec = cls(cfg["rep"], tuple(cfg["code_shape"]), cfg["image_size"], cfg["width"])
+        dec.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
+        return dec.eval()
+
+    @classmethod
+    def from_pretrained(cls, rep: str) -> Decoder:
+        """The decoder shipped in the package zoo for ``rep`` (e.g. ``"hog"``, ``"alexnet64:conv3"``)."""
+        path = zoo_path(rep)
+        if not path.is_file():
+            shipped = sorted(
+                p.stem.removeprefix("decoder_").replace("_", ":", 1) for p in path.parent.glob("decoder_*.safetensors")
+            )
+            raise PreimageError(
+                f"no trained decoder for {rep!r} is shipped (shipped: {', '.join(shipped) or 'none'})"
+                " — use --method optimize, or train one with preimage train-decoder"
+            )
+        return cls.from_file(path)
+
+
+def zoo_path(rep: str) -> Path:
+    from preimage.models.registry import ZOO_DIR
+
+    return ZOO_DIR / f"decoder_{rep.replace(':', '_')}.safetensors"
+
+
+@torch.no_grad()
+def invert_with_decoder(rep: str, codes: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """One forward pass of the shipped decoder for ``rep``, batched."""
+    dec = Decoder.from_pretrained(rep)
+    return torch.cat([dec(codes[i : i + batch]) for i in range(0, len(codes), batch)])
+
+
+def load_autoencoder(rep: str) -> tuple[nn.Module, Decoder]:
+    """The fine-tuned encoder (a layer tap on the fine-tuned network) and its decoder, from the zoo."""
+    from preimage.models.registry import load_state_dict_file
+    from preimage.representations.cnn import create_cnn_representation, parse_tap
+
+    tag = rep.replace(":", "_") + "_autoencoder"
+    dec_path = zoo_path(rep).with_name(f"decoder_{tag}.safetensors")
+    enc_path = zoo_path(rep).with_name(f"encoder_{tag}.safetensors")
+    if not dec_path.is_file() or not enc_path.is_file():
+        raise PreimageError(
+            f"no autoencoder for {rep!r} is shipped — train one with "
+            f"preimage train-decoder --rep {rep} --finetune-encoder"
+        )
+    model_name, _ = parse_tap(rep)
+    from preimage.models import create_model
+
+    net = create_model(model_name)
+    net.load_state_dict(load_state_dict_file(enc_path))
+    return create_cnn_representation(rep, model=net.eval()), Decoder.from_file(dec_path)

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from preimage.errors import PreimageError
+from preimage.inverters.decoders import Decoder, build_decoder
+from preimage.training.decoder import DecoderConfig, train_decoder
+from tests.conftest import make_tiny_dataset
+
+
+@pytest.mark.parametrize(
+    "shape", [(31, 8, 8), (58, 4, 4), (133, 16, 16), (64, 16, 16), (128, 8, 8), (128, 4, 4), (1024,), (200,)]
+)
+def test_every_code_shape_decodes_to_64x64(shape: tuple[int, ...]) -> None:
+    net = build_decoder(shape, 64, width=8)
+    out = net(torch.rand(2, *shape))
+    assert out.shape == (2, 3, 64, 64)
+    out.mean().backward()
+
+
+def test_decoder_checks_its_input() -> None:
+    dec = Decoder("hog", (31, 8, 8), 64, 8).eval()
+    with pytest.raises(PreimageError, match=r"expects codes of shape \(31, 8, 8\)"):
+        dec(torch.rand(1, 31, 4, 4))
+    with pytest.raises(PreimageError, match="NaN"):
+        dec(torch.full((1, 31, 8, 8), float("nan")))
+    out = dec(torch.rand(3, 31, 8, 8))
+    assert out.min() >= 0 and out.max() <= 1
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    make_tiny_dataset(root, n_per_class=16)
+    return root
+
+
+def test_training_lowers_the_error_and_exports(data: Path, tmp_path: Path) -> None:
+    cfg = DecoderConfig(
+        rep="hog", data=str(data), out=str(tmp_path / "run"), epochs=3, batch_size=16, width=8, limit_val=64, lr=3e-3
+    )
+    summary = train_decoder(cfg)
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
+    errors = [float(r.split(",")[2]) for r in rows]
+    assert errors[-1] < errors[0]
+    dec = Decoder.from_file(tmp_path / "run" / "decoder_hog.safetensors")
+    assert dec.code_shape == (31, 8, 8)
+    assert load_file(str(tmp_path / "run" / "decoder_hog.safetensors"))["net.head.weight"].dtype == torch.float16
+    assert 0 < summary["tiny_imagenet_val"]["normalized_error"] < 1.5
+    assert "Normalised reconstruction error" in (tmp_path / "run" / "decoder_hog.md").read_text()
+
+
+def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
+    base = {"rep": "hog", "data": str(data), "epochs": 2, "batch_size": 16, "width": 8, "limit_val": 32, "amp": "none"}
+    train_decoder(DecoderConfig(out=str(tmp_path / "a"), **base))  # type: ignore[arg-type]
+    train_decoder(DecoderConfig(out=str(tmp_path / "b"), stop_after_epochs=1, **base))  # type: ignore[arg-type]
+    train_decoder(DecoderConfig(out=str(tmp_path / "b"), **base), resume=True)  # type: ignore[arg-type]
+    a = load_file(str(tmp_path / "a" / "decoder_hog.safetensors"))
+    b = load_file(str(tmp_path / "b" / "decoder_hog.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_two_process_ddp_equals_one_process(data: Path, tmp_path: Path) -> None:
+    common = [
+        "--rep",
+        "hog",
+        "--data",
+        str(data),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--width",
+        "8",
+        "--limit-train",
+        "64",
+        "--limit-val",
+        "16",
+        "--amp",
+        "none",
+    ]
+    one = subprocess.run(
+        [sys.executable, "-m", "preimage.cli", "train-decoder", *common, "-o", str(tmp_path / "one")],
+        capture_output=True,
+        text=True,
+    )
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "preimage.cli",
+            "train-decoder",
+            *common,
+            "-o",
+            str(tmp_path / "two"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert two.returncode == 0, two.stderr[-2000:]
+    a = load_file(str(tmp_path / "one" / "decoder_hog.safetensors"))
+    b = load_file(str(tmp_path / "two" / "decoder_hog.safetensors"))
+    # fp16 export: equal up to a couple of half-precision ulps
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=2e-3, rtol=2e-3) for k in a)
+    s1 = json.loads((tmp_path / "one" / "summary.json").read_text())
+    s2 = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert s1["tiny_imagenet_val"]["normalized_error"] == pytest.approx(
+        s2["tiny_imagenet_val"]["normalized_error"], abs=1e-3
+    )
