@@ -24,6 +24,8 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/representations.py
+	$(BIN)/python bench/optimize.py
+	$(BIN)/python bench/inversion_speed.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench

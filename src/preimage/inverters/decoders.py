@@ -135,7 +135,7 @@ class Decoder(nn.Module):
         - Input: codes ``(B, *code_shape)``. Output: ``(B, 3, S, S)`` in ``[0, 1]``.
     """
 
-    def __init__(self, rep: str, code_shape: tuple[int, ...], image_size: int = 64, width: int = 64) -> None:
+    def __init__(self, rep: str, code_shape: tuple[int, ...], image_size: int = 64, width: int = 32) -> None:
         super().__init__()
         self.rep, self.code_shape, self.image_size, self.width = rep, tuple(code_shape), image_size, width
         self.net = build_decoder(self.code_shape, image_size, width)
