@@ -57,6 +57,7 @@ class DecoderConfig:
     checkpoint_every_s: float = 300.0
     stop_after_epochs: int | None = None
     cache_dir: str | None = None
+    workers: int = 2  # DataLoader workers computing slow (SIFT) codes
     train_pattern: str = "train-*.tar.gz"
     val_pattern: str = "val-*.tar.gz"
 
@@ -92,14 +93,49 @@ class Pipeline(torch.nn.Module):
         super().__init__()
         self.rep, self.decoder, self.finetune, self.amp = rep, decoder, finetune, amp
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if self.finetune:
+    def forward(self, images: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
+        if codes is None and self.finetune:
             codes = self.rep(images)
-        else:
+        elif codes is None:
             with torch.no_grad():
                 codes = self.rep(images)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.amp):
             return self.decoder(codes).float()
+
+
+class Batches(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor | None]]):
+    """Item ``step`` = this rank's slice of global batch ``step``: augmented images and (optionally) codes.
+
+    Augmentation is seeded by the global step, so every rank, every resume and
+    every worker count sees the same batches. With ``rep`` set, codes are
+    computed here — in DataLoader workers for slow, non-torch features (SIFT).
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        order: torch.Tensor,
+        batch_size: int,
+        first_step: int,
+        seed: int,
+        rank: int,
+        world: int,
+        rep: Representation | None,
+    ) -> None:
+        self.images, self.order, self.batch_size = images, order, batch_size
+        self.first_step, self.seed, self.rank, self.world, self.rep = first_step, seed, rank, world, rep
+
+    def __len__(self) -> int:
+        return len(self.order) // self.batch_size
+
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = self.order[step * self.batch_size : (step + 1) * self.batch_size]
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.first_step + step)
+        x = augment(self.images[idx], gen)[self.rank :: self.world]  # same global augmentation on every rank
+        if self.rep is None:
+            return x, None
+        with torch.no_grad():
+            return x, self.rep(x)
 
 
 @torch.no_grad()
@@ -176,9 +212,21 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
                 ckpt_path,
             )
 
+    # non-differentiable, non-torch features (SIFT) are computed in worker processes
+    slow = not getattr(rep, "differentiable", True) and rep.name == "sift"
+    workers = cfg.workers if slow else 0
     while epoch < cfg.epochs:
         decoder.train()
         order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+        batches = Batches(
+            train_x, order, cfg.batch_size, epoch * steps_per_epoch, cfg.seed, rank, world, rep if slow else None
+        )
+        loader = torch.utils.data.DataLoader(
+            batches,
+            batch_size=None,
+            num_workers=workers,
+            sampler=list(range(step_in_epoch, steps_per_epoch)),
+        )
         seen, loss_sum, t0, last = 0, 0.0, time.time(), time.time()
         bar = tqdm(
             range(step_in_epoch, steps_per_epoch),
@@ -187,14 +235,11 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
             disable=rank != 0,
             mininterval=1.0 if sys.stderr.isatty() else 60.0,
         )
-        for step in bar:
+        for step, (x, codes) in zip(bar, loader, strict=True):
             gstep = epoch * steps_per_epoch + step
             for group in opt.param_groups:
                 group["lr"] = _lr(gstep, total, group["peak"], cfg.min_lr * group["peak"] / cfg.lr)
-            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + gstep)
-            x = augment(train_x[idx], gen)[rank::world]  # same global augmentation on every rank
-            loss = F.mse_loss(ddp(x), x)
+            loss = F.mse_loss(ddp(x, codes), x)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
