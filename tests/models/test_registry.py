@@ -126,3 +126,11 @@ def test_batchnorm_folding_is_exact() -> None:
     plain = AlexNet64()
     plain.load_state_dict(model.state_dict())  # the folded model has the plain key layout
     assert torch.allclose(plain.eval()(x), before, atol=1e-4)
+
+
+def test_alexnet64_class_names() -> None:
+    from preimage.models import class_names
+
+    names = class_names("alexnet64")
+    assert len(names) == 200 and names[0] == "goldfish"
+    assert class_names("vgg16")[5] == "class 5"  # no names shipped: numbered

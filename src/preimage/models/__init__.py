@@ -7,6 +7,7 @@ from preimage.models.alexnet import AlexNet
 from preimage.models.alexnet64 import AlexNet64, fold_batchnorm
 from preimage.models.registry import (
     ModelConfig,
+    class_names,
     create_model,
     default_weights_path,
     get_config,
@@ -21,6 +22,7 @@ __all__ = [
     "AlexNet",
     "AlexNet64",
     "ModelConfig",
+    "class_names",
     "create_model",
     "default_weights_path",
     "fold_batchnorm",

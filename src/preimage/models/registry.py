@@ -76,6 +76,16 @@ def default_weights_path(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def class_names(name: str) -> list[str]:
+    """Human-readable class names of a registered model, when it ships them (``zoo/<name>_classes.tsv``)."""
+    path = ZOO_DIR / f"{name}_classes.tsv"
+    if not path.is_file():
+        cfg = get_config(name)
+        return [f"class {i}" for i in range(cfg.num_classes)]
+    names = [line.split("\t", 1)[1].split(",")[0].strip() for line in path.read_text().splitlines() if line]
+    return names
+
+
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a ``.safetensors`` or torchvision-style ``.pth`` state dict, as float32."""
     path = Path(path)
