@@ -25,9 +25,10 @@ from preimage.data import materialize
 from preimage.models import AlexNet64, fold_batchnorm, get_config
 from preimage.training.common import (
     MetricsLog,
-    atomic_save,
+    Progress,
     export_safetensors,
-    load_checkpoint,
+    load_training_state,
+    save_training_state,
     seed_everything,
 )
 
@@ -130,32 +131,14 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
     steps_per_epoch = len(train_x) // cfg.batch_size
     total_steps = steps_per_epoch * cfg.epochs
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
-    epoch, step_in_epoch, wall = 0, 0, 0.0
-    history: list[dict[str, Any]] = []
-    if resume:
-        ckpt = load_checkpoint(ckpt_path)
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
-        opt.load_state_dict(ckpt["optimizer"])
-        epoch, step_in_epoch, wall = ckpt["epoch"], ckpt["step_in_epoch"], ckpt["wall"]
-        history = ckpt["history"]
-        print(f"resumed from {ckpt_path}: epoch {epoch}, step {step_in_epoch}", flush=True)
+    progress = load_training_state(ckpt_path, model, opt) if resume else Progress()
+    epoch, step_in_epoch, wall, history = progress.epoch, progress.step_in_epoch, progress.wall, progress.history
     (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     log = MetricsLog(run)
     use_amp = cfg.amp == "bf16"
 
     def save(ep: int, st: int) -> None:
-        atomic_save(
-            {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "epoch": ep,
-                "step_in_epoch": st,
-                "wall": wall,
-                "history": history,
-                "config": asdict(cfg),
-            },
-            ckpt_path,
-        )
+        save_training_state(ckpt_path, model, opt, Progress(ep, st, wall, history), asdict(cfg))
 
     while epoch < cfg.epochs:
         model.train()

@@ -7,6 +7,7 @@ import json
 import os
 import random
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,40 @@ def export_safetensors(
     save_file(out, str(tmp), metadata=metadata or {})
     tmp.replace(path)
     return path
+
+
+@dataclass
+class Progress:
+    """Where a training run stands; saved with every checkpoint."""
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    wall: float = 0.0  # seconds spent training (excluding data loading at start-up and evaluation)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def save_training_state(
+    path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer, progress: Progress, config: dict[str, Any]
+) -> None:
+    """Atomic checkpoint of model, optimiser and progress."""
+    atomic_save(
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "epoch": progress.epoch,
+            "step_in_epoch": progress.step_in_epoch,
+            "wall": progress.wall,
+            "history": progress.history,
+            "config": config,
+        },
+        path,
+    )
+
+
+def load_training_state(path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> Progress:
+    """Restore a checkpoint written by :func:`save_training_state` (fp16 checkpoints are widened)."""
+    ckpt = load_checkpoint(path)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
+    opt.load_state_dict(ckpt["optimizer"])
+    print(f"resumed from {path}: epoch {ckpt['epoch']}, step {ckpt['step_in_epoch']}", flush=True)
+    return Progress(ckpt["epoch"], ckpt["step_in_epoch"], ckpt["wall"], ckpt["history"])

@@ -34,7 +34,14 @@ from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normal
 from preimage.representations import create_representation
 from preimage.representations.base import Representation
 from preimage.training.classifier import augment
-from preimage.training.common import MetricsLog, atomic_save, export_safetensors, load_checkpoint, seed_everything
+from preimage.training.common import (
+    MetricsLog,
+    Progress,
+    export_safetensors,
+    load_training_state,
+    save_training_state,
+    seed_everything,
+)
 
 
 @dataclass
@@ -182,16 +189,9 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
     opt = torch.optim.Adam(params, betas=(0.9, 0.999))
     steps_per_epoch = len(train_x) // cfg.batch_size
     total = steps_per_epoch * cfg.epochs
-    epoch, step_in_epoch, wall = 0, 0, 0.0
-    history: list[dict[str, Any]] = []
     ckpt_path = run / "checkpoint.pt"
-    if resume:
-        ckpt = load_checkpoint(ckpt_path)
-        module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
-        opt.load_state_dict(ckpt["optimizer"])
-        epoch, step_in_epoch, wall, history = ckpt["epoch"], ckpt["step_in_epoch"], ckpt["wall"], ckpt["history"]
-        if rank == 0:
-            print(f"resumed from {ckpt_path}: epoch {epoch}, step {step_in_epoch}", flush=True)
+    progress = load_training_state(ckpt_path, module, opt) if resume else Progress()
+    epoch, step_in_epoch, wall, history = progress.epoch, progress.step_in_epoch, progress.wall, progress.history
     ddp: torch.nn.Module = torch.nn.parallel.DistributedDataParallel(module) if world > 1 else module
     log = MetricsLog(run) if rank == 0 else None
     if rank == 0:
@@ -199,18 +199,7 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
 
     def save(ep: int, st: int) -> None:
         if rank == 0:
-            atomic_save(
-                {
-                    "model": module.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "epoch": ep,
-                    "step_in_epoch": st,
-                    "wall": wall,
-                    "history": history,
-                    "config": asdict(cfg),
-                },
-                ckpt_path,
-            )
+            save_training_state(ckpt_path, module, opt, Progress(ep, st, wall, history), asdict(cfg))
 
     # non-differentiable, non-torch features (SIFT) are computed in worker processes
     slow = not getattr(rep, "differentiable", True) and rep.name == "sift"
