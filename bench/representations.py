@@ -1,7 +1,8 @@
 """Images/s of the torch HOG and LBP against single-image loops over VLFeat (ctypes) and skimage.
 
-All timings are taken in one run, side by side, on the same images; the JSON
-gives the ratios. ``torch`` uses every core torch is allowed (``--threads``);
+All timings are taken in one run, interleaved round by round on the same images;
+the JSON gives median images/s and the median (and range) of the per-round ratios.
+``torch`` uses every core torch is allowed (``--threads``);
 VLFeat and skimage are single-threaded loops, as a user would call them.
 
     python bench/representations.py [--repeats 5] [--threads N]
@@ -13,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable
 
@@ -24,42 +26,62 @@ from preimage.representations.hog import hog_uoctti
 from preimage.representations.lbp import lbp_uniform
 
 
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up (caches, allocator, lazy init)
-    times = []
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Time every function once per round, rounds repeated: on a shared VM, background load then hits all
+    candidates alike, and per-round ratios stay meaningful."""
+    for fn in fns.values():
+        fn()  # warm-up (caches, allocator, lazy init)
+    times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        for name, fn in fns.items():
+            times[name].append(timed(fn))
+    return times
 
 
 def bench_case(batch: int, size: int, repeats: int) -> dict[str, object]:
     gen = torch.Generator().manual_seed(0)
     images = torch.rand(batch, 3, size, size, generator=gen)
     gray = rgb_to_gray(images)[:, 0].numpy()
-    res: dict[str, object] = {"batch": batch, "size": size}
-    with torch.inference_mode():
-        t = best_time(lambda: hog_uoctti(images), repeats)
-        res["torch_hog_img_s"] = batch / t
-        t = best_time(lambda: lbp_uniform(images), repeats)
-        res["torch_lbp_img_s"] = batch / t
-    t = best_time(lambda: [skimage_hog(g, 9, (8, 8), (2, 2), block_norm="L2-Hys") for g in gray], repeats)
-    res["skimage_hog_img_s"] = batch / t
-    res["hog_speedup_vs_skimage"] = res["torch_hog_img_s"] / res["skimage_hog_img_s"]  # type: ignore[operator]
+
+    def torch_hog() -> object:
+        with torch.inference_mode():
+            return hog_uoctti(images)
+
+    def torch_lbp() -> object:
+        with torch.inference_mode():
+            return lbp_uniform(images)
+
+    fns: dict[str, Callable[[], object]] = {
+        "torch_hog": torch_hog,
+        "torch_lbp": torch_lbp,
+        "skimage_hog": lambda: [skimage_hog(g, 9, (8, 8), (2, 2), block_norm="L2-Hys") for g in gray],
+    }
     if vlfeat.available():
-        t = best_time(lambda: [vlfeat.vl_hog(g) for g in gray], repeats)
-        res["vlfeat_hog_img_s"] = batch / t
-        t = best_time(lambda: [vlfeat.vl_lbp(g) for g in gray], repeats)
-        res["vlfeat_lbp_img_s"] = batch / t
-        res["hog_speedup_vs_vlfeat"] = res["torch_hog_img_s"] / res["vlfeat_hog_img_s"]  # type: ignore[operator]
-        res["lbp_speedup_vs_vlfeat"] = res["torch_lbp_img_s"] / res["vlfeat_lbp_img_s"]  # type: ignore[operator]
+        fns["vlfeat_hog"] = lambda: [vlfeat.vl_hog(g) for g in gray]
+        fns["vlfeat_lbp"] = lambda: [vlfeat.vl_lbp(g) for g in gray]
+    times = interleaved(fns, repeats)
+    res: dict[str, object] = {"batch": batch, "size": size, "repeats": repeats}
+    for name, ts in times.items():
+        res[f"{name}_img_s"] = batch / statistics.median(ts)
+    for ref in ("skimage_hog", "vlfeat_hog", "vlfeat_lbp"):
+        if ref not in times:
+            continue
+        ours = "torch_hog" if ref.endswith("hog") else "torch_lbp"
+        ratios = [r / o for o, r in zip(times[ours], times[ref], strict=True)]
+        res[f"{ours.split('_')[1]}_speedup_vs_{ref.split('_')[0]}"] = statistics.median(ratios)
+        res[f"{ours.split('_')[1]}_speedup_vs_{ref.split('_')[0]}_range"] = [min(ratios), max(ratios)]
     return res
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:

@@ -112,13 +112,14 @@ def cell_histograms(
     rows, cols = wy.shape[0], wx.shape[0]
     dev, dt = weights.device, weights.dtype
     xi, xw = _two_cell_votes(np.ascontiguousarray(wx).tobytes(), cols, w)
-    n_slots = b * h * num_bins * cols
-    # slot index computed in float (exact below 2**24) and converted once: far cheaper than int64 arithmetic
-    idt = torch.float32 if n_slots < 2**24 else torch.float64
-    row_base = torch.arange(b * h, dtype=idt, device=dev).view(b, h, 1) * num_bins
+    per_image = h * num_bins * cols
+    # slot index within its image, computed in float (exact below 2**24) and converted once: far cheaper than
+    # int64 arithmetic. One row per image lets scatter_add run in parallel over the batch.
+    idt = torch.float32 if per_image < 2**24 else torch.float64
+    row_base = torch.arange(h, dtype=idt, device=dev).view(1, h, 1) * num_bins
     slot = ((row_base + bins.to(idt)) * cols)[..., None] + torch.from_numpy(xi).to(dev, idt)
     src = weights[..., None] * torch.from_numpy(xw).to(dev, dt)
-    acc = torch.zeros(n_slots, dtype=dt, device=dev).scatter_add(0, slot.long().view(-1), src.reshape(-1))
+    acc = torch.zeros(b, per_image, dtype=dt, device=dev).scatter_add(1, slot.long().view(b, -1), src.reshape(b, -1))
     pooled = torch.matmul(torch.from_numpy(wy).to(dev, dt), acc.view(b, h, num_bins * cols))
     return pooled.view(b, rows, num_bins, cols).permute(0, 2, 1, 3)
 
@@ -176,7 +177,7 @@ def vlfeat_orientation_bins(gx: torch.Tensor, gy: torch.Tensor, num_orientations
     t = torch.atan2(gy32, gx32).mul_(o / math.pi)  # directed angle in bin units, [-O, O]
     nearest = torch.floor(t + 0.5)  # halves are re-decided below, so no need for round-half-even
     # -O..-1 -> O..2O-1; both +-O (pointing left) land on bin O. Kept as exact float integers.
-    bins = nearest + (nearest < 0).float().mul_(2 * o)
+    bins = torch.where(nearest < 0, nearest + 2 * o, nearest)
     near = ((t - nearest).abs_() > 0.5 - 1e-3).view(-1).nonzero()[:, 0]
     if near.numel():
         ux, uy = gx32.reshape(-1)[near], gy32.reshape(-1)[near]
@@ -238,7 +239,8 @@ def uoctti_normalize(hist: torch.Tensor, num_orientations: int = 9) -> torch.Ten
     """UoCTTI block normalisation of directed cell histograms ``(B, 2O, h, w)`` -> ``(B, 3O+4, h, w)``."""
     o = num_orientations
     directed_a, directed_b = hist[:, :o], hist[:, o:]
-    norms = ((directed_a + directed_b) ** 2).sum(dim=1, keepdim=True)
+    undirected_sum = directed_a + directed_b
+    norms = (undirected_sum * undirected_sum).sum(dim=1, keepdim=True)
     padded = F.pad(norms, (1, 1, 1, 1), mode="replicate")
     blocks = padded[..., :-1, :-1] + padded[..., :-1, 1:] + padded[..., 1:, :-1] + padded[..., 1:, 1:]
     inv = torch.rsqrt(blocks + 1e-4)
@@ -246,11 +248,11 @@ def uoctti_normalize(hist: torch.Tensor, num_orientations: int = 9) -> torch.Ten
     factors = torch.stack(
         [inv[..., :-1, :-1], inv[..., :-1, 1:], inv[..., 1:, :-1], inv[..., 1:, 1:]], dim=1
     )  # (B, 4, 1, h, w)
-    ha = (factors * directed_a[:, None]).clamp(max=0.2)
-    hb = (factors * directed_b[:, None]).clamp(max=0.2)
-    hc = (factors * directed_a[:, None] + factors * directed_b[:, None]).clamp(max=0.2)
-    texture = hc.sum(dim=2) / math.sqrt(18.0)  # (B, 4, h, w)
-    return torch.cat([0.5 * ha.sum(1), 0.5 * hb.sum(1), 0.5 * hc.sum(1), texture], dim=1)
+    undirected = undirected_sum
+    # one (B, 4, 3O, h, w) product: directed halves and their undirected sum, truncated at 0.2 together
+    truncated = (factors * torch.cat([directed_a, directed_b, undirected], dim=1)[:, None]).clamp_(max=0.2)
+    texture = truncated[:, :, 2 * o :].sum(dim=2) * (1.0 / math.sqrt(18.0))  # (B, 4, h, w)
+    return torch.cat([truncated.sum(1).mul_(0.5), texture], dim=1)
 
 
 def hog_dalal_triggs(
