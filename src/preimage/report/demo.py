@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from preimage.data import iter_images, save_image
+from preimage.inverters.decoders import Decoder
 from preimage.inverters.feature_maps import filter_textures, restyle_random
 from preimage.inverters.optimize import OptimizeConfig, invert_optimize
 from preimage.metrics import normalized_reconstruction_error
@@ -126,14 +127,42 @@ def run_demo(out: Path, images: str = "samples:all", steps: int = 100, seed: int
         )
     )
 
-    decoders = sorted(p.name for p in ZOO_DIR.glob("decoder_*.safetensors"))
-    summary["decoders_shipped"] = decoders
-    if not decoders:
+    shipped = [
+        Decoder.from_file(p)
+        for p in sorted(ZOO_DIR.glob("decoder_*.safetensors"))
+        if not p.stem.endswith("_autoencoder")
+    ]
+    summary["decoders_shipped"] = [d.rep for d in shipped]
+    if shipped:
+        rows, labels, table = [x], ["input"], []
+        for dec in shipped:
+            extra: dict[str, Any] = {"model": net} if ":" in dec.rep else {}
+            rep = create_representation(dec.rep, **extra)
+            with torch.no_grad():
+                rec = dec(rep(x))
+            rows.append(rec)
+            labels.append(dec.rep)
+            table.append({"representation": dec.rep, "normalised error": normalized_reconstruction_error(x, rec)})
+        labelled_rows(rows, labels, out / "decoders.png")
+        summary["decoder_errors"] = {r["representation"]: r["normalised error"] for r in table}
+        sections.insert(
+            0,
+            Section(
+                "Learned decoders: one forward pass",
+                "Up-convolutional networks trained on Tiny-ImageNet to predict the expected image given its features "
+                "(Dosovitskiy &amp; Brox). Compare with the HOG optimisation below: the decoder knows what natural "
+                "images look like, so it recovers brightness and plausible colour that the features do not encode.",
+                [(out / "decoders.png", "input, then the reconstruction by each shipped decoder")],
+                [(table, "these images")],
+            ),
+        )
+    missing = sorted({"hog", "lbp", "sift"} - {d.rep for d in shipped})
+    if missing:
         sections.append(
             Section(
-                "Learned decoders",
-                "No trained up-convolutional decoders ship in this version yet; LBP and SIFT, which are not "
-                "differentiable, can only be inverted by a learned decoder. See the README for the training status.",
+                "Decoders still training",
+                f"No decoder ships yet for: {', '.join(missing)}. LBP and SIFT are not differentiable, so only a "
+                "learned decoder can invert them; see README for the training status.",
             )
         )
     for i, it in enumerate(items):

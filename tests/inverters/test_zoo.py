@@ -1,0 +1,72 @@
+"""The shipped zoo: every decoder loads offline, has a model card, and the zoo stays small."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from preimage.cli.main import main
+from preimage.errors import PreimageError
+from preimage.inverters.decoders import Decoder
+from preimage.models.registry import ZOO_DIR
+
+SHIPPED = sorted(p for p in ZOO_DIR.glob("decoder_*.safetensors") if not p.stem.endswith("_autoencoder"))
+
+
+def test_zoo_is_small() -> None:
+    total = sum(p.stat().st_size for p in ZOO_DIR.glob("*.safetensors"))
+    assert total < 60 * 2**20
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_decoder_loads_and_has_a_card(path: Path) -> None:
+    dec = Decoder.from_file(path)
+    assert path.with_suffix(".md").is_file()
+    out = dec(torch.rand(2, *dec.code_shape))
+    assert out.shape == (2, 3, dec.image_size, dec.image_size) and out.min() >= 0 and out.max() <= 1
+    assert Decoder.from_pretrained(dec.rep).code_shape == dec.code_shape
+
+
+def test_unknown_decoder_names_what_ships() -> None:
+    with pytest.raises(PreimageError, match="no trained decoder for 'alexnet64:conv9'"):
+        Decoder.from_pretrained("alexnet64:conv9")
+
+
+@pytest.mark.skipif(not (ZOO_DIR / "decoder_hog.safetensors").is_file(), reason="no HOG decoder shipped")
+def test_invert_and_evaluate_with_the_hog_decoder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            ["invert", "samples:chelsea", "samples:coffee", "--rep", "hog", "--method", "decoder", "-o", str(tmp_path)]
+        )
+        == 0
+    )
+    assert {p.name for p in tmp_path.iterdir()} == {"chelsea.png", "coffee.png"}
+    capsys.readouterr()
+    assert main(["evaluate", "--rep", "hog", "--method", "decoder", "--data", "samples:all", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 6 and result["ci95"][0] <= result["normalized_error"] <= result["ci95"][1]
+
+
+def test_evaluate_optimize_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "evaluate",
+                "--rep",
+                "hog",
+                "--method",
+                "optimize",
+                "--steps",
+                "3",
+                "--data",
+                "samples:astronaut,chelsea,coffee",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["method"] == "optimize" and result["n"] == 3 and 0 < result["normalized_error"] < 2
