@@ -120,3 +120,16 @@ def test_two_process_ddp_equals_one_process(data: Path, tmp_path: Path) -> None:
     assert s1["tiny_imagenet_val"]["normalized_error"] == pytest.approx(
         s2["tiny_imagenet_val"]["normalized_error"], abs=1e-3
     )
+
+
+def test_fp16_checkpoint_resumes(data: Path, tmp_path: Path) -> None:
+    from preimage.training.common import shrink_checkpoint
+
+    base = {"rep": "hog", "data": str(data), "epochs": 2, "batch_size": 16, "width": 8, "limit_val": 32}
+    train_decoder(DecoderConfig(out=str(tmp_path / "a"), stop_after_epochs=1, **base))  # type: ignore[arg-type]
+    (tmp_path / "b").mkdir()
+    shrink_checkpoint(tmp_path / "a" / "checkpoint.pt", tmp_path / "b" / "checkpoint.pt")
+    full = (tmp_path / "a" / "checkpoint.pt").stat().st_size
+    assert (tmp_path / "b" / "checkpoint.pt").stat().st_size < 0.6 * full
+    summary = train_decoder(DecoderConfig(out=str(tmp_path / "b"), **base), resume=True)  # type: ignore[arg-type]
+    assert summary["epochs"] == 2 and summary["tiny_imagenet_val"]["normalized_error"] < 1.5

@@ -161,3 +161,21 @@ def _evaluate_inverter(args: argparse.Namespace) -> int:
     )
     print(json.dumps(result))
     return 0
+
+
+def _shrink_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="RUN/checkpoint.pt of train-classifier or train-decoder")
+    p.add_argument("-o", "--out", required=True, help="fp16 copy; put it back as RUN/checkpoint.pt to --resume")
+
+
+@command(
+    "shrink-checkpoint",
+    "fp16 copy of a training checkpoint, to carry an unfinished run to another machine",
+    _shrink_args,
+)
+def _shrink(args: argparse.Namespace) -> int:
+    from preimage.training.common import shrink_checkpoint
+
+    out = shrink_checkpoint(args.checkpoint, args.out)
+    print(json.dumps({"out": str(out), "mb": round(out.stat().st_size / 2**20, 2)}))
+    return 0

@@ -144,3 +144,24 @@ def load_training_state(path: str | Path, model: torch.nn.Module, opt: torch.opt
     opt.load_state_dict(ckpt["optimizer"])
     print(f"resumed from {path}: epoch {ckpt['epoch']}, step {ckpt['step_in_epoch']}", flush=True)
     return Progress(ckpt["epoch"], ckpt["step_in_epoch"], ckpt["wall"], ckpt["history"])
+
+
+def _to_half(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.half() if obj.is_floating_point() else obj
+    if isinstance(obj, dict):
+        return {k: _to_half(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_half(v) for v in obj]
+    return obj
+
+
+def shrink_checkpoint(src: str | Path, dst: str | Path) -> Path:
+    """An fp16 copy of a training checkpoint, small enough to commit so another machine can ``--resume``.
+
+    Model and optimiser tensors are halved (the optimiser casts its state back to the parameters' dtype on
+    load); progress, history and config are kept exactly.
+    """
+    ckpt = load_checkpoint(src)
+    atomic_save(_to_half(ckpt), dst)
+    return Path(dst)
