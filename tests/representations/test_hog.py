@@ -151,10 +151,3 @@ def test_bad_input_one_line_error(bad: torch.Tensor, fix: str) -> None:
 def test_hog_dt_rejects_vlfeat_backend() -> None:
     with pytest.raises(PreimageError, match="--rep hog"):
         create_representation("hog-dt", backend="vlfeat")
-
-
-def test_threaded_batches_equal_single_images() -> None:
-    x = torch.rand(40, 3, 40, 48, generator=torch.Generator().manual_seed(5))
-    batched = hog_uoctti(x)
-    singles = torch.cat([hog_uoctti(x[i : i + 1]) for i in range(len(x))])
-    assert torch.allclose(batched, singles, atol=1e-6)

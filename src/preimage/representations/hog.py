@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -199,32 +197,6 @@ def _orientation_table(o: int, device: torch.device) -> tuple[torch.Tensor, torc
     return torch.tensor(cx, dtype=torch.float32, device=device), torch.tensor(sy, dtype=torch.float32, device=device)
 
 
-_POOL: ThreadPoolExecutor | None = None
-_IN_WORKER = threading.local()
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(
-            max_workers=torch.get_num_threads(),
-            thread_name_prefix="preimage-hog",
-            initializer=lambda: setattr(_IN_WORKER, "active", True),
-        )
-    return _POOL
-
-
-def _parallel_chunks(gray: torch.Tensor, min_images: int = 8) -> int:
-    """How many batch chunks to compute on separate threads (1 = no split).
-
-    Only for CPU inference on batches of at least ``min_images`` per thread, and never from inside a worker.
-    """
-    threads = torch.get_num_threads()
-    if threads < 2 or gray.requires_grad or gray.device.type != "cpu" or getattr(_IN_WORKER, "active", False):
-        return 1
-    return max(1, min(threads, gray.shape[0] // min_images))
-
-
 def hog_uoctti_gray(
     gray: torch.Tensor, cell_size: int = 8, num_orientations: int = 9, bilinear_orientations: bool = False
 ) -> torch.Tensor:
@@ -241,14 +213,6 @@ def hog_uoctti_gray(
     _, _, h, w = gray.shape
     if h < 4 or w < 4 or h < cell_size or w < cell_size:
         raise PreimageError(f"hog: image {h}x{w} is smaller than a cell ({cell_size}) or 4 pixels — resize it")
-    chunks = _parallel_chunks(gray)
-    if chunks > 1:
-        # Small per-image ops scale badly with intra-op threads; whole images on separate threads scale well.
-        parts = gray.chunk(chunks)
-        futures = [
-            _pool().submit(hog_uoctti_gray, p, cell_size, num_orientations, bilinear_orientations) for p in parts
-        ]
-        return torch.cat([f.result() for f in futures])
     o = num_orientations
     hh, hw = hog_cells((h, w), cell_size)
     g = gray[:, 0]
