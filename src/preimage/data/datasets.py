@@ -92,11 +92,12 @@ def _iter_one(spec: str, size: int | None, fit: str, skipped: SkipCounter | None
                 if img is not None:
                     yield NamedImage(sample["__key__"], fit_image(img, size, fit), parse_label(sample))
         return
-    for path in _image_files(spec):
+    files = _image_files(spec)
+    for path in files:
         try:
             img = load_image(path)
         except PreimageError as err:
-            if strict and len(_image_files(spec)) == 1:
+            if strict and len(files) == 1:
                 raise
             warnings.warn(f"skipping {path}: {err}", stacklevel=2)
             if skipped is not None:
@@ -162,7 +163,7 @@ class ShardImageDataset(IterableDataset[tuple[torch.Tensor, int]]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _my_shards(self) -> tuple[list[Path], int]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
         rank, world = _rank_world()
         info = get_worker_info()
         wid, nworkers = (info.id, info.num_workers) if info is not None else (0, 1)
@@ -170,16 +171,10 @@ class ShardImageDataset(IterableDataset[tuple[torch.Tensor, int]]):
         order = list(self.shards)
         if self.shuffle:
             random.Random(self.seed * 100003 + self.epoch).shuffle(order)
-        mine = order[unit::units] if len(order) >= units else order
-        # With fewer shards than units every unit reads all shards and keeps every units-th sample.
-        return mine, (unit if len(order) < units else -1) if units > 1 else -1
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
-        shards, stride_unit = self._my_shards()
-        rank, world = _rank_world()
-        info = get_worker_info()
-        units = world * (info.num_workers if info is not None else 1)
-        wid = info.id if info is not None else 0
+        # Each unit (rank x worker) reads its own shards; with fewer shards than units, every unit reads
+        # all shards and keeps every units-th sample.
+        by_sample = len(order) < units
+        shards = order if by_sample else order[unit::units]
         rng = random.Random(self.seed * 7919 + self.epoch * 131 + rank * 17 + wid)
         gen = torch.Generator().manual_seed(rng.getrandbits(62))
         buf: list[tuple[torch.Tensor, int]] = []
@@ -187,7 +182,7 @@ class ShardImageDataset(IterableDataset[tuple[torch.Tensor, int]]):
         for shard in shards:
             for sample in iter_shard(shard, self.skipped):
                 index += 1
-                if stride_unit >= 0 and index % units != stride_unit:
+                if by_sample and index % units != unit:
                     continue
                 img = _decode_sample(sample, self.skipped)
                 if img is None:

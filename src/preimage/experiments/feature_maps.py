@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from preimage.data import fit_image, iter_images, save_image
+from preimage.data import iter_images, save_image
 from preimage.experiments import Context, register_experiment, write_csv
 from preimage.inverters.feature_maps import filter_textures, gram_explain, restyle_purposeful, restyle_random
 from preimage.inverters.optimize import OptimizeConfig
@@ -203,7 +203,3 @@ def gram_explain_experiment(ctx: Context) -> dict[str, Any]:
         "gram_beats_energy": s["gram"] <= s["energy"],
         "sheet": "gram_explain.png",
     }
-
-
-def fit(image: torch.Tensor, size: int) -> torch.Tensor:
-    return fit_image(image, size, "center")
