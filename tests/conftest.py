@@ -9,6 +9,7 @@ import pytest
 import skimage.color
 import skimage.data
 import skimage.transform
+import torch
 from PIL import Image
 
 from preimage.representations import vlfeat
@@ -53,3 +54,11 @@ def make_tiny_dataset(root: Path, n_per_class: int = 64, classes: int = 4) -> No
                     info = tarfile.TarInfo(name)
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.fixture(scope="session")
+def sample_images() -> torch.Tensor:
+    """scikit-image's six colour photos at 64x64, ``(6, 3, 64, 64)`` in [0, 1]."""
+    from preimage.data import iter_images
+
+    return torch.stack([it.image for it in iter_images(["samples:all"], size=64, fit="center")])

@@ -10,21 +10,37 @@ from preimage.data import iter_images
 from preimage.errors import PreimageError, unknown_name
 from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normalized_error
 
-METHODS = ("decoder", "optimize", "autoencoder")
+METHODS = ("decoder", "optimize", "autoencoder", "hoggles")
 
 
 def reconstruct(
-    rep_name: str, method: str, images: torch.Tensor, steps: int = 200, batch: int = 64, seed: int = 0
+    rep_name: str,
+    method: str,
+    images: torch.Tensor,
+    steps: int = 200,
+    batch: int = 64,
+    seed: int = 0,
+    weights: str = "default",
 ) -> torch.Tensor:
-    """Reconstructions of ``images`` ``(N, 3, S, S)`` by ``method``."""
+    """Reconstructions of ``images`` ``(N, 3, S, S)`` by ``method``: ``decoder`` (the shipped learned
+    decoder), ``autoencoder`` (shipped fine-tuned encoder + decoder), ``optimize`` (gradient descent on
+    the image), ``hoggles`` (paired-dictionary baseline, HOG only)."""
     from preimage.inverters.decoders import Decoder
     from preimage.inverters.optimize import invert_optimize
     from preimage.representations import create_representation
 
     if method not in METHODS:
         raise unknown_name("method", method, METHODS)
-    extra: dict[str, Any] = {"weights": "default"} if ":" in rep_name else {}
+    extra: dict[str, Any] = {"weights": weights} if ":" in rep_name else {}
     rep = create_representation(rep_name, **extra)
+    if method == "hoggles":
+        from preimage.inverters.hoggles import PairedDictionary
+
+        if rep_name != "hog":
+            raise PreimageError(f"--method hoggles inverts HOG only, not {rep_name!r}; use --method decoder")
+        dictionary = PairedDictionary.from_pretrained()
+        with torch.no_grad():
+            return torch.cat([dictionary(rep(images[i : i + 256])) for i in range(0, len(images), 256)])
     size = images.shape[-1]
     out = []
     if method == "autoencoder":

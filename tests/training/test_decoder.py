@@ -133,3 +133,48 @@ def test_fp16_checkpoint_resumes(data: Path, tmp_path: Path) -> None:
     assert (tmp_path / "b" / "checkpoint.pt").stat().st_size < 0.6 * full
     summary = train_decoder(DecoderConfig(out=str(tmp_path / "b"), **base), resume=True)  # type: ignore[arg-type]
     assert summary["epochs"] == 2 and summary["tiny_imagenet_val"]["normalized_error"] < 1.5
+
+
+def test_residual_trunk_decoder_round_trips_through_safetensors(tmp_path: Path) -> None:
+    from preimage.training.common import export_safetensors
+
+    dec = Decoder("lbp", (58, 4, 4), 64, width=8, blocks=2, top=48).eval()
+    assert len(dec.net.blocks) == 2 and dec.net.stem[0][0].out_channels == 48
+    path = export_safetensors(
+        dec.state_dict(), tmp_path / "d.safetensors", fp16=False, metadata={"config": json.dumps(dec.config())}
+    )
+    again = Decoder.from_file(path)
+    codes = torch.rand(2, 58, 4, 4)
+    torch.testing.assert_close(again(codes), dec(codes))
+
+
+def test_autoencoder_starts_from_the_decoder_and_ships_only_tuned_layers(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preimage.inverters.decoders import load_autoencoder
+    from preimage.models import create_model
+
+    base = {"rep": "alexnet64:conv2", "data": str(data), "batch_size": 16, "width": 8, "limit_val": 16, "epochs": 1}
+    train_decoder(DecoderConfig(out=str(tmp_path / "inv"), limit_train=32, **base))  # type: ignore[arg-type]
+    init = tmp_path / "inv" / "decoder_alexnet64_conv2.safetensors"
+    with pytest.raises(PreimageError, match="init-decoder"):
+        train_decoder(DecoderConfig(out=str(tmp_path / "bad"), init_decoder=str(init), **{**base, "width": 4}))  # type: ignore[arg-type]
+    train_decoder(
+        DecoderConfig(out=str(tmp_path / "ae"), finetune_encoder=True, init_decoder=str(init), limit_train=64, **base)  # type: ignore[arg-type]
+    )
+    encoder = load_file(str(tmp_path / "ae" / "encoder_alexnet64_conv2_autoencoder.safetensors"))
+    shipped = create_model("alexnet64", weights="default").state_dict()
+    # conv1 and conv2 were tuned and shipped; nothing past the tap (conv3.., fc6..) was
+    assert set(encoder) and all(k.startswith("features.") for k in encoder)
+    assert len(encoder) < len(shipped) and any(
+        not torch.equal(encoder[k].float(), shipped[k].half().float()) for k in encoder
+    )
+    from preimage.models.registry import ZOO_DIR
+
+    for f in ZOO_DIR.glob("alexnet64*"):  # the base network, whose untuned layers the autoencoder reuses
+        (tmp_path / "ae" / f.name).symlink_to(f)
+    monkeypatch.setattr("preimage.models.registry.ZOO_DIR", tmp_path / "ae")
+    (tmp_path / "ae" / "decoder_alexnet64_conv2.safetensors").write_bytes(init.read_bytes())
+    tap, dec = load_autoencoder("alexnet64:conv2")
+    out = dec(tap(torch.rand(2, 3, 64, 64)))
+    assert out.shape == (2, 3, 64, 64)

@@ -11,7 +11,7 @@ import torch
 from preimage.cli.main import command
 from preimage.errors import PreimageError, unknown_name
 
-METHODS = ("optimize", "decoder")
+METHODS = ("optimize", "decoder", "hoggles")
 
 
 def parse_channels(spec: str) -> list[int]:
@@ -38,7 +38,9 @@ def _decoder_invert(rep: str, codes: torch.Tensor) -> torch.Tensor:
 def _invert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders, globs, shards or samples:NAME")
     p.add_argument("--rep", required=True, help="hog, hog-dt, lbp, sift or MODEL:LAYER (e.g. alexnet64:conv3)")
-    p.add_argument("--method", default="optimize", help="optimize (gradient descent) or decoder (learned)")
+    p.add_argument(
+        "--method", default="optimize", help="optimize (gradient descent), decoder (learned) or hoggles (HOG only)"
+    )
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the method's)")
     p.add_argument("--preset", choices=["mahendran", "xia"], default=None, help="optimisation recipe")
@@ -56,6 +58,8 @@ def _invert(args: argparse.Namespace) -> int:
 
     if args.method not in METHODS:
         raise unknown_name("method", args.method, METHODS)
+    if args.method == "hoggles" and args.rep != "hog":
+        raise PreimageError(f"--method hoggles inverts HOG only, not {args.rep!r}; use --method decoder")
     extra = {"weights": args.weights} if ":" in args.rep else {}
     rep = create_representation(args.rep, **extra)
     items = list(iter_images(args.images, size=args.size, limit=args.limit))
@@ -69,6 +73,12 @@ def _invert(args: argparse.Namespace) -> int:
         if args.steps is not None:
             overrides["steps"] = args.steps
         recon = invert_optimize(rep, codes, args.size, args.preset, **overrides)
+    elif args.method == "hoggles":
+        from preimage.inverters.hoggles import PairedDictionary
+
+        if args.rep != "hog":
+            raise PreimageError(f"--method hoggles inverts HOG only, not {args.rep!r}; use --method decoder")
+        recon = PairedDictionary.from_pretrained()(codes)
     else:
         recon = _decoder_invert(args.rep, codes)
     out = Path(args.out)
@@ -185,6 +195,8 @@ def _experiment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="alexnet64")
     p.add_argument("--weights", default="default")
     p.add_argument("--data", default=None, help="test-set root, e.g. ../shared/data/tiny-imagenet-200")
+    p.add_argument("--limit", type=int, default=None, help="images per test set (default: each experiment's)")
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default 200; 10 with --quick)")
 
 
 @command(
@@ -210,8 +222,23 @@ def _experiment(args: argparse.Namespace) -> int:
         model=args.model,
         weights=args.weights,
         data=args.data,
+        options={k: v for k, v in {"limit": args.limit, "steps": args.steps}.items() if v is not None},
     )
     for name in todo:
         summary = run_experiment(name, ctx)
         print(json.dumps(summary, default=str))
+    return 0
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", metavar="DIR", help="folder written by preimage experiment ... -o DIR")
+    p.add_argument("-o", "--out", default=None, help="HTML file (default DIR/report.html)")
+
+
+@command("report", "one self-contained HTML page from experiment results", _report_args)
+def _report(args: argparse.Namespace) -> int:
+    from preimage.report.page import build_report
+
+    page = build_report(Path(args.dir), Path(args.out) if args.out else None)
+    print(f"wrote {page}")
     return 0

@@ -98,10 +98,14 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="global batch (split over torchrun processes)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--width", type=int, default=32, help="decoder width knob (channels of the finest stage x 2)")
+    p.add_argument("--hidden", type=int, default=512, help="fully connected width of fc/prob decoders")
+    p.add_argument("--blocks", type=int, default=0, help="residual blocks at the code resolution (spatial codes)")
+    p.add_argument("--top", type=int, default=0, help="channels at the code resolution (default 4 x width)")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--amp", choices=["bf16", "none"], default="bf16")
     p.add_argument("--finetune-encoder", action="store_true", help="autoencoder bound: train the CNN encoder too")
+    p.add_argument("--init-decoder", default=None, help="start from these decoder weights (.safetensors)")
     p.add_argument("--limit-train", type=int, default=None)
     p.add_argument("--limit-val", type=int, default=1000, help="validation images per epoch")
     p.add_argument("--cache-dir", default=None)
@@ -124,10 +128,14 @@ def _train_decoder(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         width=args.width,
+        hidden=args.hidden,
+        blocks=args.blocks,
+        top=args.top,
         size=args.size,
         seed=args.seed,
         amp=args.amp,
         finetune_encoder=args.finetune_encoder,
+        init_decoder=args.init_decoder,
         limit_train=args.limit_train,
         limit_val=args.limit_val,
         cache_dir=args.cache_dir,
@@ -138,9 +146,31 @@ def _train_decoder(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_hoggles_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="shard folder with train-*.tar.gz and val-*.tar.gz")
+    p.add_argument("-o", "--out", required=True, help="run folder")
+    p.add_argument("--atoms", type=int, default=256)
+    p.add_argument("--alpha", type=float, default=0.02, help="lasso penalty")
+    p.add_argument("--windows", type=int, default=20_000, help="training windows")
+    p.add_argument("--rounds", type=int, default=5, help="coding + dictionary-update rounds")
+    p.add_argument("--train-images", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", default=None)
+
+
+@command("train-hoggles", "learn the HOGgles paired dictionary (baseline HOG inverter)", _train_hoggles_args)
+def _train_hoggles(args: argparse.Namespace) -> int:
+    from preimage.inverters.hoggles import HogglesConfig
+    from preimage.training.hoggles import train_hoggles
+
+    cfg = HogglesConfig(atoms=args.atoms, alpha=args.alpha, windows=args.windows, epochs=args.rounds, seed=args.seed)
+    train_hoggles(args.data, args.out, cfg, args.train_images, args.cache_dir)
+    return 0
+
+
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rep", required=True)
-    p.add_argument("--method", default="decoder", help="decoder, optimize or autoencoder")
+    p.add_argument("--method", default="decoder", help="decoder, optimize, autoencoder or hoggles (HOG only)")
     p.add_argument("--data", required=True, help="images: shards, folder, glob or samples:all")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--size", type=int, default=64)

@@ -41,6 +41,16 @@ def _upconv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1), _act())
 
 
+class _ResidualBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(_conv(channels, channels), nn.Conv2d(channels, channels, 3, 1, 1))
+        self.act = _act()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(x + self.body(x))
+
+
 class SpatialDecoder(nn.Module):
     """Decoder for ``(C, h, w)`` codes -> ``(3, H, W)`` images (``H / h`` a power of two).
 
@@ -48,19 +58,25 @@ class SpatialDecoder(nn.Module):
         - Input: :math:`(B, C, h, w)`. Output: :math:`(B, 3, h \\cdot 2^k, w \\cdot 2^k)`.
     """
 
-    def __init__(self, in_channels: int, in_size: int, out_size: int = 64, width: int = 64) -> None:
+    def __init__(
+        self, in_channels: int, in_size: int, out_size: int = 64, width: int = 64, blocks: int = 0, top: int = 0
+    ) -> None:
         super().__init__()
         if out_size % in_size or (out_size // in_size) & (out_size // in_size - 1):
             raise PreimageError(f"decoder: output {out_size} must be the code size {in_size} times a power of 2")
         ups = int(math.log2(out_size // in_size))
         w4 = width * 4
-        self.stem = nn.Sequential(_conv(in_channels, w4, 3), _conv(w4, w4, 3))
+        # channels of the code-resolution trunk; widening it (and adding residual blocks there) buys
+        # capacity where positions are few, without touching the costly full-resolution stages
+        wt = top or w4
+        self.stem = nn.Sequential(_conv(in_channels, wt, 3), _conv(wt, wt, 3))
         # contracting part: down to 2x2 (or as far as the code allows), then back up to the code size
         downs = max(0, int(math.log2(in_size)) - 1)
-        self.down = nn.ModuleList([_conv(w4, w4, 3, 2) for _ in range(min(downs, 2))])
-        self.bottleneck = _conv(w4, w4, 3)
-        self.up_contract = nn.ModuleList([_upconv(w4, w4) for _ in range(len(self.down))])
-        chans = [w4]
+        self.down = nn.ModuleList([_conv(wt, wt, 3, 2) for _ in range(min(downs, 2))])
+        self.bottleneck = _conv(wt, wt, 3)
+        self.up_contract = nn.ModuleList([_upconv(wt, wt) for _ in range(len(self.down))])
+        self.blocks = nn.Sequential(*[_ResidualBlock(wt) for _ in range(blocks)])
+        chans = [wt]
         for i in range(ups):
             chans.append(max(width // 2, w4 // 2 ** (i + 1)))
         self.expand = nn.Sequential(
@@ -79,7 +95,7 @@ class SpatialDecoder(nn.Module):
         x = self.bottleneck(x)
         for layer, skip in zip(self.up_contract, reversed(skips[:-1]), strict=True):
             x = layer(x) + skip
-        return self.head(self.expand(x))
+        return self.head(self.expand(self.blocks(x)))
 
 
 class VectorDecoder(nn.Module):
@@ -89,7 +105,7 @@ class VectorDecoder(nn.Module):
         - Input: :math:`(B, D)`. Output: :math:`(B, 3, S, S)`.
     """
 
-    def __init__(self, in_features: int, out_size: int = 64, width: int = 64, hidden: int = 1024) -> None:
+    def __init__(self, in_features: int, out_size: int = 64, width: int = 64, hidden: int = 512) -> None:
         super().__init__()
         w4 = width * 4
         self.base = 4
@@ -116,15 +132,22 @@ class VectorDecoder(nn.Module):
         return self.head(self.expand(x))
 
 
-def build_decoder(code_shape: tuple[int, ...], out_size: int = 64, width: int = 64) -> nn.Module:
+def build_decoder(
+    code_shape: tuple[int, ...],
+    out_size: int = 64,
+    width: int = 64,
+    hidden: int = 512,
+    blocks: int = 0,
+    top: int = 0,
+) -> nn.Module:
     """The paper's decoder family for a code shape: spatial maps or vectors."""
     if len(code_shape) == 3:
         c, h, w = code_shape
         if h != w:
             raise PreimageError(f"decoder: square code maps only, got {h}x{w}")
-        return SpatialDecoder(c, h, out_size, width)
+        return SpatialDecoder(c, h, out_size, width, blocks, top)
     if len(code_shape) == 1:
-        return VectorDecoder(code_shape[0], out_size, width)
+        return VectorDecoder(code_shape[0], out_size, width, hidden)
     raise PreimageError(f"decoder: unsupported code shape {code_shape}")
 
 
@@ -135,10 +158,20 @@ class Decoder(nn.Module):
         - Input: codes ``(B, *code_shape)``. Output: ``(B, 3, S, S)`` in ``[0, 1]``.
     """
 
-    def __init__(self, rep: str, code_shape: tuple[int, ...], image_size: int = 64, width: int = 32) -> None:
+    def __init__(
+        self,
+        rep: str,
+        code_shape: tuple[int, ...],
+        image_size: int = 64,
+        width: int = 32,
+        hidden: int = 512,
+        blocks: int = 0,
+        top: int = 0,
+    ) -> None:
         super().__init__()
         self.rep, self.code_shape, self.image_size, self.width = rep, tuple(code_shape), image_size, width
-        self.net = build_decoder(self.code_shape, image_size, width)
+        self.hidden, self.blocks, self.top = hidden, blocks, top
+        self.net = build_decoder(self.code_shape, image_size, width, hidden, blocks, top)
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         if tuple(codes.shape[1:]) != self.code_shape:
@@ -157,6 +190,9 @@ class Decoder(nn.Module):
             "code_shape": list(self.code_shape),
             "image_size": self.image_size,
             "width": self.width,
+            "hidden": self.hidden,
+            "blocks": self.blocks,
+            "top": self.top,
         }
 
     @classmethod
@@ -172,7 +208,15 @@ class Decoder(nn.Module):
         if "config" not in meta:
             raise PreimageError(f"{path} has no decoder config in its metadata — export it with preimage")
         cfg = json.loads(meta["config"])
-        dec = cls(cfg["rep"], tuple(cfg["code_shape"]), cfg["image_size"], cfg["width"])
+        dec = cls(
+            cfg["rep"],
+            tuple(cfg["code_shape"]),
+            cfg["image_size"],
+            cfg["width"],
+            cfg.get("hidden", 512),
+            cfg.get("blocks", 0),
+            cfg.get("top", 0),
+        )
         dec.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
         return dec.eval()
 
@@ -220,6 +264,10 @@ def load_autoencoder(rep: str) -> tuple[nn.Module, Decoder]:
     model_name, _ = parse_tap(rep)
     from preimage.models import create_model
 
-    net = create_model(model_name)
-    net.load_state_dict(load_state_dict_file(enc_path))
+    net = create_model(model_name, weights="default")
+    tuned = load_state_dict_file(enc_path)  # the fine-tuned layers up to the tap; the rest stays as shipped
+    unknown = sorted(set(tuned) - set(net.state_dict()))
+    if unknown:
+        raise PreimageError(f"{enc_path} holds weights {model_name} does not have: {', '.join(unknown[:3])}")
+    net.load_state_dict(tuned, strict=False)
     return create_cnn_representation(rep, model=net.eval()), Decoder.from_file(dec_path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +86,7 @@ def high_frequency_energy(image: torch.Tensor, cutoff: float = 0.25) -> float:
 
 
 def line_plot(
-    xs: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, ylabel: str, title: str = ""
+    xs: Sequence[str], series: Mapping[str, Sequence[float]], path: str | Path, ylabel: str, title: str = ""
 ) -> Path:
     """A small matplotlib line plot saved as PNG (Agg backend, no display needed)."""
     import matplotlib

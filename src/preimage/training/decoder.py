@@ -54,6 +54,9 @@ class DecoderConfig:
     lr: float = 1e-3
     min_lr: float = 1e-5
     width: int = 32
+    hidden: int = 512  # fully connected width of vector (fc/prob) decoders
+    blocks: int = 0  # residual blocks at the code resolution (spatial decoders)
+    top: int = 0  # channels at the code resolution; 0 = 4 x width
     size: int = 64
     seed: int = 0
     amp: str = "bf16"
@@ -64,6 +67,9 @@ class DecoderConfig:
     checkpoint_every_s: float = 300.0
     stop_after_epochs: int | None = None
     cache_dir: str | None = None
+    init_decoder: str | None = (
+        None  # start from these decoder weights (e.g. the autoencoder from the inversion decoder)
+    )
     workers: int = 2  # DataLoader workers computing slow (SIFT) codes
     train_pattern: str = "train-*.tar.gz"
     val_pattern: str = "val-*.tar.gz"
@@ -179,7 +185,15 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
     rep = make_encoder(cfg.rep, cfg.finetune_encoder)
     code_shape = tuple(rep.out_shape(cfg.size))
-    decoder = Decoder(cfg.rep, code_shape, cfg.size, cfg.width)
+    decoder = Decoder(cfg.rep, code_shape, cfg.size, cfg.width, cfg.hidden, cfg.blocks, cfg.top)
+    if cfg.init_decoder and not resume:
+        start = Decoder.from_file(cfg.init_decoder)
+        if start.config() != decoder.config():
+            raise PreimageError(
+                f"--init-decoder {cfg.init_decoder} was trained as {start.config()}, not {decoder.config()}"
+                " — pass the same --rep/--width/--top/--blocks/--hidden"
+            )
+        decoder.load_state_dict(start.state_dict())
     params: list[dict[str, Any]] = [{"params": decoder.parameters(), "lr": cfg.lr, "peak": cfg.lr}]
     if cfg.finetune_encoder:
         params.append(
@@ -279,10 +293,14 @@ def export_decoder(
         fp16=True,
         metadata={"config": json.dumps(decoder.config())},
     )
-    if cfg.finetune_encoder:  # the whole fine-tuned network, so the autoencoder can be rebuilt from the zoo
+    if cfg.finetune_encoder:
+        # only the layers the tap's forward pass uses were fine-tuned (the rest never got a gradient);
+        # shipping those alone keeps the zoo small, the rest comes from the base network's weights
         model = getattr(rep, "model", None)
         assert model is not None
-        export_safetensors(model.state_dict(), run / f"encoder_{tag}.safetensors", fp16=True)
+        tuned = {n for n, p in model.named_parameters() if p.grad is not None}
+        state = {k: v for k, v in model.state_dict().items() if k in tuned}
+        export_safetensors(state, run / f"encoder_{tag}.safetensors", fp16=True)
     shipped = Decoder.from_file(path)
     root = Path(cfg.data)
     val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", None, cfg.cache_dir)
@@ -315,12 +333,20 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
         if bsds
         else "- BSDS500 val: not measured"
     )
+    arch = f", code-resolution trunk of {cfg.top or 4 * cfg.width} channels" if cfg.top else ""
+    arch += f", {cfg.blocks} residual blocks" if cfg.blocks else ""
+    vector = ":" in cfg.rep and cfg.rep.split(":")[1].startswith(("fc", "prob"))
+    arch += f", fully connected width {cfg.hidden}" if vector else ""
+    flags = "".join(f" --{k} {getattr(cfg, k)}" for k in ("top", "blocks") if getattr(cfg, k))
+    flags += f" --hidden {cfg.hidden}" if cfg.hidden != 512 else ""
+    flags += " --finetune-encoder" if cfg.finetune_encoder else ""
+    flags += f" --init-decoder {cfg.init_decoder}" if cfg.init_decoder else ""
     path.write_text(f"""# Decoder for `{cfg.rep}`{" (autoencoder: encoder fine-tuned)" if cfg.finetune_encoder else ""}
 
 - **Task**: predict the expected pre-image E[x | Phi(x)] of a 64x64 RGB image from its `{cfg.rep}` code
   (Dosovitskiy & Brox 2016), pixel MSE in [0, 1].
-- **Architecture**: up-convolutional decoder, width {cfg.width}, {n_params / 1e6:.2f}M parameters, fp16 safetensors
-  ({summary["size_mb"]} MB).
+- **Architecture**: up-convolutional decoder, width {cfg.width}{arch}, {n_params / 1e6:.2f}M parameters,
+  fp16 safetensors ({summary["size_mb"]} MB).
 - **Data**: Tiny-ImageNet-200 train (100,000 images), reflect-pad random crops and flips; ImageNet
   non-commercial research terms apply.
 - **Training**: {summary["epochs"]} epochs, Adam lr {cfg.lr} with warm-up and cosine decay, batch {cfg.batch_size},
@@ -330,5 +356,5 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     (95% CI {tiny["ci95"][0]:.3f}-{tiny["ci95"][1]:.3f})
   {bsds_line}
 - **Reproduce**: `preimage train-decoder --rep {cfg.rep} --data ../shared/data/tiny-imagenet-200 --epochs {cfg.epochs}
-  --width {cfg.width} -o runs/decoder_{cfg.rep.replace(":", "_")}`
+  --width {cfg.width}{flags} -o runs/decoder_{cfg.rep.replace(":", "_")}`
 """)

@@ -1,0 +1,102 @@
+"""Test sets, inverters and error estimates shared by the experiments.
+
+Test sets: with ``--data ROOT`` (a Tiny-ImageNet shard folder) the experiments
+use ``ROOT/val-*.tar.gz`` and, when it lies beside it, ``ROOT/../bsds500/val-*``
+(centre crops at 64x64); without it they fall back to scikit-image's sample
+photos, so every experiment also runs offline. ``--quick`` keeps a handful of
+images and few optimisation steps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from preimage.data import iter_images
+from preimage.errors import PreimageError
+from preimage.experiments import Context
+from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normalized_error
+
+SIZE = 64
+ALEXNET_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8", "prob")
+
+
+def test_sets(ctx: Context) -> dict[str, str]:
+    """Name -> image spec of the test sets this run evaluates on."""
+    if not ctx.data:
+        return {"samples": "samples:all"}
+    root = Path(ctx.data)
+    if not root.is_dir():
+        raise PreimageError(f"--data {root}: not a folder — point it at the Tiny-ImageNet shard folder")
+    sets = {"tiny-imagenet val": str(root / "val-*.tar.gz")}
+    bsds = root.parent / "bsds500"
+    if list(bsds.glob("val-*.tar.gz")):
+        sets["bsds500 val"] = str(bsds / "val-*.tar.gz")
+    return sets
+
+
+def first_set(ctx: Context) -> tuple[str, str]:
+    name, spec = next(iter(test_sets(ctx).items()))
+    return name, spec
+
+
+def limit(ctx: Context, full: int, quick: int = 6) -> int:
+    """Images per test set: ``--limit`` if given, else ``quick`` or ``full``."""
+    given = ctx.options.get("limit")
+    return int(given) if given else (quick if ctx.quick else full)
+
+
+def steps(ctx: Context, full: int = 200) -> int:
+    return int(ctx.options.get("steps") or (10 if ctx.quick else full))
+
+
+def load_images(spec: str, n: int | None, size: int = SIZE) -> torch.Tensor:
+    images = [it.image for it in iter_images([spec], size=size, fit="center", limit=n, strict=False)]
+    if len(images) < 2:
+        raise PreimageError(f"{spec} holds fewer than 2 readable images; the normalised error needs at least 2")
+    return torch.stack(images)
+
+
+def rep_for(name: str, ctx: Context) -> Any:
+    from preimage.representations import create_representation
+
+    extra: dict[str, Any] = {"weights": ctx.weights} if ":" in name else {}
+    return create_representation(name, **extra)
+
+
+def unavailable(rep: str, method: str) -> str | None:
+    """Why ``method`` cannot invert ``rep`` here (None when it can): nothing is silently skipped."""
+    from preimage.inverters.decoders import zoo_path
+    from preimage.representations import create_representation
+
+    if method == "decoder" and not zoo_path(rep).is_file():
+        return "no shipped decoder"
+    if method == "autoencoder":
+        tag = rep.replace(":", "_") + "_autoencoder"
+        if not zoo_path(rep).with_name(f"decoder_{tag}.safetensors").is_file():
+            return "no shipped autoencoder"
+    if method == "hoggles" and rep != "hog":
+        return "HOGgles inverts HOG only"
+    if method == "hoggles":
+        from preimage.models.registry import ZOO_DIR
+
+        if not (ZOO_DIR / "hoggles_hog.safetensors").is_file():
+            return "no shipped HOGgles dictionary"
+    if method == "optimize" and ":" not in rep and not getattr(create_representation(rep), "differentiable", True):
+        return f"{rep} is not differentiable"
+    return None
+
+
+def reconstruct(rep: str, method: str, images: torch.Tensor, ctx: Context) -> torch.Tensor:
+    from preimage.evaluation import reconstruct as _reconstruct
+
+    return _reconstruct(rep, method, images, steps=steps(ctx), batch=64, seed=ctx.seed, weights=ctx.weights)
+
+
+def error_row(images: torch.Tensor, recon: torch.Tensor, seed: int) -> dict[str, Any]:
+    """Normalised reconstruction error with its bootstrap 95% interval."""
+    per = per_image_normalized_error(images, recon, mean_pairwise_distance(images))
+    est = bootstrap(per, seed=seed)
+    return {"normalized_error": est.mean, "ci_low": est.ci95[0], "ci_high": est.ci95[1], "n": est.n}
