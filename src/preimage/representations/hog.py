@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -113,13 +114,18 @@ def cell_histograms(
     dev, dt = weights.device, weights.dtype
     xi, xw = _two_cell_votes(np.ascontiguousarray(wx).tobytes(), cols, w)
     per_image = h * num_bins * cols
-    # slot index within its image, computed in float (exact below 2**24) and converted once: far cheaper than
-    # int64 arithmetic. One row per image lets scatter_add run in parallel over the batch.
+    # slot index within its image, in float (exact below 2**24; float adds vectorise, int64 ones do not) and
+    # converted to int64 once. One row per image lets scatter_add run in parallel over the batch.
     idt = torch.float32 if per_image < 2**24 else torch.float64
-    row_base = torch.arange(h, dtype=idt, device=dev).view(1, h, 1) * num_bins
-    slot = ((row_base + bins.to(idt)) * cols)[..., None] + torch.from_numpy(xi).to(dev, idt)
-    src = weights[..., None] * torch.from_numpy(xw).to(dev, dt)
-    acc = torch.zeros(b, per_image, dtype=dt, device=dev).scatter_add(1, slot.long().view(b, -1), src.reshape(b, -1))
+    row_base = torch.arange(h, dtype=idt, device=dev).view(1, h, 1) * (num_bins * cols)
+    base = torch.add(row_base, bins.to(idt), alpha=cols)
+    # the two votes go on a leading axis, (B, 2, h, w): the innermost loops then run over whole pixel rows
+    # (vectorised) instead of pairs, which made these two products the slowest steps
+    xi_t = torch.from_numpy(np.ascontiguousarray(xi.T)).to(dev, idt).view(1, 2, 1, w)
+    xw_t = torch.from_numpy(np.ascontiguousarray(xw.T)).to(dev, dt).view(1, 2, 1, w)
+    slot = (base[:, None] + xi_t).long()
+    src = weights[:, None] * xw_t
+    acc = torch.zeros(b, per_image, dtype=dt, device=dev).scatter_add(1, slot.view(b, -1), src.reshape(b, -1))
     pooled = torch.matmul(torch.from_numpy(wy).to(dev, dt), acc.view(b, h, num_bins * cols))
     return pooled.view(b, rows, num_bins, cols).permute(0, 2, 1, 3)
 
@@ -158,7 +164,25 @@ def hog_uoctti(images: torch.Tensor, cell_size: int = 8, num_orientations: int =
         >>> hog_uoctti(torch.rand(2, 3, 64, 64)).shape
         torch.Size([2, 31, 8, 8])
     """
-    return hog_uoctti_gray(rgb_to_gray(images), cell_size, num_orientations)
+    return in_chunks(lambda x: hog_uoctti_gray(rgb_to_gray(x), cell_size, num_orientations), images)
+
+
+CHUNK_PIXELS = 16 * 64 * 64
+
+
+def in_chunks(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+    """``fn`` over slices of the batch of about :data:`CHUNK_PIXELS` pixels, concatenated.
+
+    Why: the per-pixel intermediates of a whole batch (tens of MB at 64 x 64 x 64)
+    fall out of cache and are fresh allocations that the OS must fault in on
+    every call; slices of ~65k pixels stay cache-resident and reuse freed
+    memory, which made HOG about 3x faster on a 2-core CPU. Results are
+    identical (every image is independent) and gradients flow through ``cat``.
+    """
+    per = max(1, CHUNK_PIXELS // (images.shape[-1] * images.shape[-2]))
+    if images.shape[0] <= per:
+        return fn(images)
+    return torch.cat([fn(images[i : i + per]) for i in range(0, images.shape[0], per)])
 
 
 @torch.no_grad()
@@ -191,6 +215,41 @@ def vlfeat_orientation_bins(gx: torch.Tensor, gy: torch.Tensor, num_orientations
     return bins
 
 
+@torch.no_grad()
+def _shifted_orientation_bins(gx: torch.Tensor, gy: torch.Tensor, num_orientations: int = 9) -> torch.Tensor:
+    """:func:`vlfeat_orientation_bins` plus ``O``, in ``0 .. 2O`` (``0`` and ``2O`` are both bin ``O``).
+
+    The shift folds the wrap-around of negative angles into the rounding
+    (``floor(t + O + 0.5)``), which saves three passes over the image; the
+    two aliases of bin ``O`` are merged after pooling (:func:`_merge_shifted`).
+    """
+    o = num_orientations
+    gx32, gy32 = gx.float(), gy.float()
+    u = torch.atan2(gy32, gx32).mul_(o / math.pi).add_(o + 0.5)  # in [0.5, 2O + 0.5]
+    shifted = torch.floor(u)
+    frac = u.sub_(shifted)  # distance past the lower bin boundary, [0, 1)
+    near = (frac.sub_(0.5).abs_() > 0.5 - 1e-3).view(-1).nonzero()[:, 0]
+    if near.numel():
+        ux, uy = gx32.reshape(-1)[near], gy32.reshape(-1)[near]
+        norm = torch.sqrt(ux * ux + uy * uy).clamp_min(1e-10)
+        ux, uy = ux / norm, uy / norm
+        cos_t, sin_t = _orientation_table(o, gx.device)
+        score = ux[:, None] * cos_t + uy[:, None] * sin_t
+        k = score.abs().argmax(dim=1, keepdim=True)  # first maximum, as VLFeat's strict '>' scan
+        negative = torch.gather(score, 1, k)[:, 0] < 0
+        real = k[:, 0] + o * negative.long()
+        shifted.view(-1)[near] = torch.where(real < o, real + o, real - o).float()
+    return shifted
+
+
+def _merge_shifted(hist: torch.Tensor, num_orientations: int) -> torch.Tensor:
+    """Pooled histograms over shifted bins ``(B, 2O+1, h, w)`` -> directed bins ``(B, 2O, h, w)``."""
+    o = num_orientations
+    second = hist[:, :o].clone()
+    second[:, 0] += hist[:, 2 * o]
+    return torch.cat([hist[:, o : 2 * o], second], dim=1)
+
+
 @functools.cache
 def _orientation_table(o: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     cx, sy = _orientation_axes(o)
@@ -221,8 +280,8 @@ def hog_uoctti_gray(
     grad = torch.hypot(gx, gy) if not gx.requires_grad else safe_sqrt(gx * gx + gy * gy)
     wy, wx = _voting_matrix(h, cell_size, hh), _voting_matrix(w, cell_size, hw)
     if not bilinear_orientations:
-        bins = vlfeat_orientation_bins(gx.detach(), gy.detach(), o)
-        return uoctti_normalize(cell_histograms(bins, grad, 2 * o, wy, wx), o)
+        shifted = _shifted_orientation_bins(gx.detach(), gy.detach(), o)
+        return uoctti_normalize(_merge_shifted(cell_histograms(shifted, grad, 2 * o + 1, wy, wx), o), o)
     # angle in bin units from atan2 (differentiable), split between floor(t) and floor(t) + 1
     t = torch.atan2(gy, gx) * (o / math.pi)
     t = torch.where(t < 0, t + 2 * o, t)

@@ -22,7 +22,7 @@ import torch
 
 from preimage.errors import PreimageError
 from preimage.representations.base import Representation, as_hw, register_representation, rgb_to_gray
-from preimage.representations.hog import cell_histograms
+from preimage.representations.hog import cell_histograms, in_chunks
 
 LBP_DIM = 58
 
@@ -86,7 +86,7 @@ def lbp_uniform(images: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
         >>> lbp_uniform(torch.rand(1, 3, 64, 64)).shape
         torch.Size([1, 58, 4, 4])
     """
-    return lbp_uniform_gray(rgb_to_gray(images), cell_size)
+    return in_chunks(lambda x: lbp_uniform_gray(rgb_to_gray(x), cell_size), images)
 
 
 def lbp_uniform_gray(gray: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
