@@ -178,3 +178,19 @@ def test_autoencoder_starts_from_the_decoder_and_ships_only_tuned_layers(
     tap, dec = load_autoencoder("alexnet64:conv2")
     out = dec(tap(torch.rand(2, 3, 64, 64)))
     assert out.shape == (2, 3, 64, 64)
+
+
+def test_fast_inference_matches_fp32() -> None:
+    """bf16 + channels-last inference (where the CPU has native bf16) stays within ~1/255 of fp32."""
+    dec = Decoder.from_pretrained("hog")
+    codes = torch.rand(16, 31, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        dec.precision = "bf16"
+        fast = dec(codes)
+        dec.precision = "fp32"
+        exact = dec(codes)
+    assert fast.shape == exact.shape == (16, 3, 64, 64)
+    assert (fast - exact).abs().mean() < 3e-3 and (fast - exact).abs().max() < 0.05
+    dec.precision = "half"
+    with pytest.raises(PreimageError, match="precision"), torch.no_grad():
+        dec(codes)

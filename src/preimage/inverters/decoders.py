@@ -18,6 +18,7 @@ inference.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -172,6 +173,9 @@ class Decoder(nn.Module):
         self.rep, self.code_shape, self.image_size, self.width = rep, tuple(code_shape), image_size, width
         self.hidden, self.blocks, self.top = hidden, blocks, top
         self.net = build_decoder(self.code_shape, image_size, width, hidden, blocks, top)
+        # inference numerics: "auto" = bf16 autocast + channels-last on CPUs with native bf16 (4-5x faster here,
+        # outputs within ~1e-3 of fp32, and the decoders were trained under bf16 autocast); "fp32" otherwise
+        self.precision = "auto"
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         if tuple(codes.shape[1:]) != self.code_shape:
@@ -181,8 +185,20 @@ class Decoder(nn.Module):
             )
         if not torch.isfinite(codes).all():
             raise PreimageError("codes contain NaN or Inf")
-        out = self.net(codes)
-        return out if self.training else out.clamp(0, 1)
+        if self.training or not self._fast(codes):
+            out = self.net(codes)
+            return out if self.training else out.clamp(0, 1)
+        if codes.dim() == 4:
+            codes = codes.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self.net(codes).float().clamp(0, 1).contiguous()
+
+    def _fast(self, codes: torch.Tensor) -> bool:
+        if self.precision == "fp32" or codes.device.type != "cpu" or torch.is_grad_enabled():
+            return False
+        if self.precision not in ("auto", "bf16"):
+            raise PreimageError(f"decoder precision must be 'auto', 'bf16' or 'fp32', not {self.precision!r}")
+        return self.precision == "bf16" or _native_bf16()
 
     def config(self) -> dict[str, Any]:
         return {
@@ -218,7 +234,7 @@ class Decoder(nn.Module):
             cfg.get("top", 0),
         )
         dec.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
-        return dec.eval()
+        return dec.to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
 
     @classmethod
     def from_pretrained(cls, rep: str) -> Decoder:
@@ -233,6 +249,15 @@ class Decoder(nn.Module):
                 " — use --method optimize, or train one with preimage train-decoder"
             )
         return cls.from_file(path)
+
+
+@functools.cache
+def _native_bf16() -> bool:
+    """Whether this CPU runs bf16 convolutions natively (AVX512-BF16 / AMX); emulated bf16 is slower than fp32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def zoo_path(rep: str) -> Path:
