@@ -35,6 +35,19 @@ def test_invert_optimize_writes_one_png_per_input(tmp_path: Path, capsys: pytest
     assert Image.open(out / "first.png").size == (64, 64)
 
 
+def test_invert_hoggles_and_evaluate_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["invert", "samples:coffee", "samples:rocket", "--rep", "hog", "--method", "hoggles", "-o", str(tmp_path)])
+        == 0
+    )
+    rgb = np.asarray(Image.open(tmp_path / "coffee.png"))
+    assert rgb.shape == (64, 64, 3) and (rgb[..., 0] == rgb[..., 1]).all()  # HOGgles paints gray
+    capsys.readouterr()
+    assert main(["evaluate", "--rep", "hog", "--method", "hoggles", "--data", "samples:all", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 6 and 0.2 < result["normalized_error"] < 1.0
+
+
 def test_invert_cnn_layer(tmp_path: Path) -> None:
     assert main(["invert", "samples:coffee", "--rep", "alexnet64:conv2", "--steps", "3", "-o", str(tmp_path)]) == 0
     assert (tmp_path / "coffee.png").is_file()
@@ -56,6 +69,8 @@ def test_invert_cnn_layer(tmp_path: Path) -> None:
         (["textures", "samples:chelsea", "--channels", "a-b", "-o", "X"], "bad --channels"),
         (["restyle", "samples:chelsea", "--mode", "purposeful", "-o", "X"], "needs --style"),
         (["experiment", "gram-explian", "-o", "X"], "did you mean 'gram-explain'"),
+        (["invert", "samples:chelsea", "--rep", "lbp", "--method", "hoggles", "-o", "X"], "HOG only"),
+        (["report", "X"], "no experiment results"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(
