@@ -17,7 +17,7 @@ import torch
 from preimage.data import iter_images
 from preimage.errors import PreimageError
 from preimage.experiments import Context
-from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normalized_error
+from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normalized_error, psnr, ssim
 
 SIZE = 64
 ALEXNET_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8", "prob")
@@ -96,7 +96,14 @@ def reconstruct(rep: str, method: str, images: torch.Tensor, ctx: Context) -> to
 
 
 def error_row(images: torch.Tensor, recon: torch.Tensor, seed: int) -> dict[str, Any]:
-    """Normalised reconstruction error with its bootstrap 95% interval."""
+    """Normalised reconstruction error with its bootstrap 95% interval, plus mean PSNR (dB) and SSIM."""
     per = per_image_normalized_error(images, recon, mean_pairwise_distance(images))
     est = bootstrap(per, seed=seed)
-    return {"normalized_error": est.mean, "ci_low": est.ci95[0], "ci_high": est.ci95[1], "n": est.n}
+    return {
+        "normalized_error": est.mean,
+        "ci_low": est.ci95[0],
+        "ci_high": est.ci95[1],
+        "psnr": float(psnr(images, recon).mean()),
+        "ssim": float(ssim(images, recon).mean()),
+        "n": est.n,
+    }
