@@ -51,17 +51,17 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 class MetricsLog:
-    """Append-only CSV of scalars plus a JSON-lines twin (``step``, ``tag``, ``value``, ``wall``).
-
-    The JSON lines are the TensorBoard scalar triple (tag, step, value, wall
-    time); ``preimage.training.common.to_tensorboard`` converts them when the
-    tensorboard package is installed.
+    """Append-only CSV of scalars, a JSON-lines twin (``step``, ``tag``, ``value``, ``wall``) and a
+    TensorBoard event file (``tensorboard --logdir RUN`` shows the curves; no tensorboard needed to write).
     """
 
     def __init__(self, run_dir: str | Path, name: str = "metrics") -> None:
+        from preimage.training.tfevents import EventWriter
+
         self.csv_path = Path(run_dir) / f"{name}.csv"
         self.jsonl_path = Path(run_dir) / f"{name}.scalars.jsonl"
         self.csv_path.parent.mkdir(parents=True, exist_ok=True)
+        self.events = EventWriter(run_dir)
 
     def log(self, row: dict[str, float | int | str]) -> None:
         new = not self.csv_path.is_file()
@@ -74,7 +74,9 @@ class MetricsLog:
         with open(self.jsonl_path, "a") as fh:
             for key, value in row.items():
                 if isinstance(value, (int, float)) and key not in ("step", "epoch"):
-                    fh.write(json.dumps({"tag": key, "step": step, "value": value, "wall": time.time()}) + "\n")
+                    now = time.time()
+                    fh.write(json.dumps({"tag": key, "step": step, "value": value, "wall": now}) + "\n")
+                    self.events.scalar(key, float(value), step, now)
 
 
 def to_tensorboard(jsonl: str | Path, logdir: str | Path) -> None:
