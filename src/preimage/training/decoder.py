@@ -339,8 +339,15 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     arch += f", fully connected width {cfg.hidden}" if vector else ""
     flags = "".join(f" --{k} {getattr(cfg, k)}" for k in ("top", "blocks") if getattr(cfg, k))
     flags += f" --hidden {cfg.hidden}" if cfg.hidden != 512 else ""
+    flags += f" --lr {cfg.lr:g}" if cfg.lr != 1e-3 else ""
     flags += " --finetune-encoder" if cfg.finetune_encoder else ""
     flags += f" --init-decoder {cfg.init_decoder}" if cfg.init_decoder else ""
+    start_line = (
+        f"- **Start**: decoder initialised from `{cfg.init_decoder}`; encoder from the shipped weights, "
+        f"fine-tuned at lr {cfg.encoder_lr:g}.\n"
+        if cfg.init_decoder or cfg.finetune_encoder
+        else ""
+    )
     path.write_text(f"""# Decoder for `{cfg.rep}`{" (autoencoder: encoder fine-tuned)" if cfg.finetune_encoder else ""}
 
 - **Task**: predict the expected pre-image E[x | Phi(x)] of a 64x64 RGB image from its `{cfg.rep}` code
@@ -356,5 +363,6 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     (95% CI {tiny["ci95"][0]:.3f}-{tiny["ci95"][1]:.3f})
   {bsds_line}
 - **Reproduce**: `preimage train-decoder --rep {cfg.rep} --data ../shared/data/tiny-imagenet-200 --epochs {cfg.epochs}
-  --width {cfg.width}{flags} -o runs/decoder_{cfg.rep.replace(":", "_")}`
+  --width {cfg.width}{flags} -o runs/{"autoencoder" if cfg.finetune_encoder else "decoder"}_{cfg.rep.replace(":", "_")}`
+{start_line}
 """)
