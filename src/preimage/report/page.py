@@ -81,15 +81,22 @@ def _brightness(s: dict[str, Any]) -> str:
     rows = s.get("rows", [])
     if not rows:
         return str(s.get("note", ""))
-    return (
-        "Scaling the input's brightness by "
-        + ", ".join(
-            f"x{r['factor']} changes it by {_fmt(r['input_change'])} but the HOG reconstruction by "
-            f"{_fmt(r['recon_change'])} (mean brightness {_fmt(r['recon_brightness'])})"
-            for r in rows
-            if r["factor"] != 1.0
+
+    def say(r: dict[str, Any]) -> str:
+        return (
+            f"x{r['factor']} moves the input by {_fmt(r['input_change'])} (L2), its HOG by "
+            f"{100 * r['code_change_rel']:.2g}% and the reconstruction by {_fmt(r['recon_change'])}"
         )
-        + ": HOG is normalised, so the decoder estimates brightness from content rather than reading it off."
+
+    darker = [say(r) for r in rows if r["factor"] < 1]
+    brighter = [say(r) for r in rows if r["factor"] > 1]
+    return (
+        "Scaling an image darker leaves its HOG unchanged up to the normalisation's epsilon, so the decoder "
+        "paints the same brightness whatever the true one: "
+        + "; ".join(darker)
+        + ". Brighter factors clip highlights at 1, which changes the gradients themselves: "
+        + "; ".join(brighter)
+        + ". The decoder estimates brightness from content, not from the (normalised) features."
     )
 
 
