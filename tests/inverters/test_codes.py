@@ -123,3 +123,15 @@ def test_bad_codes_are_clear_errors() -> None:
         binarize(torch.tensor([[float("nan"), 1.0]]))
     with pytest.raises(PreimageError, match="batch"):
         keep_channels(torch.rand(4, 2), 0)
+
+
+def test_gaussian_random_codes_truncate_only_rectified_dimensions() -> None:
+    from preimage.inverters.codes import sample_random
+
+    gen = torch.Generator().manual_seed(0)
+    signed = torch.randn(400, 6, generator=gen)  # logits: negative values, no exact zeros
+    rectified = torch.relu(torch.randn(400, 6, generator=gen) - 0.5)  # ~69% zeros
+    fake = sample_random(torch.cat([signed, rectified], 1), 4000, "gaussian", seed=1)
+    assert (fake[:, :6] < 0).float().mean() > 0.3 and (fake[:, :6] == 0).sum() == 0
+    zero_frac = (fake[:, 6:] == 0).float().mean()
+    assert abs(float(zero_frac) - float((rectified == 0).float().mean())) < 0.05

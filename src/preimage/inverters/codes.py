@@ -190,10 +190,11 @@ def sample_random(real: torch.Tensor, n: int, method: str = "histogram", seed: i
         out = torch.gather(flat, 0, rows)
     elif method == "gaussian":
         mean, std = flat.mean(0), flat.std(0).clamp_min(1e-8)
-        zero_frac = (flat <= 0).float().mean(0).clamp(1e-4, 1 - 1e-4)
+        zero_frac = (flat == 0).float().mean(0).clamp(1e-4, 1 - 1e-4)
         # shift so that P(x <= 0) = zero_frac: mean' = -std * Phi^{-1}(zero_frac)
         shifted = -std * torch.special.ndtri(zero_frac)
-        has_zeros = (flat <= 0).any(0)
+        # rectified dimensions (never negative, sometimes exactly 0) are truncated; signed ones (logits) are not
+        has_zeros = (flat == 0).any(0) & (flat >= 0).all(0)
         centre = torch.where(has_zeros, shifted, mean)
         out = torch.randn(n, d, generator=gen) * std + centre
         out = torch.where(has_zeros, out.clamp_min(0), out)
