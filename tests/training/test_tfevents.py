@@ -28,28 +28,26 @@ def _read_records(path: Path) -> list[bytes]:
     return out
 
 
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    val, shift = 0, 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        val |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return val, pos
+
+
 def _fields(buf: bytes) -> list[tuple[int, object]]:
     """A minimal protobuf wire decoder, written independently of the encoder under test."""
-    out, pos = [], 0
+    out: list[tuple[int, object]] = []
+    pos = 0
     while pos < len(buf):
-        key, shift = 0, 0
-        while True:
-            b = buf[pos]
-            pos += 1
-            key |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
+        key, pos = _varint(buf, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            val, shift = 0, 0
-            while True:
-                b = buf[pos]
-                pos += 1
-                val |= (b & 0x7F) << shift
-                shift += 7
-                if not b & 0x80:
-                    break
+            val, pos = _varint(buf, pos)
             out.append((number, val))
         elif wire == 1:
             out.append((number, struct.unpack_from("<d", buf, pos)[0]))
@@ -58,14 +56,7 @@ def _fields(buf: bytes) -> list[tuple[int, object]]:
             out.append((number, struct.unpack_from("<f", buf, pos)[0]))
             pos += 4
         else:
-            n, shift = 0, 0
-            while True:
-                b = buf[pos]
-                pos += 1
-                n |= (b & 0x7F) << shift
-                shift += 7
-                if not b & 0x80:
-                    break
+            n, pos = _varint(buf, pos)
             out.append((number, buf[pos : pos + n]))
             pos += n
     return out

@@ -76,8 +76,6 @@ def _invert(args: argparse.Namespace) -> int:
     elif args.method == "hoggles":
         from preimage.inverters.hoggles import PairedDictionary
 
-        if args.rep != "hog":
-            raise PreimageError(f"--method hoggles inverts HOG only, not {args.rep!r}; use --method decoder")
         recon = PairedDictionary.from_pretrained()(codes)
     else:
         recon = _decoder_invert(args.rep, codes)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -209,7 +208,3 @@ def hoggles_invert(codes: torch.Tensor, dictionary: PairedDictionary) -> torch.T
     counts = torch.nn.functional.fold(torch.ones_like(patches), size, side, stride=cfg.cell)
     gray = (summed / counts.clamp_min(1)).clamp(0, 1)
     return gray.expand(-1, 3, -1, -1).contiguous().to(codes.device)
-
-
-def summary_config(dictionary: PairedDictionary) -> dict[str, Any]:
-    return {**asdict(dictionary.config), "hog_scale": dictionary.hog_scale}

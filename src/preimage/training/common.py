@@ -79,18 +79,6 @@ class MetricsLog:
                     self.events.scalar(key, float(value), step, now)
 
 
-def to_tensorboard(jsonl: str | Path, logdir: str | Path) -> None:
-    """Replay a scalars ``.jsonl`` into TensorBoard event files (needs ``tensorboard``)."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(str(logdir))
-    with open(jsonl) as fh:
-        for line in fh:
-            rec = json.loads(line)
-            writer.add_scalar(rec["tag"], rec["value"], rec["step"], walltime=rec["wall"])
-    writer.close()
-
-
 def export_safetensors(
     state: dict[str, torch.Tensor],
     path: str | Path,
