@@ -194,3 +194,48 @@ def test_fast_inference_matches_fp32() -> None:
     dec.precision = "half"
     with pytest.raises(PreimageError, match="precision"), torch.no_grad():
         dec(codes)
+
+
+def test_growing_stage_blocks_preserves_the_function_then_trains(tmp_path: Path) -> None:
+    """A decoder grown with stage blocks computes exactly what the trained one did, before any step."""
+    from preimage.training.decoder import grow_from
+
+    torch.manual_seed(0)
+    small = Decoder("hog", (31, 8, 8), 64, width=8).eval()
+    for p in small.parameters():  # not the initial weights: any trained function must survive growth
+        p.data.normal_(0, 0.05)
+    grown = Decoder("hog", (31, 8, 8), 64, width=8, stage_blocks=2).eval()
+    grow_from(grown, small, "small")
+    # one block pair at 16x16 and at 32x32, none at the 64x64 output stage
+    assert [len(s) for s in grown.net.stage_blocks] == [2, 2, 0]
+    codes = torch.rand(3, 31, 8, 8)
+    small.precision = grown.precision = "fp32"
+    with torch.no_grad():
+        torch.testing.assert_close(grown(codes), small(codes), atol=1e-6, rtol=0)
+    # the new blocks do learn: their zero-initialised convolution gets a gradient
+    grown.train()
+    grown(codes).square().mean().backward()
+    assert grown.net.stage_blocks[0][0].body[1].weight.grad.abs().sum() > 0
+    with pytest.raises(PreimageError, match="may only grow"):
+        grow_from(small, grown, "grown")
+
+
+def test_ema_is_the_exponential_average_of_the_weights() -> None:
+    from preimage.representations import create_representation
+    from preimage.training.decoder import Pipeline
+
+    dec = Decoder("hog", (31, 8, 8), 64, width=4)
+    pipe = Pipeline(create_representation("hog"), dec, finetune=False, amp=False, ema=0.9)
+    assert pipe.ema is not None and not any(p.requires_grad for p in pipe.ema.parameters())
+    before = [p.detach().clone() for p in dec.parameters()]
+    steps = []
+    for _ in range(2):
+        for p in dec.parameters():
+            p.data.add_(torch.randn_like(p))
+        steps.append([p.detach().clone() for p in dec.parameters()])
+        pipe.update_ema()
+    # hand-computed: a <- 0.9 a + 0.1 w, twice, from the starting weights
+    for b, w1, w2, avg in zip(before, steps[0], steps[1], pipe.ema.parameters(), strict=True):
+        torch.testing.assert_close(avg, 0.9 * (0.9 * b + 0.1 * w1) + 0.1 * w2)
+    assert pipe.shipped_decoder() is pipe.ema
+    assert "ema.net.head.weight" in pipe.state_dict()  # checkpoints carry the average

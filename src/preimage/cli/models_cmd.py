@@ -101,6 +101,13 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, default=512, help="fully connected width of fc/prob decoders")
     p.add_argument("--blocks", type=int, default=0, help="residual blocks at the code resolution (spatial codes)")
     p.add_argument("--top", type=int, default=0, help="channels at the code resolution (default 4 x width)")
+    p.add_argument(
+        "--stage-blocks",
+        type=int,
+        default=0,
+        help="residual blocks after each expansion stage below the output size (grows an --init-decoder)",
+    )
+    p.add_argument("--ema", type=float, default=0.0, help="average the weights with this decay (e.g. 0.999); 0 = off")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--amp", choices=["bf16", "none"], default="bf16")
@@ -131,6 +138,8 @@ def _train_decoder(args: argparse.Namespace) -> int:
         hidden=args.hidden,
         blocks=args.blocks,
         top=args.top,
+        stage_blocks=args.stage_blocks,
+        ema=args.ema,
         size=args.size,
         seed=args.seed,
         amp=args.amp,

@@ -90,7 +90,7 @@ def unavailable(rep: str, method: str) -> str | None:
     return None
 
 
-def reconstruct(rep: str, method: str, images: torch.Tensor, ctx: Context) -> torch.Tensor:
+def reconstruct(rep: str, method: str, images: torch.Tensor, ctx: Context, full_steps: int = 200) -> torch.Tensor:
     """``method``'s reconstructions of ``images``; optimisation results are cached beside the experiments.
 
     Optimisation is the slow inverter and is deterministic given the images,
@@ -100,7 +100,7 @@ def reconstruct(rep: str, method: str, images: torch.Tensor, ctx: Context) -> to
     """
     from preimage.evaluation import reconstruct as _reconstruct
 
-    n_steps = steps(ctx)
+    n_steps = steps(ctx, full_steps)
     run = lambda: _reconstruct(rep, method, images, steps=n_steps, batch=64, seed=ctx.seed, weights=ctx.weights)  # noqa: E731
     if method != "optimize":
         return run()

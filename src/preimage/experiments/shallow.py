@@ -37,6 +37,10 @@ PAPER = {
     ("lbp", "decoder"): 0.38,
 }
 SHOWN = 8  # images in the example grids
+# Mahendran & Vedaldi's shallow-feature protocol (experiment_shallow_quantitative: four learning-rate stages of
+# 200 iterations), the optimisation Table 1 reports; at 200 steps HOG optimisation is not yet converged
+# (0.673 vs 0.627 at 800 on the first 250 Tiny val images)
+OPTIMIZE_STEPS = 800
 
 
 @register_experiment("shallow-table", "HOG, SIFT, LBP x {decoder, optimize, hoggles}: normalised error (Table 1)")
@@ -56,7 +60,7 @@ def shallow_table(ctx: Context) -> dict[str, Any]:
                     rows.append({**base, "note": reason})
                     continue
                 subset = images[:opt_n] if method == "optimize" else images
-                recon = reconstruct(rep, method, subset, ctx)
+                recon = reconstruct(rep, method, subset, ctx, OPTIMIZE_STEPS)
                 rows.append({**base, **error_row(subset, recon, ctx.seed)})
                 if method != "optimize" and len(subset) > opt_n:  # the like-for-like comparison with optimize
                     rows.append(

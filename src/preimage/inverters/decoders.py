@@ -7,7 +7,9 @@ Architectures follow the paper, with a width knob so that each trains on a CPU:
   this necessary to estimate absolute brightness from normalised features), a
   bottleneck, then an expanding part of 4x4 stride-2 up-convolutions back to
   the image resolution. The finest level of the contracting part is added back
-  before the first up-convolution.
+  before the first up-convolution. Optional residual blocks at the code
+  resolution (``blocks``) and after each expansion stage (``stage_blocks``;
+  identity when new, so a trained decoder can be grown and trained on).
 - **vector codes** (fc6, fc7, fc8, class probabilities): three fully connected
   layers, a reshape to a 4x4 map, then up-convolutions.
 
@@ -52,6 +54,25 @@ class _ResidualBlock(nn.Module):
         return self.act(x + self.body(x))
 
 
+class _StageBlock(nn.Module):
+    """``x + conv(act(conv(x)))`` with the last convolution zero-initialised: the identity when added.
+
+    No activation after the sum, so a trained decoder grown with these blocks computes exactly what it did
+    before (function-preserving growth), and training continues from there with more capacity.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(_conv(channels, channels), nn.Conv2d(channels, channels, 3, 1, 1))
+        last = self.body[1]
+        assert isinstance(last, nn.Conv2d) and last.bias is not None
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
 class SpatialDecoder(nn.Module):
     """Decoder for ``(C, h, w)`` codes -> ``(3, H, W)`` images (``H / h`` a power of two).
 
@@ -60,7 +81,14 @@ class SpatialDecoder(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, in_size: int, out_size: int = 64, width: int = 64, blocks: int = 0, top: int = 0
+        self,
+        in_channels: int,
+        in_size: int,
+        out_size: int = 64,
+        width: int = 64,
+        blocks: int = 0,
+        top: int = 0,
+        stage_blocks: int = 0,
     ) -> None:
         super().__init__()
         if out_size % in_size or (out_size // in_size) & (out_size // in_size - 1):
@@ -83,6 +111,15 @@ class SpatialDecoder(nn.Module):
         self.expand = nn.Sequential(
             *[nn.Sequential(_upconv(chans[i], chans[i + 1]), _conv(chans[i + 1], chans[i + 1])) for i in range(ups)]
         )
+        # residual blocks after every expansion stage below the output resolution: capacity where the
+        # image's layout is drawn, at a fraction of the cost of the full-resolution stage (kept separate
+        # from ``expand`` so weights trained without them load unchanged)
+        self.stage_blocks = nn.ModuleList(
+            [
+                nn.Sequential(*[_StageBlock(chans[i + 1]) for _ in range(stage_blocks if i < ups - 1 else 0)])
+                for i in range(ups)
+            ]
+        )
         self.head = nn.Conv2d(chans[-1], 3, 3, 1, 1)
         assert self.head.bias is not None
         nn.init.constant_(self.head.bias, 0.45)  # start at mid-gray, the MSE optimum without information
@@ -96,7 +133,10 @@ class SpatialDecoder(nn.Module):
         x = self.bottleneck(x)
         for layer, skip in zip(self.up_contract, reversed(skips[:-1]), strict=True):
             x = layer(x) + skip
-        return self.head(self.expand(self.blocks(x)))
+        x = self.blocks(x)
+        for stage, extra in zip(self.expand, self.stage_blocks, strict=True):
+            x = extra(stage(x))
+        return self.head(x)
 
 
 class VectorDecoder(nn.Module):
@@ -140,14 +180,17 @@ def build_decoder(
     hidden: int = 512,
     blocks: int = 0,
     top: int = 0,
+    stage_blocks: int = 0,
 ) -> nn.Module:
     """The paper's decoder family for a code shape: spatial maps or vectors."""
     if len(code_shape) == 3:
         c, h, w = code_shape
         if h != w:
             raise PreimageError(f"decoder: square code maps only, got {h}x{w}")
-        return SpatialDecoder(c, h, out_size, width, blocks, top)
+        return SpatialDecoder(c, h, out_size, width, blocks, top, stage_blocks)
     if len(code_shape) == 1:
+        if stage_blocks:
+            raise PreimageError("decoder: --stage-blocks applies to spatial codes (maps), not vectors")
         return VectorDecoder(code_shape[0], out_size, width, hidden)
     raise PreimageError(f"decoder: unsupported code shape {code_shape}")
 
@@ -168,11 +211,12 @@ class Decoder(nn.Module):
         hidden: int = 512,
         blocks: int = 0,
         top: int = 0,
+        stage_blocks: int = 0,
     ) -> None:
         super().__init__()
         self.rep, self.code_shape, self.image_size, self.width = rep, tuple(code_shape), image_size, width
-        self.hidden, self.blocks, self.top = hidden, blocks, top
-        self.net = build_decoder(self.code_shape, image_size, width, hidden, blocks, top)
+        self.hidden, self.blocks, self.top, self.stage_blocks = hidden, blocks, top, stage_blocks
+        self.net = build_decoder(self.code_shape, image_size, width, hidden, blocks, top, stage_blocks)
         # inference numerics: "auto" = bf16 autocast + channels-last on CPUs with native bf16 (4-5x faster here,
         # outputs within ~1e-3 of fp32, and the decoders were trained under bf16 autocast); "fp32" otherwise
         self.precision = "auto"
@@ -209,6 +253,7 @@ class Decoder(nn.Module):
             "hidden": self.hidden,
             "blocks": self.blocks,
             "top": self.top,
+            "stage_blocks": self.stage_blocks,
         }
 
     @classmethod
@@ -232,6 +277,7 @@ class Decoder(nn.Module):
             cfg.get("hidden", 512),
             cfg.get("blocks", 0),
             cfg.get("top", 0),
+            cfg.get("stage_blocks", 0),
         )
         dec.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
         return dec.to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]

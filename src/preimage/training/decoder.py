@@ -13,6 +13,7 @@ the gradients, which is the single-process step on the whole batch.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -57,6 +58,8 @@ class DecoderConfig:
     hidden: int = 512  # fully connected width of vector (fc/prob) decoders
     blocks: int = 0  # residual blocks at the code resolution (spatial decoders)
     top: int = 0  # channels at the code resolution; 0 = 4 x width
+    stage_blocks: int = 0  # residual blocks after each expansion stage below the output resolution
+    ema: float = 0.0  # decay of an exponential moving average of the decoder weights (0 = off); validated and shipped
     size: int = 64
     seed: int = 0
     amp: str = "bf16"
@@ -102,9 +105,24 @@ def make_encoder(rep_name: str, finetune: bool) -> Representation:
 class Pipeline(torch.nn.Module):
     """Image -> code -> reconstruction; the unit DDP wraps. The encoder only trains with ``finetune``."""
 
-    def __init__(self, rep: Representation, decoder: Decoder, finetune: bool, amp: bool) -> None:
+    def __init__(self, rep: Representation, decoder: Decoder, finetune: bool, amp: bool, ema: float = 0.0) -> None:
         super().__init__()
         self.rep, self.decoder, self.finetune, self.amp = rep, decoder, finetune, amp
+        self.ema_decay = ema
+        # the averaged copy lives in this module so checkpoints carry it; it never gets a gradient,
+        # so DDP leaves it alone and every rank updates it identically from identical weights
+        self.ema: Decoder | None = copy.deepcopy(decoder).requires_grad_(False) if ema else None
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        if self.ema is None:
+            return
+        for avg, p in zip(self.ema.parameters(), self.decoder.parameters(), strict=True):
+            avg.lerp_(p.detach(), 1.0 - self.ema_decay)
+
+    def shipped_decoder(self) -> Decoder:
+        """What validation measures and export writes: the averaged weights when ``ema`` is on."""
+        return self.ema if self.ema is not None else self.decoder
 
     def forward(self, images: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
         if codes is None and self.finetune:
@@ -185,21 +203,15 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
     rep = make_encoder(cfg.rep, cfg.finetune_encoder)
     code_shape = tuple(rep.out_shape(cfg.size))
-    decoder = Decoder(cfg.rep, code_shape, cfg.size, cfg.width, cfg.hidden, cfg.blocks, cfg.top)
+    decoder = Decoder(cfg.rep, code_shape, cfg.size, cfg.width, cfg.hidden, cfg.blocks, cfg.top, cfg.stage_blocks)
     if cfg.init_decoder and not resume:
-        start = Decoder.from_file(cfg.init_decoder)
-        if start.config() != decoder.config():
-            raise PreimageError(
-                f"--init-decoder {cfg.init_decoder} was trained as {start.config()}, not {decoder.config()}"
-                " — pass the same --rep/--width/--top/--blocks/--hidden"
-            )
-        decoder.load_state_dict(start.state_dict())
+        grow_from(decoder, Decoder.from_file(cfg.init_decoder), cfg.init_decoder)
     params: list[dict[str, Any]] = [{"params": decoder.parameters(), "lr": cfg.lr, "peak": cfg.lr}]
     if cfg.finetune_encoder:
         params.append(
             {"params": [p for p in rep.parameters() if p.requires_grad], "lr": cfg.encoder_lr, "peak": cfg.encoder_lr}
         )
-    module = Pipeline(rep, decoder, cfg.finetune_encoder, cfg.amp == "bf16")
+    module = Pipeline(rep, decoder, cfg.finetune_encoder, cfg.amp == "bf16", cfg.ema)
     opt = torch.optim.Adam(params, betas=(0.9, 0.999))
     steps_per_epoch = len(train_x) // cfg.batch_size
     total = steps_per_epoch * cfg.epochs
@@ -246,6 +258,7 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            module.update_ema()
             loss_sum += float(loss.detach()) * len(x)
             seen += len(x)
             bar.set_postfix(
@@ -257,11 +270,12 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
                 save(epoch, step + 1)
         wall += time.time() - last
         if rank == 0:
-            val = evaluate_decoder(decoder, rep, val_x)
+            val = evaluate_decoder(module.shipped_decoder(), rep, val_x)
             row = {
                 "epoch": epoch + 1,
                 "train_mse": loss_sum / max(seen, 1),
                 "val_normalized_error": val["normalized_error"],
+                **({"val_raw_weights": evaluate_decoder(decoder, rep, val_x)["normalized_error"]} if cfg.ema else {}),
                 "lr": opt.param_groups[0]["lr"],
                 "wall_s": round(wall, 1),
                 "img_per_s": seen * world / max(time.time() - t0, 1e-9),
@@ -278,7 +292,25 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
             return {"stopped_at_epoch": epoch, "history": history}
     if rank != 0:
         return {"rank": rank}
-    return export_decoder(decoder, rep, cfg, history)
+    return export_decoder(module.shipped_decoder(), rep, cfg, history)
+
+
+def grow_from(decoder: Decoder, start: Decoder, source: str) -> None:
+    """Initialise ``decoder`` from trained weights of the same architecture, or of one with fewer stage blocks.
+
+    Stage blocks are the identity when new, so a grown decoder starts out computing exactly what the
+    trained one does.
+    """
+    mine, theirs = decoder.config(), start.config()
+    if {k: v for k, v in mine.items() if k != "stage_blocks"} != {
+        k: v for k, v in theirs.items() if k != "stage_blocks"
+    } or theirs["stage_blocks"] > mine["stage_blocks"]:
+        raise PreimageError(
+            f"--init-decoder {source} was trained as {theirs}, not {mine} — pass the same "
+            "--rep/--width/--top/--blocks/--hidden (--stage-blocks may only grow)"
+        )
+    missing, unexpected = decoder.load_state_dict(start.state_dict(), strict=False)
+    assert not unexpected and all(".stage_blocks." in k for k in missing), (missing, unexpected)
 
 
 def export_decoder(
@@ -335,9 +367,14 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     )
     arch = f", code-resolution trunk of {cfg.top or 4 * cfg.width} channels" if cfg.top else ""
     arch += f", {cfg.blocks} residual blocks" if cfg.blocks else ""
+    arch += f", {cfg.stage_blocks} residual block(s) per expansion stage" if cfg.stage_blocks else ""
     vector = ":" in cfg.rep and cfg.rep.split(":")[1].startswith(("fc", "prob"))
     arch += f", fully connected width {cfg.hidden}" if vector else ""
-    flags = "".join(f" --{k} {getattr(cfg, k)}" for k in ("top", "blocks") if getattr(cfg, k))
+    flags = "".join(
+        f" --{k.replace('_', '-')} {getattr(cfg, k)}"
+        for k in ("top", "blocks", "stage_blocks", "ema")
+        if getattr(cfg, k)
+    )
     flags += f" --hidden {cfg.hidden}" if cfg.hidden != 512 else ""
     flags += f" --lr {cfg.lr:g}" if cfg.lr != 1e-3 else ""
     flags += " --finetune-encoder" if cfg.finetune_encoder else ""
@@ -357,7 +394,8 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
 - **Data**: Tiny-ImageNet-200 train (100,000 images), reflect-pad random crops and flips; ImageNet
   non-commercial research terms apply.
 - **Training**: {summary["epochs"]} epochs, Adam lr {cfg.lr} with warm-up and cosine decay, batch {cfg.batch_size},
-  bf16 autocast, seed {cfg.seed}; {summary["wall_min"]} min wall time on a 2-core CPU.
+  bf16 autocast, seed {cfg.seed}{f", weights averaged (EMA {cfg.ema})" if cfg.ema else ""}; {summary["wall_min"]} min
+  wall time on a 2-core CPU.
 - **Normalised reconstruction error** (shipped weights):
   - Tiny-ImageNet val, {tiny["n"]} images: **{tiny["normalized_error"]:.3f}**
     (95% CI {tiny["ci95"][0]:.3f}-{tiny["ci95"][1]:.3f})
