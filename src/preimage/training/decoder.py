@@ -379,12 +379,18 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     flags += f" --lr {cfg.lr:g}" if cfg.lr != 1e-3 else ""
     flags += " --finetune-encoder" if cfg.finetune_encoder else ""
     flags += f" --init-decoder {cfg.init_decoder}" if cfg.init_decoder else ""
-    start_line = (
-        f"- **Start**: decoder initialised from `{cfg.init_decoder}`; encoder from the shipped weights, "
-        f"fine-tuned at lr {cfg.encoder_lr:g}.\n"
-        if cfg.init_decoder or cfg.finetune_encoder
-        else ""
-    )
+    start_line = ""
+    if cfg.init_decoder:
+        start_line = (
+            f"- **Start**: decoder initialised from `{cfg.init_decoder}` (see that file's card for its training)"
+        )
+        start_line += (
+            f"; encoder fine-tuned from the shipped weights at lr {cfg.encoder_lr:g}.\n"
+            if cfg.finetune_encoder
+            else ".\n"
+        )
+    elif cfg.finetune_encoder:
+        start_line = f"- **Start**: encoder fine-tuned from the shipped weights at lr {cfg.encoder_lr:g}.\n"
     path.write_text(f"""# Decoder for `{cfg.rep}`{" (autoencoder: encoder fine-tuned)" if cfg.finetune_encoder else ""}
 
 - **Task**: predict the expected pre-image E[x | Phi(x)] of a 64x64 RGB image from its `{cfg.rep}` code
