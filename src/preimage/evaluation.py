@@ -21,10 +21,14 @@ def reconstruct(
     batch: int = 64,
     seed: int = 0,
     weights: str = "default",
+    flip_average: bool = False,
 ) -> torch.Tensor:
-    """Reconstructions of ``images`` ``(N, 3, S, S)`` by ``method``: ``decoder`` (the shipped learned
-    decoder), ``autoencoder`` (shipped fine-tuned encoder + decoder), ``optimize`` (gradient descent on
-    the image), ``hoggles`` (paired-dictionary baseline, HOG only)."""
+    """Reconstructions of ``images`` ``(N, 3, S, S)`` by ``method``.
+
+    ``decoder``: the shipped learned decoder (``flip_average`` averages it with the mirrored code's
+    decoding); ``autoencoder``: shipped fine-tuned encoder + decoder; ``optimize``: gradient descent on
+    the image; ``hoggles``: the paired-dictionary baseline, HOG only.
+    """
     from preimage.inverters.decoders import Decoder
     from preimage.inverters.optimize import invert_optimize
     from preimage.representations import create_representation
@@ -51,6 +55,7 @@ def reconstruct(
             return torch.cat([decoder(encoder(images[i : i + 256])) for i in range(0, len(images), 256)])
     if method == "decoder":
         decoder = Decoder.from_pretrained(rep_name)
+        decoder.flip_average = flip_average
         with torch.no_grad():
             return torch.cat([decoder(rep(images[i : i + 256])) for i in range(0, len(images), 256)])
     for i in range(0, len(images), batch):
@@ -70,11 +75,12 @@ def evaluate_inverter(
     steps: int = 200,
     batch: int = 64,
     seed: int = 0,
+    flip_average: bool = False,
 ) -> dict[str, Any]:
     images = torch.stack([it.image for it in iter_images([data], size=size, fit="center", limit=limit, strict=False)])
     if len(images) < 2:
         raise PreimageError(f"{data} holds fewer than 2 images; the normalised error needs at least 2")
-    recon = reconstruct(rep_name, method, images, steps, batch, seed)
+    recon = reconstruct(rep_name, method, images, steps, batch, seed, flip_average=flip_average)
     per = per_image_normalized_error(images, recon, mean_pairwise_distance(images))
     est = bootstrap(per, seed=seed)
     return {
@@ -85,4 +91,5 @@ def evaluate_inverter(
         "n": est.n,
         "size": size,
         **({"steps": steps} if method == "optimize" else {}),
+        **({"flip_average": True} if flip_average else {}),
     }

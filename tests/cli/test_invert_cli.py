@@ -123,3 +123,22 @@ def test_gram_explain_quick_writes_numbers(tmp_path: Path, capsys: pytest.Captur
     dist = summary["mean_gram_distance"]
     assert dist["style_itself"] == 0.0 and dist["noise"] > dist["gram"]
     assert (tmp_path / "gram-explain" / "gram_distance.csv").is_file()
+
+
+def test_flip_averaged_decoder_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--rep", "hog", "--method", "decoder", "--data", "samples:all", "--json"]
+    assert main(["evaluate", *argv]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", *argv, "--flip-average"]) == 0
+    averaged = json.loads(capsys.readouterr().out)
+    assert averaged["flip_average"] is True and "flip_average" not in plain
+    assert averaged["normalized_error"] != plain["normalized_error"]
+    assert (
+        main(["invert", "samples:coffee", "--rep", "hog", "--method", "decoder", "--flip-average", "-o", str(tmp_path)])
+        == 0
+    )
+    assert Image.open(tmp_path / "coffee.png").size == (64, 64)
+    capsys.readouterr()
+    assert main(["invert", "samples:coffee", "--rep", "lbp", "--method", "decoder", "--flip-average", "-o", "X"]) == 2
+    err = capsys.readouterr().err
+    assert "mirror its code" in err and "Traceback" not in err

@@ -151,3 +151,18 @@ def test_bad_input_one_line_error(bad: torch.Tensor, fix: str) -> None:
 def test_hog_dt_rejects_vlfeat_backend() -> None:
     with pytest.raises(PreimageError, match="--rep hog"):
         create_representation("hog-dt", backend="vlfeat")
+
+
+def test_flip_code_is_the_hog_of_the_mirrored_image() -> None:
+    """Reference: the HOG computed on the mirrored image (continuous pixels, so no orientation ties)."""
+    from preimage.representations.hog import HOG, flip_hog_code
+
+    torch.manual_seed(0)
+    hog = HOG()
+    for shape in ((3, 3, 64, 64), (2, 3, 40, 56)):
+        x = torch.rand(shape)
+        torch.testing.assert_close(hog.flip_code(hog(x)), hog(x.flip(-1)), atol=1e-6, rtol=0)
+    code = hog(torch.rand(1, 3, 32, 32))
+    torch.testing.assert_close(flip_hog_code(flip_hog_code(code)), code)  # an involution
+    with pytest.raises(PreimageError, match="UoCTTI"):
+        flip_hog_code(torch.rand(1, 36, 4, 4))

@@ -239,3 +239,27 @@ def test_ema_is_the_exponential_average_of_the_weights() -> None:
         torch.testing.assert_close(avg, 0.9 * (0.9 * b + 0.1 * w1) + 0.1 * w2)
     assert pipe.shipped_decoder() is pipe.ema
     assert "ema.net.head.weight" in pipe.state_dict()  # checkpoints carry the average
+
+
+def test_flip_averaging_is_mirror_symmetric() -> None:
+    """Flip-averaged decoding of a mirrored code is the mirrored decoding (a plain decoder is not)."""
+    from preimage.representations.hog import flip_hog_code
+
+    torch.manual_seed(0)
+    dec = Decoder("hog", (31, 8, 8), 64, width=8).eval()
+    for p in dec.parameters():
+        p.data.normal_(0, 0.05)
+    dec.precision = "fp32"
+    codes = torch.rand(2, 31, 8, 8) * 0.3
+    with torch.no_grad():
+        plain = dec(codes)
+        dec.flip_average = True
+        averaged = dec(codes)
+        torch.testing.assert_close(dec(flip_hog_code(codes)), averaged.flip(-1), atol=1e-6, rtol=0)
+        mirrored = dec._decode(flip_hog_code(codes)).flip(-1)
+    torch.testing.assert_close(averaged, (plain + mirrored) / 2)
+    assert (plain - averaged).abs().max() > 1e-3
+    lbp = Decoder("lbp", (58, 4, 4), 64, width=8).eval()
+    lbp.flip_average = True
+    with pytest.raises(PreimageError, match="mirror its code"), torch.no_grad():
+        lbp(torch.rand(1, 58, 4, 4))

@@ -29,10 +29,10 @@ def parse_channels(spec: str) -> list[int]:
     return out
 
 
-def _decoder_invert(rep: str, codes: torch.Tensor) -> torch.Tensor:
+def _decoder_invert(rep: str, codes: torch.Tensor, flip_average: bool = False) -> torch.Tensor:
     from preimage.inverters.decoders import invert_with_decoder
 
-    return invert_with_decoder(rep, codes)
+    return invert_with_decoder(rep, codes, flip_average=flip_average)
 
 
 def _invert_args(p: argparse.ArgumentParser) -> None:
@@ -47,6 +47,9 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default="default", help="for MODEL:LAYER: shipped weights or a file")
     p.add_argument("--limit", type=int, default=None)
+    p.add_argument(
+        "--flip-average", action="store_true", help="decoder: average with the mirrored code's decoding (HOG)"
+    )
     p.add_argument("-o", "--out", required=True, help="output folder: one PNG per input, named after it")
 
 
@@ -78,7 +81,7 @@ def _invert(args: argparse.Namespace) -> int:
 
         recon = PairedDictionary.from_pretrained()(codes)
     else:
-        recon = _decoder_invert(args.rep, codes)
+        recon = _decoder_invert(args.rep, codes, args.flip_average)
     out = Path(args.out)
     written = []
     seen: dict[str, int] = {}

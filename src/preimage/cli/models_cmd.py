@@ -186,6 +186,9 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=200, help="optimisation steps (method optimize)")
     p.add_argument("--batch", type=int, default=64, help="images optimised together (method optimize)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--flip-average", action="store_true", help="decoder: average with the mirrored code's decoding (HOG)"
+    )
     p.add_argument("--json", action="store_true", help="print only the JSON result")
 
 
@@ -196,7 +199,7 @@ def _evaluate_inverter(args: argparse.Namespace) -> int:
     from preimage.evaluation import evaluate_inverter
 
     result = evaluate_inverter(
-        args.rep, args.method, args.data, args.limit, args.size, args.steps, args.batch, args.seed
+        args.rep, args.method, args.data, args.limit, args.size, args.steps, args.batch, args.seed, args.flip_average
     )
     print(json.dumps(result))
     return 0

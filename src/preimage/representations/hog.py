@@ -370,6 +370,26 @@ def hog_dalal_triggs_gray(
     return out / torch.sqrt((out**2).sum(dim=1, keepdim=True) + eps**2)
 
 
+def flip_hog_code(code: torch.Tensor, num_orientations: int = 9) -> torch.Tensor:
+    """The UoCTTI HOG of the horizontally mirrored image, computed from the HOG itself.
+
+    Mirroring maps a gradient angle ``t`` to ``pi - t``: directed bin ``k`` (of ``2 O``) goes to
+    ``(O - k) mod 2 O``, undirected bin ``k`` (of ``O``) to ``(O - k) mod O``; the four texture
+    (block-energy) features swap left and right blocks; the cell grid is mirrored. Exact up to
+    ties in VLFeat's hard orientation assignment (a gradient exactly between two bins, such as a
+    purely vertical one in a flat uint8 region, goes to the same bin in both images).
+
+    Shape:
+        - Input: :math:`(B, 3 O + 4, h, w)`. Output: the same.
+    """
+    o = num_orientations
+    if code.dim() != 4 or code.shape[1] != 3 * o + 4:
+        raise PreimageError(f"flip_hog_code expects (B, {3 * o + 4}, h, w) UoCTTI codes, got {tuple(code.shape)}")
+    perm = [(o - k) % (2 * o) for k in range(2 * o)] + [2 * o + (o - k) % o for k in range(o)]
+    perm += [3 * o + 1, 3 * o, 3 * o + 3, 3 * o + 2]
+    return code[:, perm].flip(-1)
+
+
 class HOG(Representation):
     """VLFeat UoCTTI HOG as a module (``backend="torch"`` differentiable, ``"vlfeat"`` the C library).
 
@@ -396,6 +416,10 @@ class HOG(Representation):
             out = np.stack([vl_hog(g[0], self.cell_size, "uoctti", self.num_orientations) for g in gray])
             return torch.from_numpy(out).to(images.device, images.dtype)
         return hog_uoctti(images, self.cell_size, self.num_orientations)
+
+    def flip_code(self, code: torch.Tensor) -> torch.Tensor:
+        """The code of the mirrored image (:func:`flip_hog_code`)."""
+        return flip_hog_code(code, self.num_orientations)
 
     def for_optimization(self) -> Representation:
         """An encoder with the same values and smoother gradients, for optimisation inversion.
