@@ -35,6 +35,8 @@ def reconstruct(
 
     if method not in METHODS:
         raise unknown_name("method", method, METHODS)
+    if flip_average and method != "decoder":
+        raise PreimageError(f"--flip-average averages decoder outputs; drop it or use --method decoder, not {method}")
     extra: dict[str, Any] = {"weights": weights} if ":" in rep_name else {}
     rep = create_representation(rep_name, **extra)
     if method == "hoggles":

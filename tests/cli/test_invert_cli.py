@@ -142,3 +142,7 @@ def test_flip_averaged_decoder_from_the_cli(tmp_path: Path, capsys: pytest.Captu
     assert main(["invert", "samples:coffee", "--rep", "lbp", "--method", "decoder", "--flip-average", "-o", "X"]) == 2
     err = capsys.readouterr().err
     assert "mirror its code" in err and "Traceback" not in err
+    for command in (["invert", "samples:coffee", "-o", "X"], ["evaluate", "--data", "samples:all"]):
+        assert main([*command, "--rep", "hog", "--method", "optimize", "--flip-average"]) == 2
+        err = capsys.readouterr().err
+        assert "--flip-average averages decoder outputs" in err and len(err.strip().splitlines()) == 1

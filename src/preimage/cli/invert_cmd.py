@@ -61,6 +61,10 @@ def _invert(args: argparse.Namespace) -> int:
 
     if args.method not in METHODS:
         raise unknown_name("method", args.method, METHODS)
+    if args.flip_average and args.method != "decoder":
+        raise PreimageError(
+            f"--flip-average averages decoder outputs; drop it or use --method decoder, not {args.method}"
+        )
     if args.method == "hoggles" and args.rep != "hog":
         raise PreimageError(f"--method hoggles inverts HOG only, not {args.rep!r}; use --method decoder")
     extra = {"weights": args.weights} if ":" in args.rep else {}
