@@ -13,6 +13,12 @@ from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normal
 METHODS = ("decoder", "optimize", "autoencoder", "hoggles")
 
 
+def check_flip_average(method: str, flip_average: bool) -> None:
+    """Flip averaging is a way of running a decoder; with any other method it would be silently ignored."""
+    if flip_average and method != "decoder":
+        raise PreimageError(f"--flip-average averages decoder outputs; drop it or use --method decoder, not {method}")
+
+
 def reconstruct(
     rep_name: str,
     method: str,
@@ -35,8 +41,7 @@ def reconstruct(
 
     if method not in METHODS:
         raise unknown_name("method", method, METHODS)
-    if flip_average and method != "decoder":
-        raise PreimageError(f"--flip-average averages decoder outputs; drop it or use --method decoder, not {method}")
+    check_flip_average(method, flip_average)
     extra: dict[str, Any] = {"weights": weights} if ":" in rep_name else {}
     rep = create_representation(rep_name, **extra)
     if method == "hoggles":

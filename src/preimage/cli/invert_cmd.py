@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from preimage.cli.main import command
+from preimage.cli.main import add_flip_average_argument, command
 from preimage.errors import PreimageError, unknown_name
 
 METHODS = ("optimize", "decoder", "hoggles")
@@ -47,24 +47,20 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default="default", help="for MODEL:LAYER: shipped weights or a file")
     p.add_argument("--limit", type=int, default=None)
-    p.add_argument(
-        "--flip-average", action="store_true", help="decoder: average with the mirrored code's decoding (HOG)"
-    )
+    add_flip_average_argument(p)
     p.add_argument("-o", "--out", required=True, help="output folder: one PNG per input, named after it")
 
 
 @command("invert", "reconstruct images from their features (one PNG per input)", _invert_args)
 def _invert(args: argparse.Namespace) -> int:
     from preimage.data import iter_images, save_image
+    from preimage.evaluation import check_flip_average
     from preimage.inverters.optimize import invert_optimize
     from preimage.representations import create_representation
 
     if args.method not in METHODS:
         raise unknown_name("method", args.method, METHODS)
-    if args.flip_average and args.method != "decoder":
-        raise PreimageError(
-            f"--flip-average averages decoder outputs; drop it or use --method decoder, not {args.method}"
-        )
+    check_flip_average(args.method, args.flip_average)
     if args.method == "hoggles" and args.rep != "hog":
         raise PreimageError(f"--method hoggles inverts HOG only, not {args.rep!r}; use --method decoder")
     extra = {"weights": args.weights} if ":" in args.rep else {}

@@ -39,6 +39,13 @@ def command(
     return decorator
 
 
+def add_flip_average_argument(p: argparse.ArgumentParser) -> None:
+    """``--flip-average``, shared by ``invert`` and ``evaluate``."""
+    p.add_argument(
+        "--flip-average", action="store_true", help="decoder: average with the mirrored code's decoding (HOG)"
+    )
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from preimage.cli.main import command
+from preimage.cli.main import add_flip_average_argument, command
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
@@ -186,9 +186,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=200, help="optimisation steps (method optimize)")
     p.add_argument("--batch", type=int, default=64, help="images optimised together (method optimize)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--flip-average", action="store_true", help="decoder: average with the mirrored code's decoding (HOG)"
-    )
+    add_flip_average_argument(p)
     p.add_argument("--json", action="store_true", help="print only the JSON result")
 
 

@@ -367,7 +367,9 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     )
     arch = f", code-resolution trunk of {cfg.top or 4 * cfg.width} channels" if cfg.top else ""
     arch += f", {cfg.blocks} residual blocks" if cfg.blocks else ""
-    arch += f", {cfg.stage_blocks} residual block(s) per expansion stage" if cfg.stage_blocks else ""
+    arch += (
+        f", {cfg.stage_blocks} residual block(s) per expansion stage below the output size" if cfg.stage_blocks else ""
+    )
     vector = ":" in cfg.rep and cfg.rep.split(":")[1].startswith(("fc", "prob"))
     arch += f", fully connected width {cfg.hidden}" if vector else ""
     flags = "".join(
