@@ -40,3 +40,15 @@ def test_resume_reproduces_an_uninterrupted_run(data: Path, tmp_path: Path) -> N
     a = load_file(str(tmp_path / "a" / "alexnet64.safetensors"))
     b = load_file(str(tmp_path / "b" / "alexnet64.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_gather_crops_match_slicing_by_hand() -> None:
+    # the GPU path of augment: one gather must equal slicing each padded image (and mirroring it)
+    from preimage.training.classifier import crops_by_gather
+
+    padded = torch.arange(2 * 3 * 10 * 12, dtype=torch.float32).view(2, 3, 10, 12)
+    offs = torch.tensor([[1, 3], [2, 0]])
+    flips = torch.tensor([False, True])
+    out = crops_by_gather(padded, offs, flips, 6, 8)
+    assert torch.equal(out[0], padded[0, :, 1:7, 3:11])
+    assert torch.equal(out[1], padded[1, :, 2:8, 0:8].flip(-1))

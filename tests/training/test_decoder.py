@@ -263,3 +263,63 @@ def test_flip_averaging_is_mirror_symmetric() -> None:
     lbp.flip_average = True
     with pytest.raises(PreimageError, match="mirror its code"), torch.no_grad():
         lbp(torch.rand(1, 58, 4, 4))
+
+
+def test_device_names_resolve_or_fail_in_one_line() -> None:
+    from preimage.training.decoder import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(PreimageError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(PreimageError, match="no CUDA GPU — use --device cpu"):
+            resolve_device("cuda")
+
+
+def _constant_decoder(path: Path, rep: str, shape: tuple[int, ...], value: float) -> None:
+    """A decoder whose output is ``value`` everywhere (all weights zero, head bias ``value``), saved to ``path``."""
+    from preimage.training.common import export_safetensors
+
+    dec = Decoder(rep, shape, 64, 8)
+    with torch.no_grad():
+        for p in dec.parameters():
+            p.zero_()
+        dec.net.head.bias.fill_(value)
+    export_safetensors(dec.state_dict(), path, fp16=False, metadata={"config": json.dumps(dec.config())})
+
+
+def test_distillation_trains_towards_the_teachers_not_the_images(data: Path, tmp_path: Path) -> None:
+    # two teachers that paint constant 0.1 and 0.3 images: the student's target is their mean, 0.2 everywhere,
+    # far from the images (mean ~0.5); trained on images it would not go there
+    _constant_decoder(tmp_path / "t1.safetensors", "hog", (31, 8, 8), 0.1)
+    _constant_decoder(tmp_path / "t2.safetensors", "hog", (31, 8, 8), 0.3)
+    cfg = DecoderConfig(
+        rep="hog",
+        data=str(data),
+        out=str(tmp_path / "run"),
+        epochs=4,
+        batch_size=8,
+        width=8,
+        limit_val=32,
+        lr=1e-2,
+        amp="none",
+        teachers=(str(tmp_path / "t1.safetensors"), str(tmp_path / "t2.safetensors")),
+    )
+    train_decoder(cfg)
+    student = Decoder.from_file(tmp_path / "run" / "decoder_hog.safetensors")
+    x = torch.rand(8, 3, 64, 64)
+    from preimage.representations import create_representation
+
+    with torch.no_grad():
+        out = student(create_representation("hog")(x))
+    assert abs(float(out.mean()) - 0.2) < 0.05, float(out.mean())
+    assert "Distilled" in (tmp_path / "run" / "decoder_hog.md").read_text()
+
+
+def test_a_teacher_for_another_representation_is_a_one_line_error(data: Path, tmp_path: Path) -> None:
+    _constant_decoder(tmp_path / "lbp.safetensors", "lbp", (58, 4, 4), 0.5)
+    teacher = str(tmp_path / "lbp.safetensors")
+    cfg = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "run"), epochs=1, width=8, teachers=(teacher,))
+    with pytest.raises(PreimageError, match=r"--teacher .* inverts lbp codes"):
+        train_decoder(cfg)

@@ -119,6 +119,17 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=float, default=300.0)
     p.add_argument("--stop-after", type=int, default=None, help="end this process after epoch N (resume later)")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader processes computing SIFT codes")
+    p.add_argument(
+        "--teacher",
+        action="append",
+        default=[],
+        help="distil: train towards the mean output of these trained decoders (repeatable) instead of the images",
+    )
+    p.add_argument(
+        "--teacher-flip-average", action="store_true", help="teachers average with their mirrored decoding (HOG)"
+    )
 
 
 @command(
@@ -150,6 +161,10 @@ def _train_decoder(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         checkpoint_every_s=args.checkpoint_every,
         stop_after_epochs=args.stop_after,
+        device=args.device,
+        workers=args.workers,
+        teachers=tuple(args.teacher),
+        teacher_flip_average=args.teacher_flip_average,
     )
     train_decoder(cfg, resume=args.resume)
     return 0

@@ -6,9 +6,14 @@ representations (HOG, LBP, CNN taps), in DataLoader workers for SIFT. Loss:
 pixel MSE in ``[0, 1]``. Validation: the normalised reconstruction error on a
 fixed slice of the validation set.
 
+Devices: ``device="auto"`` trains on a GPU when there is one (the uint8
+training set, the augmentation, the torch representations and the decoder all
+live there; SIFT codes still come from CPU workers), else on the CPU. The
+random draws are the same on both, so a seed names the same batches.
+
 Multi-process: run under ``torchrun --nproc-per-node N`` (gloo on CPU, nccl on
-GPU). Every rank takes an equal slice of each global batch and DDP averages
-the gradients, which is the single-process step on the whole batch.
+GPU, one GPU per process). Every rank takes an equal slice of each global batch
+and DDP averages the gradients, which is the single-process step on the whole batch.
 """
 
 from __future__ import annotations
@@ -74,6 +79,11 @@ class DecoderConfig:
         None  # start from these decoder weights (e.g. the autoencoder from the inversion decoder)
     )
     workers: int = 2  # DataLoader workers computing slow (SIFT) codes
+    device: str = "auto"  # "auto" (a GPU when there is one), "cpu", "cuda", "cuda:1", ...
+    # distillation: trained decoders for the same representation whose mean output replaces the image as the
+    # MSE target (a lower-variance estimate of E[x | Phi(x)] than the image itself); validation stays on images
+    teachers: tuple[str, ...] = ()
+    teacher_flip_average: bool = False  # teachers also decode the mirrored code and average (HOG)
     train_pattern: str = "train-*.tar.gz"
     val_pattern: str = "val-*.tar.gz"
 
@@ -84,11 +94,31 @@ def _dist() -> tuple[int, int]:
     return 0, 1
 
 
-def init_distributed() -> tuple[int, int]:
+def init_distributed(device: torch.device | None = None) -> tuple[int, int]:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1); gloo on CPU, nccl on GPU."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        gpu = device.type == "cuda" if device is not None else torch.cuda.is_available()
+        dist.init_process_group("nccl" if gpu else "gloo")
     return _dist()
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> this process's GPU (``LOCAL_RANK`` under torchrun) when CUDA is there, else the CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise PreimageError(f"unknown device {name!r} — use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise PreimageError(f"--device {name}: this machine has no CUDA GPU — use --device cpu")
+        if device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    elif device.type != "cpu":
+        raise PreimageError(f"--device {name}: training runs on cpu or cuda")
+    return device
 
 
 def make_encoder(rep_name: str, finetune: bool) -> Representation:
@@ -117,8 +147,10 @@ class Pipeline(torch.nn.Module):
     def update_ema(self) -> None:
         if self.ema is None:
             return
-        for avg, p in zip(self.ema.parameters(), self.decoder.parameters(), strict=True):
-            avg.lerp_(p.detach(), 1.0 - self.ema_decay)
+        # one fused update for all tensors (a kernel launch per tensor would dominate a GPU step)
+        torch._foreach_lerp_(
+            list(self.ema.parameters()), [p.detach() for p in self.decoder.parameters()], 1.0 - self.ema_decay
+        )
 
     def shipped_decoder(self) -> Decoder:
         """What validation measures and export writes: the averaged weights when ``ema`` is on."""
@@ -130,7 +162,7 @@ class Pipeline(torch.nn.Module):
         elif codes is None:
             with torch.no_grad():
                 codes = self.rep(images)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.amp):
+        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.amp):
             return self.decoder(codes).float()
 
 
@@ -173,17 +205,22 @@ class Batches(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor | None]]
 def evaluate_decoder(
     decoder: Decoder, rep: Representation, images: torch.Tensor, batch: int = 250, seed: int = 0
 ) -> dict[str, Any]:
-    """Normalised reconstruction error (mean, bootstrap 95% CI) on uint8 images ``(N, 3, S, S)``."""
+    """Normalised reconstruction error (mean, bootstrap 95% CI) on uint8 images ``(N, 3, S, S)``.
+
+    Runs on the decoder's device (``rep`` must be there too); the error is computed on the CPU.
+    """
     decoder.eval()
     rep.eval()
+    device = next(decoder.parameters()).device
     x = images.float() / 255.0
-    recon = torch.cat([decoder(rep(x[i : i + batch])) for i in range(0, len(x), batch)])
+    recon = torch.cat([decoder(rep(x[i : i + batch].to(device))).float().cpu() for i in range(0, len(x), batch)])
     per = per_image_normalized_error(x, recon, mean_pairwise_distance(x))
     est = bootstrap(per, seed=seed)
     return {"normalized_error": est.mean, "ci95": list(est.ci95), "n": est.n}
 
 
 def _lr(step: int, total: int, peak: float, floor: float, warmup: int = 200) -> float:
+    warmup = min(warmup, max(1, total // 10))  # short runs (smoke tests, fine-tuning) warm up for a tenth
     if step < warmup:
         return peak * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
@@ -191,7 +228,8 @@ def _lr(step: int, total: int, peak: float, floor: float, warmup: int = 200) -> 
 
 
 def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
-    rank, world = init_distributed()
+    device = resolve_device(cfg.device)
+    rank, world = init_distributed(device)
     run = Path(cfg.out)
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
@@ -201,24 +239,32 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
     val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", cfg.limit_val, cfg.cache_dir)
     if cfg.batch_size % world:
         raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
-    rep = make_encoder(cfg.rep, cfg.finetune_encoder)
+    rep = make_encoder(cfg.rep, cfg.finetune_encoder).to(device)
     code_shape = tuple(rep.out_shape(cfg.size))
     decoder = Decoder(cfg.rep, code_shape, cfg.size, cfg.width, cfg.hidden, cfg.blocks, cfg.top, cfg.stage_blocks)
     if cfg.init_decoder and not resume:
         grow_from(decoder, Decoder.from_file(cfg.init_decoder), cfg.init_decoder)
+    decoder.to(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     params: list[dict[str, Any]] = [{"params": decoder.parameters(), "lr": cfg.lr, "peak": cfg.lr}]
     if cfg.finetune_encoder:
         params.append(
             {"params": [p for p in rep.parameters() if p.requires_grad], "lr": cfg.encoder_lr, "peak": cfg.encoder_lr}
         )
-    module = Pipeline(rep, decoder, cfg.finetune_encoder, cfg.amp == "bf16", cfg.ema)
+    module = Pipeline(rep, decoder, cfg.finetune_encoder, cfg.amp == "bf16", cfg.ema).to(device)
+    teachers = load_teachers(cfg, code_shape, device)
     opt = torch.optim.Adam(params, betas=(0.9, 0.999))
     steps_per_epoch = len(train_x) // cfg.batch_size
     total = steps_per_epoch * cfg.epochs
     ckpt_path = run / "checkpoint.pt"
     progress = load_training_state(ckpt_path, module, opt) if resume else Progress()
     epoch, step_in_epoch, wall, history = progress.epoch, progress.step_in_epoch, progress.wall, progress.history
-    ddp: torch.nn.Module = torch.nn.parallel.DistributedDataParallel(module) if world > 1 else module
+    ddp: torch.nn.Module = module
+    if world > 1:
+        ddp = torch.nn.parallel.DistributedDataParallel(
+            module, device_ids=[device.index] if device.type == "cuda" else None
+        )
     log = MetricsLog(run) if rank == 0 else None
     if rank == 0:
         (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
@@ -230,19 +276,24 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
     # non-differentiable, non-torch features (SIFT) are computed in worker processes
     slow = not getattr(rep, "differentiable", True) and rep.name == "sift"
     workers = cfg.workers if slow else 0
+    # fast codes are computed where the decoder runs, so the images go there once (1.2 GB for Tiny-ImageNet)
+    source = train_x if slow else train_x.to(device)
     while epoch < cfg.epochs:
         decoder.train()
         order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
         batches = Batches(
-            train_x, order, cfg.batch_size, epoch * steps_per_epoch, cfg.seed, rank, world, rep if slow else None
+            source, order, cfg.batch_size, epoch * steps_per_epoch, cfg.seed, rank, world, rep.cpu() if slow else None
         )
         loader = torch.utils.data.DataLoader(
             batches,
             batch_size=None,
             num_workers=workers,
             sampler=list(range(step_in_epoch, steps_per_epoch)),
+            pin_memory=slow and device.type == "cuda",
         )
-        seen, loss_sum, t0, last = 0, 0.0, time.time(), time.time()
+        # the loss is summed on the device and read every few steps: a read per step would stall a GPU
+        seen, t0, last = 0, time.time(), time.time()
+        loss_sum = torch.zeros((), device=device)
         bar = tqdm(
             range(step_in_epoch, steps_per_epoch),
             desc=f"{cfg.rep} epoch {epoch + 1}/{cfg.epochs}",
@@ -252,18 +303,29 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         )
         for step, (x, codes) in zip(bar, loader, strict=True):
             gstep = epoch * steps_per_epoch + step
+            x = x.to(device, non_blocking=True)
+            codes = codes.to(device, non_blocking=True) if codes is not None else None
             for group in opt.param_groups:
                 group["lr"] = _lr(gstep, total, group["peak"], cfg.min_lr * group["peak"] / cfg.lr)
-            loss = F.mse_loss(ddp(x, codes), x)
+            target = x
+            if teachers:
+                with torch.no_grad():
+                    if codes is None:
+                        codes = rep(x)
+                    target = torch.stack([t(codes) for t in teachers]).mean(0)
+            loss = F.mse_loss(ddp(x, codes), target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             module.update_ema()
-            loss_sum += float(loss.detach()) * len(x)
+            loss_sum += loss.detach() * len(x)
             seen += len(x)
-            bar.set_postfix(
-                mse=f"{loss_sum / seen:.4f}", img_s=f"{seen * world / max(time.time() - t0, 1e-9):.0f}", refresh=False
-            )
+            if step % 50 == 0:
+                bar.set_postfix(
+                    mse=f"{float(loss_sum) / seen:.4f}",
+                    img_s=f"{seen * world / max(time.time() - t0, 1e-9):.0f}",
+                    refresh=False,
+                )
             if time.time() - last > cfg.checkpoint_every_s:
                 wall += time.time() - last
                 last = time.time()
@@ -273,7 +335,7 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
             val = evaluate_decoder(module.shipped_decoder(), rep, val_x)
             row = {
                 "epoch": epoch + 1,
-                "train_mse": loss_sum / max(seen, 1),
+                "train_mse": float(loss_sum) / max(seen, 1),
                 "val_normalized_error": val["normalized_error"],
                 **({"val_raw_weights": evaluate_decoder(decoder, rep, val_x)["normalized_error"]} if cfg.ema else {}),
                 "lr": opt.param_groups[0]["lr"],
@@ -292,7 +354,24 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
             return {"stopped_at_epoch": epoch, "history": history}
     if rank != 0:
         return {"rank": rank}
-    return export_decoder(module.shipped_decoder(), rep, cfg, history)
+    return export_decoder(module.shipped_decoder(), rep.to(device), cfg, history)
+
+
+def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch.device) -> list[Decoder]:
+    """The ``--teacher`` decoders, checked to invert the same representation at the same size, in eval mode."""
+    if cfg.teachers and cfg.finetune_encoder:
+        raise PreimageError("--teacher distils a decoder for a fixed encoder; drop it or --finetune-encoder")
+    teachers = []
+    for path in cfg.teachers:
+        teacher = Decoder.from_file(path)
+        if teacher.rep != cfg.rep or teacher.code_shape != code_shape or teacher.image_size != cfg.size:
+            raise PreimageError(
+                f"--teacher {path} inverts {teacher.rep} codes {teacher.code_shape} at {teacher.image_size} px, "
+                f"not {cfg.rep} {code_shape} at {cfg.size} px — pass a decoder for the same --rep and --size"
+            )
+        teacher.flip_average = cfg.teacher_flip_average
+        teachers.append(teacher.to(device).eval().requires_grad_(False))
+    return teachers
 
 
 def grow_from(decoder: Decoder, start: Decoder, source: str) -> None:
@@ -333,7 +412,7 @@ def export_decoder(
         tuned = {n for n, p in model.named_parameters() if p.grad is not None}
         state = {k: v for k, v in model.state_dict().items() if k in tuned}
         export_safetensors(state, run / f"encoder_{tag}.safetensors", fp16=True)
-    shipped = Decoder.from_file(path)
+    shipped = Decoder.from_file(path).to(next(decoder.parameters()).device)
     root = Path(cfg.data)
     val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", None, cfg.cache_dir)
     tiny = evaluate_decoder(shipped, rep, val_x)
@@ -351,6 +430,8 @@ def export_decoder(
         bx, _ = materialize(str(bsds), cfg.size, "center", None, cfg.cache_dir)
         summary["bsds500_val"] = evaluate_decoder(shipped, rep, bx)
     (run / "summary.json").write_text(json.dumps(summary, indent=2))
+    if next(decoder.parameters()).is_cuda:
+        summary["gpu"] = torch.cuda.get_device_name()
     write_decoder_card(run / f"decoder_{tag}.md", cfg, summary, sum(p.numel() for p in shipped.parameters()))
     print(json.dumps(summary), flush=True)
     return summary
@@ -378,9 +459,12 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
         if getattr(cfg, k)
     )
     flags += f" --hidden {cfg.hidden}" if cfg.hidden != 512 else ""
+    flags += f" --batch-size {cfg.batch_size}" if cfg.batch_size != 64 else ""
     flags += f" --lr {cfg.lr:g}" if cfg.lr != 1e-3 else ""
     flags += " --finetune-encoder" if cfg.finetune_encoder else ""
     flags += f" --init-decoder {cfg.init_decoder}" if cfg.init_decoder else ""
+    flags += "".join(f" --teacher {t}" for t in cfg.teachers)
+    flags += " --teacher-flip-average" if cfg.teacher_flip_average else ""
     start_line = ""
     if cfg.init_decoder:
         start_line = (
@@ -393,6 +477,13 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
         )
     elif cfg.finetune_encoder:
         start_line = f"- **Start**: encoder fine-tuned from the shipped weights at lr {cfg.encoder_lr:g}.\n"
+    if cfg.teachers:
+        start_line += (
+            f"- **Distilled**: the MSE target is the mean output of {len(cfg.teachers)} trained decoder(s) "
+            f"({', '.join(f'`{t}`' for t in cfg.teachers)}"
+            f"{', each averaged with its decoding of the mirrored code' if cfg.teacher_flip_average else ''}), "
+            "not the image; validation measures against the images.\n"
+        )
     path.write_text(f"""# Decoder for `{cfg.rep}`{" (autoencoder: encoder fine-tuned)" if cfg.finetune_encoder else ""}
 
 - **Task**: predict the expected pre-image E[x | Phi(x)] of a 64x64 RGB image from its `{cfg.rep}` code
@@ -403,7 +494,7 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
   non-commercial research terms apply.
 - **Training**: {summary["epochs"]} epochs, Adam lr {cfg.lr} with warm-up and cosine decay, batch {cfg.batch_size},
   bf16 autocast, seed {cfg.seed}{f", weights averaged (EMA {cfg.ema})" if cfg.ema else ""}; {summary["wall_min"]} min
-  wall time on a 2-core CPU.
+  wall time on {summary.get("gpu", "a 2-core CPU")}.
 - **Normalised reconstruction error** (shipped weights):
   - Tiny-ImageNet val, {tiny["n"]} images: **{tiny["normalized_error"]:.3f}**
     (95% CI {tiny["ci95"][0]:.3f}-{tiny["ci95"][1]:.3f})
