@@ -58,7 +58,17 @@ def test_training_lowers_the_error_and_exports(data: Path, tmp_path: Path) -> No
 
 
 def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
-    base = {"rep": "hog", "data": str(data), "epochs": 2, "batch_size": 16, "width": 8, "limit_val": 32, "amp": "none"}
+    # on the CPU: GPU kernels (atomics, autotuned convolutions) are not bitwise reproducible
+    base = {
+        "rep": "hog",
+        "data": str(data),
+        "epochs": 2,
+        "batch_size": 16,
+        "width": 8,
+        "limit_val": 32,
+        "amp": "none",
+        "device": "cpu",
+    }
     train_decoder(DecoderConfig(out=str(tmp_path / "a"), **base))  # type: ignore[arg-type]
     train_decoder(DecoderConfig(out=str(tmp_path / "b"), stop_after_epochs=1, **base))  # type: ignore[arg-type]
     train_decoder(DecoderConfig(out=str(tmp_path / "b"), **base), resume=True)  # type: ignore[arg-type]
@@ -85,6 +95,8 @@ def test_two_process_ddp_equals_one_process(data: Path, tmp_path: Path) -> None:
         "16",
         "--amp",
         "none",
+        "--device",
+        "cpu",  # two processes may share one machine's single GPU; gloo on the CPU runs anywhere
     ]
     one = subprocess.run(
         [sys.executable, "-m", "preimage.cli", "train-decoder", *common, "-o", str(tmp_path / "one")],
@@ -304,6 +316,7 @@ def test_distillation_trains_towards_the_teachers_not_the_images(data: Path, tmp
         limit_val=32,
         lr=1e-2,
         amp="none",
+        warmup_steps=2,
         teachers=(str(tmp_path / "t1.safetensors"), str(tmp_path / "t2.safetensors")),
     )
     train_decoder(cfg)
@@ -323,3 +336,11 @@ def test_a_teacher_for_another_representation_is_a_one_line_error(data: Path, tm
     cfg = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "run"), epochs=1, width=8, teachers=(teacher,))
     with pytest.raises(PreimageError, match=r"--teacher .* inverts lbp codes"):
         train_decoder(cfg)
+    flip = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "run"), teacher_flip_average=True)
+    with pytest.raises(PreimageError, match="needs at least one --teacher"):
+        train_decoder(flip)
+    lbp = DecoderConfig(
+        rep="lbp", data=str(data), out=str(tmp_path / "run"), teachers=(teacher,), teacher_flip_average=True
+    )
+    with pytest.raises(PreimageError, match="mirror its code"):
+        train_decoder(lbp)

@@ -127,6 +127,7 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
         default=[],
         help="distil: train towards the mean output of these trained decoders (repeatable) instead of the images",
     )
+    p.add_argument("--warmup-steps", type=int, default=200, help="linear learning-rate warm-up steps")
     p.add_argument(
         "--teacher-flip-average", action="store_true", help="teachers average with their mirrored decoding (HOG)"
     )
@@ -165,6 +166,7 @@ def _train_decoder(args: argparse.Namespace) -> int:
         workers=args.workers,
         teachers=tuple(args.teacher),
         teacher_flip_average=args.teacher_flip_average,
+        warmup_steps=args.warmup_steps,
     )
     train_decoder(cfg, resume=args.resume)
     return 0

@@ -147,14 +147,16 @@ class LayerTap(Representation):
         if hw not in self._shape_cache:
             from torch._subclasses.fake_tensor import FakeTensorMode
 
+            # the probe lives where the network does (a tap moved to a GPU must not see a CPU tensor)
+            probe = torch.zeros(1, 3, *hw, device=self.get_buffer("mean").device)
             try:
                 with FakeTensorMode(allow_non_fake_inputs=True) as mode:
-                    feats = self.features(mode.from_tensor(torch.zeros(1, 3, *hw)))
+                    feats = self.features(mode.from_tensor(probe))
             except PreimageError:
                 raise
             except Exception:  # some custom modules do not trace; run a real zero image instead
                 with torch.no_grad():
-                    feats = self.features(torch.zeros(1, 3, *hw))
+                    feats = self.features(probe)
             self._shape_cache[hw] = {k: tuple(v.shape[1:]) for k, v in feats.items()}
         return self._shape_cache[hw]
 

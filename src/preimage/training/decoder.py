@@ -84,6 +84,7 @@ class DecoderConfig:
     # MSE target (a lower-variance estimate of E[x | Phi(x)] than the image itself); validation stays on images
     teachers: tuple[str, ...] = ()
     teacher_flip_average: bool = False  # teachers also decode the mirrored code and average (HOG)
+    warmup_steps: int = 200  # linear learning-rate warm-up before the cosine decay
     train_pattern: str = "train-*.tar.gz"
     val_pattern: str = "val-*.tar.gz"
 
@@ -113,8 +114,19 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise PreimageError(f"--device {name}: this machine has no CUDA GPU — use --device cpu")
+        count, world = torch.cuda.device_count(), int(os.environ.get("WORLD_SIZE", "1"))
+        if device.index is not None and world > 1:
+            raise PreimageError(
+                f"--device {name} would put all {world} processes on one GPU — pass --device cuda "
+                "(each process takes the GPU of its LOCAL_RANK)"
+            )
         if device.index is None:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        if device.index is not None and device.index >= count:
+            raise PreimageError(
+                f"--device {name}: GPU {device.index} asked for, this machine has {count} — "
+                "start fewer processes (--nproc-per-node) or pass --device cpu"
+            )
         torch.cuda.set_device(device)
     elif device.type != "cpu":
         raise PreimageError(f"--device {name}: training runs on cpu or cuda")
@@ -220,7 +232,6 @@ def evaluate_decoder(
 
 
 def _lr(step: int, total: int, peak: float, floor: float, warmup: int = 200) -> float:
-    warmup = min(warmup, max(1, total // 10))  # short runs (smoke tests, fine-tuning) warm up for a tenth
     if step < warmup:
         return peak * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
@@ -306,7 +317,7 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
             x = x.to(device, non_blocking=True)
             codes = codes.to(device, non_blocking=True) if codes is not None else None
             for group in opt.param_groups:
-                group["lr"] = _lr(gstep, total, group["peak"], cfg.min_lr * group["peak"] / cfg.lr)
+                group["lr"] = _lr(gstep, total, group["peak"], cfg.min_lr * group["peak"] / cfg.lr, cfg.warmup_steps)
             target = x
             if teachers:
                 with torch.no_grad():
@@ -361,6 +372,12 @@ def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch
     """The ``--teacher`` decoders, checked to invert the same representation at the same size, in eval mode."""
     if cfg.teachers and cfg.finetune_encoder:
         raise PreimageError("--teacher distils a decoder for a fixed encoder; drop it or --finetune-encoder")
+    if cfg.teacher_flip_average and not cfg.teachers:
+        raise PreimageError("--teacher-flip-average needs at least one --teacher")
+    if cfg.teacher_flip_average:
+        from preimage.inverters.decoders import _code_flip
+
+        _code_flip(cfg.rep)  # fails now, in one line, for a representation that cannot mirror its code
     teachers = []
     for path in cfg.teachers:
         teacher = Decoder.from_file(path)
@@ -425,13 +442,13 @@ def export_decoder(
         "weights": str(path),
         "size_mb": round(path.stat().st_size / 2**20, 2),
     }
+    if next(decoder.parameters()).is_cuda:
+        summary["gpu"] = torch.cuda.get_device_name()
     bsds = root.parent / "bsds500" / "val-0000.tar.gz"
     if bsds.is_file():
         bx, _ = materialize(str(bsds), cfg.size, "center", None, cfg.cache_dir)
         summary["bsds500_val"] = evaluate_decoder(shipped, rep, bx)
     (run / "summary.json").write_text(json.dumps(summary, indent=2))
-    if next(decoder.parameters()).is_cuda:
-        summary["gpu"] = torch.cuda.get_device_name()
     write_decoder_card(run / f"decoder_{tag}.md", cfg, summary, sum(p.numel() for p in shipped.parameters()))
     print(json.dumps(summary), flush=True)
     return summary
@@ -460,6 +477,8 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     )
     flags += f" --hidden {cfg.hidden}" if cfg.hidden != 512 else ""
     flags += f" --batch-size {cfg.batch_size}" if cfg.batch_size != 64 else ""
+    flags += f" --warmup-steps {cfg.warmup_steps}" if cfg.warmup_steps != 200 else ""
+    flags += f" --device {cfg.device}" if cfg.device != "auto" else ""
     flags += f" --lr {cfg.lr:g}" if cfg.lr != 1e-3 else ""
     flags += " --finetune-encoder" if cfg.finetune_encoder else ""
     flags += f" --init-decoder {cfg.init_decoder}" if cfg.init_decoder else ""
