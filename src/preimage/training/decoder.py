@@ -122,7 +122,7 @@ def resolve_device(name: str) -> torch.device:
             )
         if device.index is None:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        if device.index is not None and device.index >= count:
+        if device.index >= count:
             raise PreimageError(
                 f"--device {name}: GPU {device.index} asked for, this machine has {count} — "
                 "start fewer processes (--nproc-per-node) or pass --device cpu"
@@ -245,9 +245,6 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
-    root = Path(cfg.data)
-    train_x, _ = materialize(str(root / cfg.train_pattern), cfg.size, "center", cfg.limit_train, cfg.cache_dir)
-    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", cfg.limit_val, cfg.cache_dir)
     if cfg.batch_size % world:
         raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
     rep = make_encoder(cfg.rep, cfg.finetune_encoder).to(device)
@@ -265,6 +262,10 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         )
     module = Pipeline(rep, decoder, cfg.finetune_encoder, cfg.amp == "bf16", cfg.ema).to(device)
     teachers = load_teachers(cfg, code_shape, device)
+    # the data last: a bad model, teacher or device is a one-line error before minutes of JPEG decoding
+    root = Path(cfg.data)
+    train_x, _ = materialize(str(root / cfg.train_pattern), cfg.size, "center", cfg.limit_train, cfg.cache_dir)
+    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", cfg.limit_val, cfg.cache_dir)
     opt = torch.optim.Adam(params, betas=(0.9, 0.999))
     steps_per_epoch = len(train_x) // cfg.batch_size
     total = steps_per_epoch * cfg.epochs
@@ -293,7 +294,7 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         decoder.train()
         order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
         batches = Batches(
-            source, order, cfg.batch_size, epoch * steps_per_epoch, cfg.seed, rank, world, rep.cpu() if slow else None
+            source, order, cfg.batch_size, epoch * steps_per_epoch, cfg.seed, rank, world, rep if slow else None
         )
         loader = torch.utils.data.DataLoader(
             batches,
@@ -365,7 +366,7 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
             return {"stopped_at_epoch": epoch, "history": history}
     if rank != 0:
         return {"rank": rank}
-    return export_decoder(module.shipped_decoder(), rep.to(device), cfg, history)
+    return export_decoder(module.shipped_decoder(), rep, cfg, history)
 
 
 def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch.device) -> list[Decoder]:
