@@ -228,8 +228,8 @@ def test_growing_stage_blocks_preserves_the_function_then_trains(tmp_path: Path)
     grown.train()
     grown(codes).square().mean().backward()
     assert grown.net.stage_blocks[0][0].body[1].weight.grad.abs().sum() > 0
-    with pytest.raises(PreimageError, match="may only grow"):
-        grow_from(small, grown, "grown")
+    with pytest.raises(PreimageError, match="may differ"):
+        grow_from(Decoder("hog", (31, 8, 8), 64, width=16), grown, "grown")
 
 
 def test_ema_is_the_exponential_average_of_the_weights() -> None:
@@ -344,3 +344,28 @@ def test_a_teacher_for_another_representation_is_a_one_line_error(data: Path, tm
     )
     with pytest.raises(PreimageError, match="mirror its code"):
         train_decoder(lbp)
+
+
+def test_a_cheaper_student_starts_from_the_trained_trunk() -> None:
+    """``--init-decoder`` into a decoder with a sub-pixel head copies every tensor of matching name and shape."""
+    from preimage.training.decoder import grow_from
+
+    torch.manual_seed(0)
+    trained = Decoder("hog", (31, 8, 8), 64, width=8, stage_blocks=2).eval()
+    for p in trained.parameters():
+        p.data.normal_(0, 0.05)
+    student = Decoder("hog", (31, 8, 8), 64, width=8, stage_blocks=1, shuffle=4).eval()
+    copied = grow_from(student, trained, "trained")
+    theirs = trained.state_dict()
+    same = [k for k, v in student.state_dict().items() if k in theirs and torch.equal(v, theirs[k])]
+    assert copied == len(same) and len(same) == len(student.state_dict()) - 2  # all but the new head
+    # so the student's 16x16 features are the trained decoder's, up to its first stage block
+    feats = []
+    for net in (trained.net, student.net):
+        net.stage_blocks[0][0].register_forward_hook(lambda m, i, o: feats.append(o))
+    codes = torch.rand(2, 31, 8, 8)
+    with torch.no_grad():
+        trained.net(codes), student.net(codes)
+    torch.testing.assert_close(feats[0], feats[1], atol=0, rtol=0)
+    with pytest.raises(PreimageError, match="--width"):
+        grow_from(Decoder("hog", (31, 8, 8), 64, width=16), trained, "trained")

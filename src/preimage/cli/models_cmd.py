@@ -107,6 +107,13 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
         default=0,
         help="residual blocks after each expansion stage below the output size (grows an --init-decoder)",
     )
+    p.add_argument(
+        "--shuffle",
+        type=int,
+        default=1,
+        help="do the last doublings (a power of 2) as one sub-pixel convolution instead of up-convolutions: "
+        "a faster decoder (1 = up-convolutions all the way)",
+    )
     p.add_argument("--ema", type=float, default=0.0, help="average the weights with this decay (e.g. 0.999); 0 = off")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
@@ -151,6 +158,7 @@ def _train_decoder(args: argparse.Namespace) -> int:
         blocks=args.blocks,
         top=args.top,
         stage_blocks=args.stage_blocks,
+        shuffle=args.shuffle,
         ema=args.ema,
         size=args.size,
         seed=args.seed,

@@ -89,11 +89,20 @@ class SpatialDecoder(nn.Module):
         blocks: int = 0,
         top: int = 0,
         stage_blocks: int = 0,
+        shuffle: int = 1,
     ) -> None:
         super().__init__()
         if out_size % in_size or (out_size // in_size) & (out_size // in_size - 1):
             raise PreimageError(f"decoder: output {out_size} must be the code size {in_size} times a power of 2")
-        ups = int(math.log2(out_size // in_size))
+        if shuffle < 1 or shuffle & (shuffle - 1) or shuffle > out_size // in_size:
+            raise PreimageError(
+                f"decoder: --shuffle {shuffle} must be a power of 2 no larger than the upsampling factor "
+                f"{out_size // in_size} (code {in_size} -> image {out_size}); 1 = up-convolutions all the way"
+            )
+        # the last log2(shuffle) doublings are one sub-pixel convolution (Shi et al. 2016) instead of
+        # up-convolution stages: the full-resolution stages cost most of the time on a CPU (few channels,
+        # memory-bound) and add little to a reconstruction that is a conditional mean, hence smooth
+        ups = int(math.log2(out_size // in_size // shuffle))
         w4 = width * 4
         # channels of the code-resolution trunk; widening it (and adding residual blocks there) buys
         # capacity where positions are few, without touching the costly full-resolution stages
@@ -116,13 +125,16 @@ class SpatialDecoder(nn.Module):
         # from ``expand`` so weights trained without them load unchanged)
         self.stage_blocks = nn.ModuleList(
             [
-                nn.Sequential(*[_StageBlock(chans[i + 1]) for _ in range(stage_blocks if i < ups - 1 else 0)])
+                nn.Sequential(
+                    *[_StageBlock(chans[i + 1]) for _ in range(stage_blocks if i < ups - 1 or shuffle > 1 else 0)]
+                )
                 for i in range(ups)
             ]
         )
-        self.head = nn.Conv2d(chans[-1], 3, 3, 1, 1)
+        self.head = nn.Conv2d(chans[-1], 3 * shuffle * shuffle, 3, 1, 1)
         assert self.head.bias is not None
         nn.init.constant_(self.head.bias, 0.45)  # start at mid-gray, the MSE optimum without information
+        self.shuffle = nn.PixelShuffle(shuffle) if shuffle > 1 else nn.Identity()
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
         x = self.stem(code)
@@ -136,7 +148,7 @@ class SpatialDecoder(nn.Module):
         x = self.blocks(x)
         for stage, extra in zip(self.expand, self.stage_blocks, strict=True):
             x = extra(stage(x))
-        return self.head(x)
+        return self.shuffle(self.head(x))
 
 
 class VectorDecoder(nn.Module):
@@ -181,16 +193,17 @@ def build_decoder(
     blocks: int = 0,
     top: int = 0,
     stage_blocks: int = 0,
+    shuffle: int = 1,
 ) -> nn.Module:
     """The paper's decoder family for a code shape: spatial maps or vectors."""
     if len(code_shape) == 3:
         c, h, w = code_shape
         if h != w:
             raise PreimageError(f"decoder: square code maps only, got {h}x{w}")
-        return SpatialDecoder(c, h, out_size, width, blocks, top, stage_blocks)
+        return SpatialDecoder(c, h, out_size, width, blocks, top, stage_blocks, shuffle)
     if len(code_shape) == 1:
-        if stage_blocks:
-            raise PreimageError("decoder: --stage-blocks applies to spatial codes (maps), not vectors")
+        if stage_blocks or shuffle != 1:
+            raise PreimageError("decoder: --stage-blocks and --shuffle apply to spatial codes (maps), not vectors")
         return VectorDecoder(code_shape[0], out_size, width, hidden)
     raise PreimageError(f"decoder: unsupported code shape {code_shape}")
 
@@ -212,11 +225,13 @@ class Decoder(nn.Module):
         blocks: int = 0,
         top: int = 0,
         stage_blocks: int = 0,
+        shuffle: int = 1,
     ) -> None:
         super().__init__()
         self.rep, self.code_shape, self.image_size, self.width = rep, tuple(code_shape), image_size, width
         self.hidden, self.blocks, self.top, self.stage_blocks = hidden, blocks, top, stage_blocks
-        self.net = build_decoder(self.code_shape, image_size, width, hidden, blocks, top, stage_blocks)
+        self.shuffle = shuffle
+        self.net = build_decoder(self.code_shape, image_size, width, hidden, blocks, top, stage_blocks, shuffle)
         # inference numerics: "auto" = bf16 autocast + channels-last on CPUs with native bf16 (4-5x faster here,
         # outputs within ~1e-3 of fp32, and the decoders were trained under bf16 autocast); "fp32" otherwise
         self.precision = "auto"
@@ -264,6 +279,7 @@ class Decoder(nn.Module):
             "blocks": self.blocks,
             "top": self.top,
             "stage_blocks": self.stage_blocks,
+            "shuffle": self.shuffle,
         }
 
     @classmethod
@@ -288,6 +304,7 @@ class Decoder(nn.Module):
             cfg.get("blocks", 0),
             cfg.get("top", 0),
             cfg.get("stage_blocks", 0),
+            cfg.get("shuffle", 1),
         )
         dec.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
         return dec.to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]

@@ -64,6 +64,7 @@ class DecoderConfig:
     blocks: int = 0  # residual blocks at the code resolution (spatial decoders)
     top: int = 0  # channels at the code resolution; 0 = 4 x width
     stage_blocks: int = 0  # residual blocks after each expansion stage below the output resolution
+    shuffle: int = 1  # last doublings as one sub-pixel convolution (faster); 1 = up-convolutions throughout
     ema: float = 0.0  # decay of an exponential moving average of the decoder weights (0 = off); validated and shipped
     size: int = 64
     seed: int = 0
@@ -249,7 +250,9 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
     rep = make_encoder(cfg.rep, cfg.finetune_encoder).to(device)
     code_shape = tuple(rep.out_shape(cfg.size))
-    decoder = Decoder(cfg.rep, code_shape, cfg.size, cfg.width, cfg.hidden, cfg.blocks, cfg.top, cfg.stage_blocks)
+    decoder = Decoder(
+        cfg.rep, code_shape, cfg.size, cfg.width, cfg.hidden, cfg.blocks, cfg.top, cfg.stage_blocks, cfg.shuffle
+    )
     if cfg.init_decoder and not resume:
         grow_from(decoder, Decoder.from_file(cfg.init_decoder), cfg.init_decoder)
     decoder.to(device)
@@ -392,22 +395,30 @@ def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch
     return teachers
 
 
-def grow_from(decoder: Decoder, start: Decoder, source: str) -> None:
-    """Initialise ``decoder`` from trained weights of the same architecture, or of one with fewer stage blocks.
+def grow_from(decoder: Decoder, start: Decoder, source: str) -> int:
+    """Initialise ``decoder`` from trained weights; returns how many tensors were copied.
 
-    Stage blocks are the identity when new, so a grown decoder starts out computing exactly what the
-    trained one does.
+    - Same architecture, or one with fewer stage blocks: every weight is copied. Stage blocks are the
+      identity when new, so a grown decoder starts out computing exactly what the trained one does.
+    - A different ``shuffle`` or fewer stage blocks (a cheaper student): the tensors whose names and shapes
+      match are copied (the code-resolution trunk and the shared expansion stages); the rest (the new
+      sub-pixel head) starts fresh, so distil it from the trained decoder (``--teacher``).
     """
     mine, theirs = decoder.config(), start.config()
-    if {k: v for k, v in mine.items() if k != "stage_blocks"} != {
-        k: v for k, v in theirs.items() if k != "stage_blocks"
-    } or theirs["stage_blocks"] > mine["stage_blocks"]:
+    free = ("stage_blocks", "shuffle")
+    if {k: v for k, v in mine.items() if k not in free} != {k: v for k, v in theirs.items() if k not in free}:
         raise PreimageError(
             f"--init-decoder {source} was trained as {theirs}, not {mine} — pass the same "
-            "--rep/--width/--top/--blocks/--hidden (--stage-blocks may only grow)"
+            "--rep/--width/--top/--blocks/--hidden (--stage-blocks and --shuffle may differ)"
         )
-    missing, unexpected = decoder.load_state_dict(start.state_dict(), strict=False)
-    assert not unexpected and all(".stage_blocks." in k for k in missing), (missing, unexpected)
+    if theirs.get("shuffle", 1) == mine["shuffle"] and theirs["stage_blocks"] <= mine["stage_blocks"]:
+        missing, unexpected = decoder.load_state_dict(start.state_dict(), strict=False)
+        assert not unexpected and all(".stage_blocks." in k for k in missing), (missing, unexpected)
+        return len(start.state_dict())
+    target = decoder.state_dict()
+    shared = {k: v for k, v in start.state_dict().items() if k in target and target[k].shape == v.shape}
+    decoder.load_state_dict(shared, strict=False)
+    return len(shared)
 
 
 def export_decoder(
@@ -469,6 +480,7 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     arch += (
         f", {cfg.stage_blocks} residual block(s) per expansion stage below the output size" if cfg.stage_blocks else ""
     )
+    arch += f", the last {cfg.shuffle}x upsampling one sub-pixel convolution" if cfg.shuffle != 1 else ""
     vector = ":" in cfg.rep and cfg.rep.split(":")[1].startswith(("fc", "prob"))
     arch += f", fully connected width {cfg.hidden}" if vector else ""
     flags = "".join(
@@ -476,6 +488,7 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
         for k in ("top", "blocks", "stage_blocks", "ema")
         if getattr(cfg, k)
     )
+    flags += f" --shuffle {cfg.shuffle}" if cfg.shuffle != 1 else ""
     flags += f" --hidden {cfg.hidden}" if cfg.hidden != 512 else ""
     flags += f" --batch-size {cfg.batch_size}" if cfg.batch_size != 64 else ""
     flags += f" --warmup-steps {cfg.warmup_steps}" if cfg.warmup_steps != 200 else ""
