@@ -1,6 +1,7 @@
 """Decoder inversion vs optimisation inversion: per-image time and error on the same 64 images, one run.
 
     python bench/inversion_speed.py [--rep hog] [--steps 200,800] [--data ../shared/data/tiny-imagenet-200]
+                                    [--decoder WEIGHTS.safetensors ...]
 
 Optimisation is timed at each step budget in ``--steps``; 800 is the protocol
 of Mahendran & Vedaldi's shallow-feature experiments (four stages of 200
@@ -13,7 +14,10 @@ Mahendran & Vedaldi's code, run them).
 
 The decoder is the shipped one when the zoo has it; otherwise a freshly
 initialised decoder of the same architecture (speed does not depend on the
-weights; the JSON says which). Images: the first ``--n`` Tiny-ImageNet val
+weights; the JSON says which). ``--decoder`` (repeatable) times other trained
+decoders for the same representation beside it, in the same run, each with
+its own speed-up and error (e.g. a cheaper ``--shuffle`` student against the
+shipped decoder). Images: the first ``--n`` Tiny-ImageNet val
 images with ``--data``, else the bundled sample photos, randomly flipped and shifted.
 """
 
@@ -54,6 +58,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--data", default=None, help="Tiny-ImageNet folder: use its first --n val images")
     parser.add_argument("--single", type=int, default=5, help="images optimised one at a time per budget")
+    parser.add_argument("--decoder", action="append", default=[], help="also time these decoder weights")
     args = parser.parse_args()
     budgets = [int(s) for s in args.steps.split(",")]
     if args.data:
@@ -69,29 +74,46 @@ def main() -> None:
     with torch.no_grad():
         codes = rep(images)
     shipped = zoo_path(args.rep).is_file()
-    decoder = Decoder.from_pretrained(args.rep) if shipped else Decoder(args.rep, tuple(codes.shape[1:])).eval()
-    # the decoder as users run it (eval mode, no autograd: bf16 + channels-last on CPUs with native bf16);
-    # the median of several passes, since one 30 ms call is at the mercy of the VM's scheduler
+    decoders = {
+        "shipped" if shipped else "random init (speed only)": (
+            Decoder.from_pretrained(args.rep) if shipped else Decoder(args.rep, tuple(codes.shape[1:])).eval()
+        )
+    }
+    for path in args.decoder:
+        decoders[path] = Decoder.from_file(path)
+        if decoders[path].rep != args.rep:
+            raise SystemExit(f"--decoder {path} inverts {decoders[path].rep}, not {args.rep}")
+    # the decoders as users run them (eval mode, no autograd: bf16 + channels-last on CPUs with native bf16);
+    # the median of several passes, since one 30 ms call is at the mercy of the VM's scheduler; the passes
+    # of the decoders interleave, so a slow spell of the VM hits all of them alike
+    runs: dict[str, list[float]] = {name: [] for name in decoders}
+    decoded = {}
     with torch.no_grad():
-        precision = "bf16+channels_last" if decoder._fast(codes) else "fp32"
-        decoded = decoder(codes)
-        runs = []
+        for name, decoder in decoders.items():
+            decoded[name] = decoder(codes)
         for _ in range(7):
-            t0 = time.perf_counter()
-            decoder(codes)
-            runs.append(time.perf_counter() - t0)
-    per_dec = statistics.median(runs) / args.n
-    result = {
+            for name, decoder in decoders.items():
+                t0 = time.perf_counter()
+                decoder(codes)
+                runs[name].append(time.perf_counter() - t0)
+    per_dec = {name: statistics.median(r) / args.n for name, r in runs.items()}
+    result: dict = {
         "bench": "inversion_speed",
         "rep": args.rep,
         "images": f"Tiny-ImageNet val, first {args.n}" if args.data else f"{args.n} sample photos",
-        "decoder_weights": "shipped" if shipped else "random init (speed only)",
-        "decoder_precision": precision,
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "decoder_images_per_s": 1.0 / per_dec,
-        "decoder_s_per_image": per_dec,
-        "decoder_normalized_error": error(decoded),
+        "decoders": [
+            {
+                "weights": name,
+                "config": {k: v for k, v in decoder.config().items() if k not in ("rep", "code_shape")},
+                "precision": "bf16+channels_last" if decoder._fast(codes) else "fp32",
+                "images_per_s": 1.0 / per_dec[name],
+                "s_per_image": per_dec[name],
+                "normalized_error": error(decoded[name]),
+            }
+            for name, decoder in decoders.items()
+        ],
         "optimize": [],
     }
     # optimisation as `preimage evaluate --method optimize` runs it: all images in one batch, every step taken;
@@ -106,18 +128,19 @@ def main() -> None:
                 "steps": steps,
                 "s_per_image": per_opt,
                 "normalized_error": error(recon),
-                "speedup_decoder_vs_optimize": per_opt / per_dec,
+                "speedup_decoder_vs_optimize": {name: per_opt / p for name, p in per_dec.items()},
             }
         )
     # one image at a time (the latency of inverting a single photo, as Mahendran & Vedaldi's code runs):
     # neither inverter can amortise its per-call work over a batch
+    singles: dict[str, list[float]] = {name: [] for name in decoders}
     with torch.no_grad():
-        singles = []
         for i in range(args.n):
-            t0 = time.perf_counter()
-            decoder(codes[i : i + 1])
-            singles.append(time.perf_counter() - t0)
-    one_dec = statistics.median(singles)
+            for name, decoder in decoders.items():
+                t0 = time.perf_counter()
+                decoder(codes[i : i + 1])
+                singles[name].append(time.perf_counter() - t0)
+    one_dec = {name: statistics.median(s) for name, s in singles.items()}
     single_opt = []
     for steps in budgets:
         per = []
@@ -126,7 +149,13 @@ def main() -> None:
             invert_optimize(rep, codes[i : i + 1], 64, steps=steps, tol=0.0, progress=False)
             per.append(time.perf_counter() - t0)
         one_opt = statistics.median(per)
-        single_opt.append({"steps": steps, "s": one_opt, "speedup_decoder_vs_optimize": one_opt / one_dec})
+        single_opt.append(
+            {
+                "steps": steps,
+                "s": one_opt,
+                "speedup_decoder_vs_optimize": {name: one_opt / d for name, d in one_dec.items()},
+            }
+        )
     result["single_image"] = {"decoder_s": one_dec, "optimize": single_opt}
     print(json.dumps(result, indent=2))
 

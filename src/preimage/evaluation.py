@@ -13,10 +13,12 @@ from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normal
 METHODS = ("decoder", "optimize", "autoencoder", "hoggles")
 
 
-def check_flip_average(method: str, flip_average: bool) -> None:
-    """Flip averaging is a way of running a decoder; with any other method it would be silently ignored."""
+def check_flip_average(method: str, flip_average: bool, decoder_weights: str | None = None) -> None:
+    """Flip averaging and decoder weights are ways of running a decoder; any other method would ignore them."""
     if flip_average and method != "decoder":
         raise PreimageError(f"--flip-average averages decoder outputs; drop it or use --method decoder, not {method}")
+    if decoder_weights is not None and method != "decoder":
+        raise PreimageError(f"--decoder-weights is for --method decoder; drop it or switch from --method {method}")
 
 
 def reconstruct(
@@ -28,20 +30,21 @@ def reconstruct(
     seed: int = 0,
     weights: str = "default",
     flip_average: bool = False,
+    decoder_weights: str | None = None,
 ) -> torch.Tensor:
     """Reconstructions of ``images`` ``(N, 3, S, S)`` by ``method``.
 
-    ``decoder``: the shipped learned decoder (``flip_average`` averages it with the mirrored code's
-    decoding); ``autoencoder``: shipped fine-tuned encoder + decoder; ``optimize``: gradient descent on
-    the image; ``hoggles``: the paired-dictionary baseline, HOG only.
+    ``decoder``: the shipped learned decoder, or ``decoder_weights`` (``flip_average`` averages it with
+    the mirrored code's decoding); ``autoencoder``: shipped fine-tuned encoder + decoder; ``optimize``:
+    gradient descent on the image; ``hoggles``: the paired-dictionary baseline, HOG only.
     """
-    from preimage.inverters.decoders import Decoder
+    from preimage.inverters.decoders import load_decoder
     from preimage.inverters.optimize import invert_optimize
     from preimage.representations import create_representation
 
     if method not in METHODS:
         raise unknown_name("method", method, METHODS)
-    check_flip_average(method, flip_average)
+    check_flip_average(method, flip_average, decoder_weights)
     extra: dict[str, Any] = {"weights": weights} if ":" in rep_name else {}
     rep = create_representation(rep_name, **extra)
     if method == "hoggles":
@@ -61,7 +64,7 @@ def reconstruct(
         with torch.no_grad():
             return torch.cat([decoder(encoder(images[i : i + 256])) for i in range(0, len(images), 256)])
     if method == "decoder":
-        decoder = Decoder.from_pretrained(rep_name)
+        decoder = load_decoder(rep_name, decoder_weights, images.shape[-1])
         decoder.flip_average = flip_average
         with torch.no_grad():
             return torch.cat([decoder(rep(images[i : i + 256])) for i in range(0, len(images), 256)])
@@ -83,11 +86,14 @@ def evaluate_inverter(
     batch: int = 64,
     seed: int = 0,
     flip_average: bool = False,
+    decoder_weights: str | None = None,
 ) -> dict[str, Any]:
     images = torch.stack([it.image for it in iter_images([data], size=size, fit="center", limit=limit, strict=False)])
     if len(images) < 2:
         raise PreimageError(f"{data} holds fewer than 2 images; the normalised error needs at least 2")
-    recon = reconstruct(rep_name, method, images, steps, batch, seed, flip_average=flip_average)
+    recon = reconstruct(
+        rep_name, method, images, steps, batch, seed, flip_average=flip_average, decoder_weights=decoder_weights
+    )
     per = per_image_normalized_error(images, recon, mean_pairwise_distance(images))
     est = bootstrap(per, seed=seed)
     return {
@@ -99,4 +105,5 @@ def evaluate_inverter(
         "size": size,
         **({"steps": steps} if method == "optimize" else {}),
         **({"flip_average": True} if flip_average else {}),
+        **({"decoder_weights": decoder_weights} if decoder_weights else {}),
     }

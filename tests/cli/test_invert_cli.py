@@ -146,3 +146,64 @@ def test_flip_averaged_decoder_from_the_cli(tmp_path: Path, capsys: pytest.Captu
         assert main([*command, "--rep", "hog", "--method", "optimize", "--flip-average"]) == 2
         err = capsys.readouterr().err
         assert "--flip-average averages decoder outputs" in err and len(err.strip().splitlines()) == 1
+
+
+def _constant_decoder(path: Path, rep: str, code_shape: tuple[int, ...], value: float) -> Path:
+    """A decoder file whose output is ``value`` everywhere: zero head weights, the head's bias ``value``."""
+    import torch
+
+    from preimage.inverters.decoders import Decoder
+    from preimage.training.common import export_safetensors
+
+    dec = Decoder(rep, code_shape, 64, width=4)
+    torch.nn.init.zeros_(dec.net.head.weight)
+    torch.nn.init.constant_(dec.net.head.bias, value)
+    return export_safetensors(dec.state_dict(), path, fp16=False, metadata={"config": json.dumps(dec.config())})
+
+
+def test_decoder_weights_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from preimage.data import iter_images
+
+    weights = _constant_decoder(tmp_path / "gray.safetensors", "hog", (31, 8, 8), 0.375)
+    argv = ["--rep", "hog", "--method", "decoder", "--data", "samples:all", "--json", "--decoder-weights"]
+    assert main(["evaluate", *argv, str(weights)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    # by hand: a constant 0.375 image's (exact in bf16) distance to each photo over the mean distance
+    # between distinct photos
+    x = np.stack([it.image.numpy() for it in iter_images(["samples:all"], size=64, fit="center")]).reshape(6, -1)
+    pairs = [np.linalg.norm(x[i] - x[j]) for i in range(6) for j in range(6) if i != j]
+    expected = np.mean(np.linalg.norm(x - 0.375, axis=1)) / np.mean(pairs)
+    assert result["decoder_weights"] == str(weights)
+    assert result["normalized_error"] == pytest.approx(expected, rel=1e-4)
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "invert",
+                "samples:coffee",
+                "--rep",
+                "hog",
+                "--method",
+                "decoder",
+                "--decoder-weights",
+                str(weights),
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert np.abs(np.asarray(Image.open(out / "coffee.png")).astype(float) - 0.375 * 255).max() <= 1
+    lbp = _constant_decoder(tmp_path / "lbp.safetensors", "lbp", (58, 4, 4), 0.375)
+    for argv_bad, message in (
+        (["evaluate", *argv, str(lbp)], "inverts lbp at 64 px, not hog"),
+        (
+            ["evaluate", *argv[:-1], "--method", "optimize", "--decoder-weights", str(weights)],
+            "--decoder-weights is for --method decoder",
+        ),
+        (["evaluate", *argv, str(tmp_path / "missing.safetensors")], "decoder weights not found"),
+    ):
+        capsys.readouterr()
+        assert main(argv_bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1

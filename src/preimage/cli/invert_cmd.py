@@ -29,10 +29,12 @@ def parse_channels(spec: str) -> list[int]:
     return out
 
 
-def _decoder_invert(rep: str, codes: torch.Tensor, flip_average: bool = False) -> torch.Tensor:
+def _decoder_invert(
+    rep: str, codes: torch.Tensor, flip_average: bool = False, weights: str | None = None
+) -> torch.Tensor:
     from preimage.inverters.decoders import invert_with_decoder
 
-    return invert_with_decoder(rep, codes, flip_average=flip_average)
+    return invert_with_decoder(rep, codes, flip_average=flip_average, weights=weights)
 
 
 def _invert_args(p: argparse.ArgumentParser) -> None:
@@ -60,7 +62,7 @@ def _invert(args: argparse.Namespace) -> int:
 
     if args.method not in METHODS:
         raise unknown_name("method", args.method, METHODS)
-    check_flip_average(args.method, args.flip_average)
+    check_flip_average(args.method, args.flip_average, args.decoder_weights)
     if args.method == "hoggles" and args.rep != "hog":
         raise PreimageError(f"--method hoggles inverts HOG only, not {args.rep!r}; use --method decoder")
     extra = {"weights": args.weights} if ":" in args.rep else {}
@@ -81,7 +83,7 @@ def _invert(args: argparse.Namespace) -> int:
 
         recon = PairedDictionary.from_pretrained()(codes)
     else:
-        recon = _decoder_invert(args.rep, codes, args.flip_average)
+        recon = _decoder_invert(args.rep, codes, args.flip_average, args.decoder_weights)
     out = Path(args.out)
     written = []
     seen: dict[str, int] = {}

@@ -40,9 +40,15 @@ def command(
 
 
 def add_flip_average_argument(p: argparse.ArgumentParser) -> None:
-    """``--flip-average``, shared by ``invert`` and ``evaluate``."""
+    """``--flip-average`` and ``--decoder-weights``, shared by ``invert`` and ``evaluate``."""
     p.add_argument(
         "--flip-average", action="store_true", help="decoder: average with the mirrored code's decoding (HOG)"
+    )
+    p.add_argument(
+        "--decoder-weights",
+        default=None,
+        metavar="FILE",
+        help="decoder: these weights (a train-decoder export) instead of the shipped decoder",
     )
 
 

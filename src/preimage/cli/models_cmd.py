@@ -222,7 +222,16 @@ def _evaluate_inverter(args: argparse.Namespace) -> int:
     from preimage.evaluation import evaluate_inverter
 
     result = evaluate_inverter(
-        args.rep, args.method, args.data, args.limit, args.size, args.steps, args.batch, args.seed, args.flip_average
+        args.rep,
+        args.method,
+        args.data,
+        args.limit,
+        args.size,
+        args.steps,
+        args.batch,
+        args.seed,
+        args.flip_average,
+        args.decoder_weights,
     )
     print(json.dumps(result))
     return 0

@@ -349,10 +349,26 @@ def zoo_path(rep: str) -> Path:
     return ZOO_DIR / f"decoder_{rep.replace(':', '_')}.safetensors"
 
 
+def load_decoder(rep: str, weights: str | Path | None = None, size: int | None = None) -> Decoder:
+    """The shipped decoder for ``rep``, or the one in ``weights`` (a ``train-decoder`` export), checked to fit."""
+    if weights is None:
+        return Decoder.from_pretrained(rep)
+    dec = Decoder.from_file(weights)
+    if dec.rep != rep or (size is not None and dec.image_size != size):
+        raise PreimageError(
+            f"--decoder-weights {weights} inverts {dec.rep} at {dec.image_size} px, not {rep}"
+            f"{f' at {size} px' if size is not None else ''} — pass --rep {dec.rep} --size {dec.image_size} "
+            "or weights trained for this representation"
+        )
+    return dec
+
+
 @torch.no_grad()
-def invert_with_decoder(rep: str, codes: torch.Tensor, batch: int = 256, flip_average: bool = False) -> torch.Tensor:
-    """One forward pass of the shipped decoder for ``rep`` (two with ``flip_average``), batched."""
-    dec = Decoder.from_pretrained(rep)
+def invert_with_decoder(
+    rep: str, codes: torch.Tensor, batch: int = 256, flip_average: bool = False, weights: str | Path | None = None
+) -> torch.Tensor:
+    """One forward pass of the shipped decoder for ``rep`` (or of ``weights``; two with ``flip_average``), batched."""
+    dec = load_decoder(rep, weights)
     dec.flip_average = flip_average
     return torch.cat([dec(codes[i : i + batch]) for i in range(0, len(codes), batch)])
 
