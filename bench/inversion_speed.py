@@ -89,6 +89,9 @@ def main() -> None:
     runs: dict[str, list[float]] = {name: [] for name in decoders}
     decoded = {}
     with torch.no_grad():
+        precision = {
+            name: "bf16+channels_last" if decoder._fast(codes) else "fp32" for name, decoder in decoders.items()
+        }
         for name, decoder in decoders.items():
             decoded[name] = decoder(codes)
         for _ in range(7):
@@ -107,7 +110,7 @@ def main() -> None:
             {
                 "weights": name,
                 "config": {k: v for k, v in decoder.config().items() if k not in ("rep", "code_shape")},
-                "precision": "bf16+channels_last" if decoder._fast(codes) else "fp32",
+                "precision": precision[name],
                 "images_per_s": 1.0 / per_dec[name],
                 "s_per_image": per_dec[name],
                 "normalized_error": error(decoded[name]),

@@ -13,12 +13,15 @@ from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normal
 METHODS = ("decoder", "optimize", "autoencoder", "hoggles")
 
 
-def check_flip_average(method: str, flip_average: bool, decoder_weights: str | None = None) -> None:
-    """Flip averaging and decoder weights are ways of running a decoder; any other method would ignore them."""
+def check_decoder_options(
+    method: str, flip_average: bool, decoder_weights: str | None = None, decoder_variant: str | None = None
+) -> None:
+    """Flip averaging, decoder weights and variants are ways of running a decoder; other methods would ignore them."""
     if flip_average and method != "decoder":
         raise PreimageError(f"--flip-average averages decoder outputs; drop it or use --method decoder, not {method}")
-    if decoder_weights is not None and method != "decoder":
-        raise PreimageError(f"--decoder-weights is for --method decoder; drop it or switch from --method {method}")
+    for flag, value in (("--decoder-weights", decoder_weights), ("--decoder-variant", decoder_variant)):
+        if value is not None and method != "decoder":
+            raise PreimageError(f"{flag} is for --method decoder; drop it or switch from --method {method}")
 
 
 def reconstruct(
@@ -31,10 +34,12 @@ def reconstruct(
     weights: str = "default",
     flip_average: bool = False,
     decoder_weights: str | None = None,
+    decoder_variant: str | None = None,
 ) -> torch.Tensor:
     """Reconstructions of ``images`` ``(N, 3, S, S)`` by ``method``.
 
-    ``decoder``: the shipped learned decoder, or ``decoder_weights`` (``flip_average`` averages it with
+    ``decoder``: the shipped learned decoder (or its ``decoder_variant``), or ``decoder_weights``
+    (``flip_average`` averages it with
     the mirrored code's decoding); ``autoencoder``: shipped fine-tuned encoder + decoder; ``optimize``:
     gradient descent on the image; ``hoggles``: the paired-dictionary baseline, HOG only.
     """
@@ -44,7 +49,7 @@ def reconstruct(
 
     if method not in METHODS:
         raise unknown_name("method", method, METHODS)
-    check_flip_average(method, flip_average, decoder_weights)
+    check_decoder_options(method, flip_average, decoder_weights, decoder_variant)
     extra: dict[str, Any] = {"weights": weights} if ":" in rep_name else {}
     rep = create_representation(rep_name, **extra)
     if method == "hoggles":
@@ -64,7 +69,7 @@ def reconstruct(
         with torch.no_grad():
             return torch.cat([decoder(encoder(images[i : i + 256])) for i in range(0, len(images), 256)])
     if method == "decoder":
-        decoder = load_decoder(rep_name, decoder_weights, images.shape[-1])
+        decoder = load_decoder(rep_name, decoder_weights, images.shape[-1], decoder_variant)
         decoder.flip_average = flip_average
         with torch.no_grad():
             return torch.cat([decoder(rep(images[i : i + 256])) for i in range(0, len(images), 256)])
@@ -87,12 +92,21 @@ def evaluate_inverter(
     seed: int = 0,
     flip_average: bool = False,
     decoder_weights: str | None = None,
+    decoder_variant: str | None = None,
 ) -> dict[str, Any]:
     images = torch.stack([it.image for it in iter_images([data], size=size, fit="center", limit=limit, strict=False)])
     if len(images) < 2:
         raise PreimageError(f"{data} holds fewer than 2 images; the normalised error needs at least 2")
     recon = reconstruct(
-        rep_name, method, images, steps, batch, seed, flip_average=flip_average, decoder_weights=decoder_weights
+        rep_name,
+        method,
+        images,
+        steps,
+        batch,
+        seed,
+        flip_average=flip_average,
+        decoder_weights=decoder_weights,
+        decoder_variant=decoder_variant,
     )
     per = per_image_normalized_error(images, recon, mean_pairwise_distance(images))
     est = bootstrap(per, seed=seed)
@@ -106,4 +120,5 @@ def evaluate_inverter(
         **({"steps": steps} if method == "optimize" else {}),
         **({"flip_average": True} if flip_average else {}),
         **({"decoder_weights": decoder_weights} if decoder_weights else {}),
+        **({"decoder_variant": decoder_variant} if decoder_variant else {}),
     }

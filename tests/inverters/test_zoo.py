@@ -10,7 +10,7 @@ import torch
 
 from preimage.cli.main import main
 from preimage.errors import PreimageError
-from preimage.inverters.decoders import Decoder
+from preimage.inverters.decoders import Decoder, zoo_path
 from preimage.models.registry import ZOO_DIR
 
 SHIPPED = sorted(p for p in ZOO_DIR.glob("decoder_*.safetensors") if not p.stem.endswith("_autoencoder"))
@@ -70,3 +70,34 @@ def test_evaluate_optimize_json(capsys: pytest.CaptureFixture[str]) -> None:
     )
     result = json.loads(capsys.readouterr().out)
     assert result["method"] == "optimize" and result["n"] == 3 and 0 < result["normalized_error"] < 2
+
+
+def test_an_unknown_variant_names_the_shipped_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["evaluate", "--rep", "hog", "--data", "samples:all", "--decoder-variant", "tiny"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no 'tiny' variant of the hog decoder is shipped (variants: fast)" in err and len(err.splitlines()) == 1
+    assert main([*argv[:-1], "fast", "--decoder-weights", str(zoo_path("hog"))]) == 2
+    assert "pass one of them" in capsys.readouterr().err
+
+
+def test_the_fast_hog_decoder_costs_under_half_and_reconstructs_like_the_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    default, fast = Decoder.from_pretrained("hog"), Decoder.from_pretrained("hog", "fast")
+    assert fast.config()["shuffle"] > 1 and zoo_path("hog", "fast").with_suffix(".md").is_file()
+    flops = []
+    for dec in (default, fast):
+        counter = FlopCounterMode(display=False)
+        with counter:
+            dec.net(torch.rand(1, *dec.code_shape))
+        flops.append(counter.get_total_flops())
+    assert flops[1] < flops[0] / 2
+    errors = []
+    for extra in ([], ["--decoder-variant", "fast"]):
+        assert main(["evaluate", "--rep", "hog", "--data", "samples:all", "--json", *extra]) == 0
+        errors.append(json.loads(capsys.readouterr().out)["normalized_error"])
+    # the student of the default decoder: close to it on photos it never saw (~0.5 there), far below gray's ~0.8
+    assert abs(errors[1] - errors[0]) < 0.03

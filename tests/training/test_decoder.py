@@ -208,6 +208,27 @@ def test_fast_inference_matches_fp32() -> None:
         dec(codes)
 
 
+def test_bf16_inference_is_autocast_and_follows_weight_changes() -> None:
+    """The cached bf16 copy computes what bf16 autocast over the fp32 weights does, and never goes stale."""
+    torch.manual_seed(0)
+    dec = Decoder("hog", (31, 8, 8), 64, width=8, stage_blocks=1).eval()
+    dec.precision = "bf16"
+    codes = torch.rand(4, 31, 8, 8)
+
+    def reference() -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return dec.net(codes).float().clamp(0, 1)
+
+    with torch.no_grad():
+        torch.testing.assert_close(dec(codes), reference(), atol=1e-2, rtol=0)
+        dec.net.head.bias += 0.1  # an in-place update, as an optimiser step makes
+        torch.testing.assert_close(dec(codes), reference(), atol=1e-2, rtol=0)
+        other = Decoder("hog", (31, 8, 8), 64, width=8, stage_blocks=1)
+        dec.load_state_dict(other.state_dict())
+        torch.testing.assert_close(dec(codes), reference(), atol=1e-2, rtol=0)
+    assert not any("bf16" in k for k in dec.state_dict())  # the copy is not part of the weights
+
+
 def test_growing_stage_blocks_preserves_the_function_then_trains(tmp_path: Path) -> None:
     """A decoder grown with stage blocks computes exactly what the trained one did, before any step."""
     from preimage.training.decoder import grow_from

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from preimage.cli.main import add_flip_average_argument, command
+from preimage.cli.main import add_decoder_arguments, command
 from preimage.errors import PreimageError, unknown_name
 
 METHODS = ("optimize", "decoder", "hoggles")
@@ -29,12 +29,12 @@ def parse_channels(spec: str) -> list[int]:
     return out
 
 
-def _decoder_invert(
-    rep: str, codes: torch.Tensor, flip_average: bool = False, weights: str | None = None
-) -> torch.Tensor:
+def _decoder_invert(args: argparse.Namespace, codes: torch.Tensor) -> torch.Tensor:
     from preimage.inverters.decoders import invert_with_decoder
 
-    return invert_with_decoder(rep, codes, flip_average=flip_average, weights=weights)
+    return invert_with_decoder(
+        args.rep, codes, flip_average=args.flip_average, weights=args.decoder_weights, variant=args.decoder_variant
+    )
 
 
 def _invert_args(p: argparse.ArgumentParser) -> None:
@@ -49,20 +49,20 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default="default", help="for MODEL:LAYER: shipped weights or a file")
     p.add_argument("--limit", type=int, default=None)
-    add_flip_average_argument(p)
+    add_decoder_arguments(p)
     p.add_argument("-o", "--out", required=True, help="output folder: one PNG per input, named after it")
 
 
 @command("invert", "reconstruct images from their features (one PNG per input)", _invert_args)
 def _invert(args: argparse.Namespace) -> int:
     from preimage.data import iter_images, save_image
-    from preimage.evaluation import check_flip_average
+    from preimage.evaluation import check_decoder_options
     from preimage.inverters.optimize import invert_optimize
     from preimage.representations import create_representation
 
     if args.method not in METHODS:
         raise unknown_name("method", args.method, METHODS)
-    check_flip_average(args.method, args.flip_average, args.decoder_weights)
+    check_decoder_options(args.method, args.flip_average, args.decoder_weights, args.decoder_variant)
     if args.method == "hoggles" and args.rep != "hog":
         raise PreimageError(f"--method hoggles inverts HOG only, not {args.rep!r}; use --method decoder")
     extra = {"weights": args.weights} if ":" in args.rep else {}
@@ -83,7 +83,7 @@ def _invert(args: argparse.Namespace) -> int:
 
         recon = PairedDictionary.from_pretrained()(codes)
     else:
-        recon = _decoder_invert(args.rep, codes, args.flip_average, args.decoder_weights)
+        recon = _decoder_invert(args, codes)
     out = Path(args.out)
     written = []
     seen: dict[str, int] = {}

@@ -39,8 +39,8 @@ def command(
     return decorator
 
 
-def add_flip_average_argument(p: argparse.ArgumentParser) -> None:
-    """``--flip-average`` and ``--decoder-weights``, shared by ``invert`` and ``evaluate``."""
+def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
+    """``--flip-average``, ``--decoder-weights`` and ``--decoder-variant``, shared by ``invert`` and ``evaluate``."""
     p.add_argument(
         "--flip-average", action="store_true", help="decoder: average with the mirrored code's decoding (HOG)"
     )
@@ -49,6 +49,12 @@ def add_flip_average_argument(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FILE",
         help="decoder: these weights (a train-decoder export) instead of the shipped decoder",
+    )
+    p.add_argument(
+        "--decoder-variant",
+        default=None,
+        metavar="NAME",
+        help="decoder: another shipped decoder for --rep, e.g. fast (hog: a cheaper sub-pixel student)",
     )
 
 

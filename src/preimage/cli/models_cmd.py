@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from preimage.cli.main import add_flip_average_argument, command
+from preimage.cli.main import add_decoder_arguments, command
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
@@ -211,7 +211,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=200, help="optimisation steps (method optimize)")
     p.add_argument("--batch", type=int, default=64, help="images optimised together (method optimize)")
     p.add_argument("--seed", type=int, default=0)
-    add_flip_average_argument(p)
+    add_decoder_arguments(p)
     p.add_argument("--json", action="store_true", help="print only the JSON result")
 
 
@@ -232,6 +232,7 @@ def _evaluate_inverter(args: argparse.Namespace) -> int:
         args.seed,
         args.flip_average,
         args.decoder_weights,
+        args.decoder_variant,
     )
     print(json.dumps(result))
     return 0

@@ -20,6 +20,7 @@ inference.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
@@ -237,6 +238,8 @@ class Decoder(nn.Module):
         self.precision = "auto"
         # test-time flip averaging, for representations that can mirror their code (HOG); off by default
         self.flip_average = False
+        # (weights' identity and versions, bf16 copy of ``net``): see ``_bf16_net``; a tuple, so not a submodule
+        self._bf16: tuple[tuple[tuple[int, int], ...], nn.Module] | None = None
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         if tuple(codes.shape[1:]) != self.code_shape:
@@ -259,8 +262,22 @@ class Decoder(nn.Module):
             return out if self.training else out.clamp(0, 1)
         if codes.dim() == 4:
             codes = codes.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return self.net(codes).float().clamp(0, 1).contiguous()
+        return self._bf16_net()(codes.to(torch.bfloat16)).float().clamp(0, 1).contiguous()
+
+    def _bf16_net(self) -> nn.Module:
+        """A bf16 copy of ``net`` for inference, made again whenever a weight changes.
+
+        The same arithmetic as bf16 autocast (bitwise-equal outputs), without casting every weight on every
+        call, which is most of the time of decoding one image (and ~20% of a batch of 64) on a CPU. In-place
+        updates (optimiser steps, ``load_state_dict``) bump a tensor's ``_version``, new tensors change its
+        storage, so either invalidates the copy.
+        """
+        tensors = [*self.net.parameters(), *self.net.buffers()]
+        key = tuple((t.data_ptr(), t._version) for t in tensors)
+        if self._bf16 is None or self._bf16[0] != key:
+            net = copy.deepcopy(self.net).to(torch.bfloat16)
+            self._bf16 = (key, net.to(memory_format=torch.channels_last))  # type: ignore[call-overload]
+        return self._bf16[1]
 
     def _fast(self, codes: torch.Tensor) -> bool:
         if self.precision == "fp32" or codes.device.type != "cpu" or torch.is_grad_enabled():
@@ -310,9 +327,20 @@ class Decoder(nn.Module):
         return dec.to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
 
     @classmethod
-    def from_pretrained(cls, rep: str) -> Decoder:
-        """The decoder shipped in the package zoo for ``rep`` (e.g. ``"hog"``, ``"alexnet64:conv3"``)."""
-        path = zoo_path(rep)
+    def from_pretrained(cls, rep: str, variant: str | None = None) -> Decoder:
+        """The decoder shipped in the package zoo for ``rep`` (e.g. ``"hog"``, ``"alexnet64:conv3"``).
+
+        ``variant`` picks another shipped decoder for the same representation, e.g. ``"fast"`` for HOG: a
+        cheaper sub-pixel student (see its model card for its error and speed).
+        """
+        path = zoo_path(rep, variant)
+        if variant is not None and not path.is_file() and zoo_path(rep).is_file():
+            tag = rep.replace(":", "_")
+            variants = sorted(p.name.split(".")[1] for p in path.parent.glob(f"decoder_{tag}.*.safetensors"))
+            raise PreimageError(
+                f"no {variant!r} variant of the {rep} decoder is shipped (variants: {', '.join(variants) or 'none'})"
+                " — drop --decoder-variant for the default decoder"
+            )
         if not path.is_file():
             shipped = sorted(
                 p.stem.removeprefix("decoder_").replace("_", ":", 1) for p in path.parent.glob("decoder_*.safetensors")
@@ -343,16 +371,22 @@ def _native_bf16() -> bool:
         return False
 
 
-def zoo_path(rep: str) -> Path:
+def zoo_path(rep: str, variant: str | None = None) -> Path:
+    """``decoder_<rep>.safetensors`` in the zoo, or ``decoder_<rep>.<variant>.safetensors``."""
     from preimage.models.registry import ZOO_DIR
 
-    return ZOO_DIR / f"decoder_{rep.replace(':', '_')}.safetensors"
+    return ZOO_DIR / f"decoder_{rep.replace(':', '_')}{f'.{variant}' if variant else ''}.safetensors"
 
 
-def load_decoder(rep: str, weights: str | Path | None = None, size: int | None = None) -> Decoder:
-    """The shipped decoder for ``rep``, or the one in ``weights`` (a ``train-decoder`` export), checked to fit."""
+def load_decoder(
+    rep: str, weights: str | Path | None = None, size: int | None = None, variant: str | None = None
+) -> Decoder:
+    """The shipped decoder for ``rep`` (or its ``variant``), or the one in ``weights`` (a ``train-decoder``
+    export), checked to fit."""
+    if weights is not None and variant is not None:
+        raise PreimageError("--decoder-weights and --decoder-variant both pick the decoder; pass one of them")
     if weights is None:
-        return Decoder.from_pretrained(rep)
+        return Decoder.from_pretrained(rep, variant)
     dec = Decoder.from_file(weights)
     if dec.rep != rep or (size is not None and dec.image_size != size):
         raise PreimageError(
@@ -365,10 +399,18 @@ def load_decoder(rep: str, weights: str | Path | None = None, size: int | None =
 
 @torch.no_grad()
 def invert_with_decoder(
-    rep: str, codes: torch.Tensor, batch: int = 256, flip_average: bool = False, weights: str | Path | None = None
+    rep: str,
+    codes: torch.Tensor,
+    batch: int = 256,
+    flip_average: bool = False,
+    weights: str | Path | None = None,
+    variant: str | None = None,
 ) -> torch.Tensor:
-    """One forward pass of the shipped decoder for ``rep`` (or of ``weights``; two with ``flip_average``), batched."""
-    dec = load_decoder(rep, weights)
+    """One forward pass of the shipped decoder for ``rep`` (its ``variant``, or ``weights``), batched.
+
+    Two passes with ``flip_average``.
+    """
+    dec = load_decoder(rep, weights, variant=variant)
     dec.flip_average = flip_average
     return torch.cat([dec(codes[i : i + batch]) for i in range(0, len(codes), batch)])
 
