@@ -17,7 +17,9 @@ initialised decoder of the same architecture (speed does not depend on the
 weights; the JSON says which). ``--decoder`` (repeatable) times other trained
 decoders for the same representation beside it, in the same run, each with
 its own speed-up and error (e.g. a cheaper ``--shuffle`` student against the
-shipped decoder). Images: the first ``--n`` Tiny-ImageNet val
+shipped decoder). The VM's speed drifts, so the batched comparison runs
+``--repeats`` rounds per budget, each an optimisation run bracketed by decoder
+timings, and reports the median of the per-round speed-ups with their range. Images: the first ``--n`` Tiny-ImageNet val
 images with ``--data``, else the bundled sample photos, randomly flipped and shifted.
 """
 
@@ -59,6 +61,9 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="Tiny-ImageNet folder: use its first --n val images")
     parser.add_argument("--single", type=int, default=5, help="images optimised one at a time per budget")
     parser.add_argument("--decoder", action="append", default=[], help="also time these decoder weights")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="rounds per budget of (decoders, optimisation, decoders)"
+    )
     args = parser.parse_args()
     budgets = [int(s) for s in args.steps.split(",")]
     if args.data:
@@ -83,23 +88,26 @@ def main() -> None:
         decoders[path] = Decoder.from_file(path)
         if decoders[path].rep != args.rep:
             raise SystemExit(f"--decoder {path} inverts {decoders[path].rep}, not {args.rep}")
+
     # the decoders as users run them (eval mode, no autograd: bf16 + channels-last on CPUs with native bf16);
     # the median of several passes, since one 30 ms call is at the mercy of the VM's scheduler; the passes
     # of the decoders interleave, so a slow spell of the VM hits all of them alike
-    runs: dict[str, list[float]] = {name: [] for name in decoders}
-    decoded = {}
-    with torch.no_grad():
-        precision = {
-            name: "bf16+channels_last" if decoder._fast(codes) else "fp32" for name, decoder in decoders.items()
-        }
-        for name, decoder in decoders.items():
-            decoded[name] = decoder(codes)
+    @torch.no_grad()
+    def time_decoders() -> dict[str, float]:
+        runs: dict[str, list[float]] = {name: [] for name in decoders}
         for _ in range(7):
             for name, decoder in decoders.items():
                 t0 = time.perf_counter()
                 decoder(codes)
                 runs[name].append(time.perf_counter() - t0)
-    per_dec = {name: statistics.median(r) / args.n for name, r in runs.items()}
+        return {name: statistics.median(r) / args.n for name, r in runs.items()}
+
+    with torch.no_grad():
+        precision = {
+            name: "bf16+channels_last" if decoder._fast(codes) else "fp32" for name, decoder in decoders.items()
+        }
+        decoded = {name: decoder(codes) for name, decoder in decoders.items()}
+    per_dec = time_decoders()
     result: dict = {
         "bench": "inversion_speed",
         "rep": args.rep,
@@ -121,17 +129,28 @@ def main() -> None:
     }
     # optimisation as `preimage evaluate --method optimize` runs it: all images in one batch, every step taken;
     # a few untimed steps first, so no budget pays for the first call's one-off set-up
+    # The VM's speed drifts over minutes, so each round brackets one optimisation run with decoder timings
+    # just before and after it; the speed-up is the median over rounds of each round's ratio (with its range).
     invert_optimize(rep, codes, 64, steps=3, tol=0.0, progress=False)
     for steps in budgets:
-        t0 = time.perf_counter()
-        recon = invert_optimize(rep, codes, 64, steps=steps, tol=0.0, progress=False)
-        per_opt = (time.perf_counter() - t0) / args.n
+        ratios: dict[str, list[float]] = {name: [] for name in decoders}
+        per_opts = []
+        for _ in range(args.repeats):
+            before = time_decoders()
+            t0 = time.perf_counter()
+            recon = invert_optimize(rep, codes, 64, steps=steps, tol=0.0, progress=False)
+            per_opt = (time.perf_counter() - t0) / args.n
+            after = time_decoders()
+            per_opts.append(per_opt)
+            for name in decoders:
+                ratios[name].append(per_opt / ((before[name] + after[name]) / 2))
         result["optimize"].append(
             {
                 "steps": steps,
-                "s_per_image": per_opt,
+                "s_per_image": statistics.median(per_opts),
                 "normalized_error": error(recon),
-                "speedup_decoder_vs_optimize": {name: per_opt / p for name, p in per_dec.items()},
+                "speedup_decoder_vs_optimize": {name: statistics.median(r) for name, r in ratios.items()},
+                "speedup_range": {name: [min(r), max(r)] for name, r in ratios.items()},
             }
         )
     # one image at a time (the latency of inverting a single photo, as Mahendran & Vedaldi's code runs):
