@@ -65,6 +65,8 @@ def main() -> None:
         "--repeats", type=int, default=3, help="rounds per budget of (decoders, optimisation, decoders)"
     )
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     budgets = [int(s) for s in args.steps.split(",")]
     if args.data:
         images = torch.stack([it.image for it in iter_images([f"{args.data}/val-*.tar.gz"], size=64, limit=args.n)])
@@ -86,8 +88,11 @@ def main() -> None:
     }
     for path in args.decoder:
         decoders[path] = Decoder.from_file(path)
-        if decoders[path].rep != args.rep:
-            raise SystemExit(f"--decoder {path} inverts {decoders[path].rep}, not {args.rep}")
+        if decoders[path].rep != args.rep or decoders[path].code_shape != tuple(codes.shape[1:]):
+            raise SystemExit(
+                f"--decoder {path} inverts {decoders[path].rep} codes {decoders[path].code_shape}, "
+                f"not {args.rep} {tuple(codes.shape[1:])} (64x64 images)"
+            )
 
     # the decoders as users run them (eval mode, no autograd: bf16 + channels-last on CPUs with native bf16);
     # the median of several passes, since one 30 ms call is at the mercy of the VM's scheduler; the passes

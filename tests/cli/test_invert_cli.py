@@ -161,6 +161,15 @@ def _constant_decoder(path: Path, rep: str, code_shape: tuple[int, ...], value: 
     return export_safetensors(dec.state_dict(), path, fp16=False, metadata={"config": json.dumps(dec.config())})
 
 
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    return _write(dst, src.read_bytes())
+
+
 def test_decoder_weights_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from preimage.data import iter_images
 
@@ -202,6 +211,8 @@ def test_decoder_weights_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixtu
             "--decoder-weights is for --method decoder",
         ),
         (["evaluate", *argv, str(tmp_path / "missing.safetensors")], "decoder weights not found"),
+        (["evaluate", *argv, str(_write(tmp_path / "checkpoint.pt", b"not safetensors"))], "not a safetensors decoder"),
+        (["evaluate", *argv, str(_copy(weights, tmp_path / "decoder_hog_autoencoder.safetensors"))], "fine-tuned"),
     ):
         capsys.readouterr()
         assert main(argv_bad) == 2

@@ -19,4 +19,5 @@ def test_demo_writes_a_self_contained_page(tmp_path: Path) -> None:
         shipped = zoo_path(f"alexnet64:{layer}").is_file()
         assert math.isfinite(summary["layer_errors"].get("decoder", [math.nan] * len(LAYERS))[i]) == shipped
     assert {"hog", "lbp"} <= set(summary["decoders_shipped"])
+    assert len(summary["decoders_shipped"]) == len(set(summary["decoders_shipped"]))  # no variant twice
     assert (tmp_path / "hog" / "chelsea.png").is_file()

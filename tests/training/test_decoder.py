@@ -220,12 +220,15 @@ def test_bf16_inference_is_autocast_and_follows_weight_changes() -> None:
             return dec.net(codes).float().clamp(0, 1)
 
     with torch.no_grad():
-        torch.testing.assert_close(dec(codes), reference(), atol=1e-2, rtol=0)
+        torch.testing.assert_close(dec(codes), reference(), atol=0, rtol=0)
         dec.net.head.bias += 0.1  # an in-place update, as an optimiser step makes
-        torch.testing.assert_close(dec(codes), reference(), atol=1e-2, rtol=0)
+        torch.testing.assert_close(dec(codes), reference(), atol=0, rtol=0)
         other = Decoder("hog", (31, 8, 8), 64, width=8, stage_blocks=1)
         dec.load_state_dict(other.state_dict())
-        torch.testing.assert_close(dec(codes), reference(), atol=1e-2, rtol=0)
+        torch.testing.assert_close(dec(codes), reference(), atol=0, rtol=0)
+        dec.net.head.bias.data += 0.1  # bumps no version: refresh() is the documented way
+        dec.refresh()
+        torch.testing.assert_close(dec(codes), reference(), atol=0, rtol=0)
     assert not any("bf16" in k for k in dec.state_dict())  # the copy is not part of the weights
 
 

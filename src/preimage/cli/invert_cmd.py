@@ -33,7 +33,12 @@ def _decoder_invert(args: argparse.Namespace, codes: torch.Tensor) -> torch.Tens
     from preimage.inverters.decoders import invert_with_decoder
 
     return invert_with_decoder(
-        args.rep, codes, flip_average=args.flip_average, weights=args.decoder_weights, variant=args.decoder_variant
+        args.rep,
+        codes,
+        flip_average=args.flip_average,
+        weights=args.decoder_weights,
+        variant=args.decoder_variant,
+        size=args.size,
     )
 
 

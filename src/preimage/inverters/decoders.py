@@ -233,13 +233,15 @@ class Decoder(nn.Module):
         self.hidden, self.blocks, self.top, self.stage_blocks = hidden, blocks, top, stage_blocks
         self.shuffle = shuffle
         self.net = build_decoder(self.code_shape, image_size, width, hidden, blocks, top, stage_blocks, shuffle)
-        # inference numerics: "auto" = bf16 autocast + channels-last on CPUs with native bf16 (4-5x faster here,
-        # outputs within ~1e-3 of fp32, and the decoders were trained under bf16 autocast); "fp32" otherwise
+        # inference numerics: "auto" = bf16 (a bf16 copy of the weights, what bf16 autocast computes) + channels-last
+        # on CPUs with native bf16 (4-5x faster here, outputs within ~1e-3 of fp32, and the decoders were trained
+        # under bf16 autocast); "fp32" otherwise
         self.precision = "auto"
         # test-time flip averaging, for representations that can mirror their code (HOG); off by default
         self.flip_average = False
-        # (weights' identity and versions, bf16 copy of ``net``): see ``_bf16_net``; a tuple, so not a submodule
-        self._bf16: tuple[tuple[tuple[int, int], ...], nn.Module] | None = None
+        # (weights' addresses and versions, their storages, bf16 copy of ``net``): see ``_bf16_net``; a tuple, so
+        # not a submodule
+        self._bf16: tuple[tuple[tuple[int, int], ...], list[Any], nn.Module] | None = None
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         if tuple(codes.shape[1:]) != self.code_shape:
@@ -267,17 +269,24 @@ class Decoder(nn.Module):
     def _bf16_net(self) -> nn.Module:
         """A bf16 copy of ``net`` for inference, made again whenever a weight changes.
 
-        The same arithmetic as bf16 autocast (bitwise-equal outputs), without casting every weight on every
-        call, which is most of the time of decoding one image (and ~20% of a batch of 64) on a CPU. In-place
-        updates (optimiser steps, ``load_state_dict``) bump a tensor's ``_version``, new tensors change its
-        storage, so either invalidates the copy.
+        The same arithmetic as bf16 autocast (equal outputs), without casting every weight on every call,
+        which is most of the time of decoding one image (and ~20% of a batch of 64) on a CPU. In-place updates
+        (optimiser steps, ``load_state_dict``, ``.to()``) bump a tensor's ``_version``, new storage changes
+        its address (the old storages are held, so no new one can take their address), so either makes a new
+        copy. Writes through ``.data`` bump nothing: call :meth:`refresh` after them. Hooks on ``net`` run in
+        training and fp32 mode only.
         """
         tensors = [*self.net.parameters(), *self.net.buffers()]
         key = tuple((t.data_ptr(), t._version) for t in tensors)
         if self._bf16 is None or self._bf16[0] != key:
             net = copy.deepcopy(self.net).to(torch.bfloat16)
-            self._bf16 = (key, net.to(memory_format=torch.channels_last))  # type: ignore[call-overload]
-        return self._bf16[1]
+            held = [t.untyped_storage() for t in tensors]
+            self._bf16 = (key, held, net.to(memory_format=torch.channels_last))  # type: ignore[call-overload]
+        return self._bf16[2]
+
+    def refresh(self) -> None:
+        """Drop the bf16 inference copy of the weights (after editing them through ``.data``)."""
+        self._bf16 = None
 
     def _fast(self, codes: torch.Tensor) -> bool:
         if self.precision == "fp32" or codes.device.type != "cpu" or torch.is_grad_enabled():
@@ -307,8 +316,14 @@ class Decoder(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise PreimageError(f"decoder weights not found: {path}")
-        with safe_open(str(path), "pt") as fh:
-            meta = fh.metadata() or {}
+        try:
+            with safe_open(str(path), "pt") as fh:
+                meta = fh.metadata() or {}
+        except Exception as err:  # safetensors raises its own error types for foreign or truncated files
+            raise PreimageError(
+                f"{path} is not a safetensors decoder export ({type(err).__name__}) — pass the "
+                "decoder_*.safetensors that train-decoder writes, not a checkpoint.pt"
+            ) from None
         if "config" not in meta:
             raise PreimageError(f"{path} has no decoder config in its metadata — export it with preimage")
         cfg = json.loads(meta["config"])
@@ -336,14 +351,19 @@ class Decoder(nn.Module):
         path = zoo_path(rep, variant)
         if variant is not None and not path.is_file() and zoo_path(rep).is_file():
             tag = rep.replace(":", "_")
-            variants = sorted(p.name.split(".")[1] for p in path.parent.glob(f"decoder_{tag}.*.safetensors"))
+            variants = sorted(
+                p.name.removeprefix(f"decoder_{tag}.").removesuffix(".safetensors")
+                for p in path.parent.glob(f"decoder_{tag}.*.safetensors")
+            )
             raise PreimageError(
                 f"no {variant!r} variant of the {rep} decoder is shipped (variants: {', '.join(variants) or 'none'})"
                 " — drop --decoder-variant for the default decoder"
             )
         if not path.is_file():
             shipped = sorted(
-                p.stem.removeprefix("decoder_").replace("_", ":", 1) for p in path.parent.glob("decoder_*.safetensors")
+                p.stem.removeprefix("decoder_").replace("_", ":", 1)
+                for p in path.parent.glob("decoder_*.safetensors")
+                if "." not in p.stem and not p.stem.endswith("_autoencoder")  # variants and autoencoders: not reps
             )
             raise PreimageError(
                 f"no trained decoder for {rep!r} is shipped (shipped: {', '.join(shipped) or 'none'})"
@@ -387,6 +407,11 @@ def load_decoder(
         raise PreimageError("--decoder-weights and --decoder-variant both pick the decoder; pass one of them")
     if weights is None:
         return Decoder.from_pretrained(rep, variant)
+    if Path(weights).stem.endswith("_autoencoder"):
+        raise PreimageError(
+            f"{weights} was trained with a fine-tuned encoder: it decodes that encoder's codes, not {rep}'s "
+            "— use --method autoencoder, or a decoder trained without --finetune-encoder"
+        )
     dec = Decoder.from_file(weights)
     if dec.rep != rep or (size is not None and dec.image_size != size):
         raise PreimageError(
@@ -405,12 +430,13 @@ def invert_with_decoder(
     flip_average: bool = False,
     weights: str | Path | None = None,
     variant: str | None = None,
+    size: int | None = None,
 ) -> torch.Tensor:
     """One forward pass of the shipped decoder for ``rep`` (its ``variant``, or ``weights``), batched.
 
     Two passes with ``flip_average``.
     """
-    dec = load_decoder(rep, weights, variant=variant)
+    dec = load_decoder(rep, weights, size, variant)
     dec.flip_average = flip_average
     return torch.cat([dec(codes[i : i + batch]) for i in range(0, len(codes), batch)])
 

@@ -177,7 +177,10 @@ def run_demo(out: Path, images: str = "samples:all", steps: int = 100, seed: int
     shipped = [
         Decoder.from_file(p)
         for p in sorted(ZOO_DIR.glob("decoder_*.safetensors"))
-        if not p.stem.endswith("_autoencoder") and ":" not in p.stem.removeprefix("decoder_").replace("_", ":", 1)
+        # the default decoder of each shallow representation: not autoencoders, CNN layers or variants (hog.fast)
+        if not p.stem.endswith("_autoencoder")
+        and "." not in p.stem
+        and ":" not in p.stem.removeprefix("decoder_").replace("_", ":", 1)
     ]
     summary["decoders_shipped"] = [d.rep for d in shipped]
     if shipped:

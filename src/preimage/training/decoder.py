@@ -254,7 +254,22 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         cfg.rep, code_shape, cfg.size, cfg.width, cfg.hidden, cfg.blocks, cfg.top, cfg.stage_blocks, cfg.shuffle
     )
     if cfg.init_decoder and not resume:
-        grow_from(decoder, Decoder.from_file(cfg.init_decoder), cfg.init_decoder)
+        start = Decoder.from_file(cfg.init_decoder)
+        copied = grow_from(decoder, start, cfg.init_decoder)
+        if rank == 0 and copied < len(decoder.state_dict()):
+            theirs = start.state_dict()
+            fresh = sorted(
+                {
+                    k.rsplit(".", 1)[0]
+                    for k, v in decoder.state_dict().items()
+                    if k not in theirs or theirs[k].shape != v.shape
+                }
+            )
+            print(
+                f"initialised {copied} of {len(decoder.state_dict())} tensors from {cfg.init_decoder}; "
+                f"fresh: {', '.join(fresh)}",
+                flush=True,
+            )
     decoder.to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
