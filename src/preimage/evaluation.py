@@ -39,9 +39,9 @@ def reconstruct(
     """Reconstructions of ``images`` ``(N, 3, S, S)`` by ``method``.
 
     ``decoder``: the shipped learned decoder (or its ``decoder_variant``), or ``decoder_weights``
-    (``flip_average`` averages it with
-    the mirrored code's decoding); ``autoencoder``: shipped fine-tuned encoder + decoder; ``optimize``:
-    gradient descent on the image; ``hoggles``: the paired-dictionary baseline, HOG only.
+    (``flip_average`` averages it with the mirrored code's decoding); ``autoencoder``: shipped fine-tuned
+    encoder + decoder; ``optimize``: gradient descent on the image; ``hoggles``: the paired-dictionary
+    baseline, HOG only.
     """
     from preimage.inverters.decoders import load_decoder
     from preimage.inverters.optimize import invert_optimize

@@ -360,13 +360,8 @@ class Decoder(nn.Module):
                 " — drop --decoder-variant for the default decoder"
             )
         if not path.is_file():
-            shipped = sorted(
-                p.stem.removeprefix("decoder_").replace("_", ":", 1)
-                for p in path.parent.glob("decoder_*.safetensors")
-                if "." not in p.stem and not p.stem.endswith("_autoencoder")  # variants and autoencoders: not reps
-            )
             raise PreimageError(
-                f"no trained decoder for {rep!r} is shipped (shipped: {', '.join(shipped) or 'none'})"
+                f"no trained decoder for {rep!r} is shipped (shipped: {', '.join(shipped_reps()) or 'none'})"
                 " — use --method optimize, or train one with preimage train-decoder"
             )
         return cls.from_file(path)
@@ -389,6 +384,17 @@ def _native_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def shipped_reps() -> list[str]:
+    """The representations the zoo has a default decoder for (not its variants or autoencoders), sorted."""
+    from preimage.models.registry import ZOO_DIR
+
+    return sorted(
+        p.stem.removeprefix("decoder_").replace("_", ":", 1)
+        for p in ZOO_DIR.glob("decoder_*.safetensors")
+        if "." not in p.stem and not p.stem.endswith("_autoencoder")
+    )
 
 
 def zoo_path(rep: str, variant: str | None = None) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from preimage.data import iter_images, save_image
-from preimage.inverters.decoders import Decoder
+from preimage.inverters.decoders import Decoder, shipped_reps
 from preimage.inverters.feature_maps import filter_textures, restyle_random
 from preimage.inverters.optimize import OptimizeConfig, invert_optimize
 from preimage.metrics import normalized_reconstruction_error
@@ -174,14 +174,8 @@ def run_demo(out: Path, images: str = "samples:all", steps: int = 100, seed: int
         )
     )
 
-    shipped = [
-        Decoder.from_file(p)
-        for p in sorted(ZOO_DIR.glob("decoder_*.safetensors"))
-        # the default decoder of each shallow representation: not autoencoders, CNN layers or variants (hog.fast)
-        if not p.stem.endswith("_autoencoder")
-        and "." not in p.stem
-        and ":" not in p.stem.removeprefix("decoder_").replace("_", ":", 1)
-    ]
+    # the default decoder of each shallow representation (CNN layers have their own section)
+    shipped = [Decoder.from_pretrained(r) for r in shipped_reps() if ":" not in r]
     summary["decoders_shipped"] = [d.rep for d in shipped]
     if shipped:
         rows, labels, table = [x], ["input"], []

@@ -257,14 +257,8 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         start = Decoder.from_file(cfg.init_decoder)
         copied = grow_from(decoder, start, cfg.init_decoder)
         if rank == 0 and copied < len(decoder.state_dict()):
-            theirs = start.state_dict()
-            fresh = sorted(
-                {
-                    k.rsplit(".", 1)[0]
-                    for k, v in decoder.state_dict().items()
-                    if k not in theirs or theirs[k].shape != v.shape
-                }
-            )
+            shared = matching_tensors(decoder, start)
+            fresh = sorted({k.rsplit(".", 1)[0] for k in decoder.state_dict() if k not in shared})
             print(
                 f"initialised {copied} of {len(decoder.state_dict())} tensors from {cfg.init_decoder}; "
                 f"fresh: {', '.join(fresh)}",
@@ -410,6 +404,12 @@ def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch
     return teachers
 
 
+def matching_tensors(decoder: Decoder, start: Decoder) -> dict[str, torch.Tensor]:
+    """``start``'s tensors that ``decoder`` has under the same name and with the same shape."""
+    target = decoder.state_dict()
+    return {k: v for k, v in start.state_dict().items() if k in target and target[k].shape == v.shape}
+
+
 def grow_from(decoder: Decoder, start: Decoder, source: str) -> int:
     """Initialise ``decoder`` from trained weights; returns how many tensors were copied.
 
@@ -426,12 +426,8 @@ def grow_from(decoder: Decoder, start: Decoder, source: str) -> int:
             f"--init-decoder {source} was trained as {theirs}, not {mine} — pass the same "
             "--rep/--width/--top/--blocks/--hidden (--stage-blocks and --shuffle may differ)"
         )
-    if theirs.get("shuffle", 1) == mine["shuffle"] and theirs["stage_blocks"] <= mine["stage_blocks"]:
-        missing, unexpected = decoder.load_state_dict(start.state_dict(), strict=False)
-        assert not unexpected and all(".stage_blocks." in k for k in missing), (missing, unexpected)
-        return len(start.state_dict())
-    target = decoder.state_dict()
-    shared = {k: v for k, v in start.state_dict().items() if k in target and target[k].shape == v.shape}
+    # growth is the case where every trained tensor matches; a student takes the ones that do
+    shared = matching_tensors(decoder, start)
     decoder.load_state_dict(shared, strict=False)
     return len(shared)
 
