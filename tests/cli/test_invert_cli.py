@@ -139,7 +139,7 @@ def test_flip_averaged_decoder_from_the_cli(tmp_path: Path, capsys: pytest.Captu
     )
     assert Image.open(tmp_path / "coffee.png").size == (64, 64)
     capsys.readouterr()
-    assert main(["invert", "samples:coffee", "--rep", "lbp", "--method", "decoder", "--flip-average", "-o", "X"]) == 2
+    assert main(["invert", "samples:coffee", "--rep", "sift", "--method", "decoder", "--flip-average", "-o", "X"]) == 2
     err = capsys.readouterr().err
     assert "mirror its code" in err and "Traceback" not in err
     for command in (["invert", "samples:coffee", "-o", "X"], ["evaluate", "--data", "samples:all"]):

@@ -6,8 +6,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from preimage.errors import PreimageError
 from preimage.representations import LBP, create_representation
-from preimage.representations.lbp import lbp_codes, lbp_uniform_gray, uniform_mapping
+from preimage.representations.lbp import flip_lbp_code, lbp_codes, lbp_uniform_gray, uniform_mapping
 from tests.conftest import natural_gray, requires_vlfeat
 
 SIZES = [(64, 64), (100, 80), (227, 227)]
@@ -94,3 +95,32 @@ def test_cells_have_unit_norm_property(h: int, w: int, double: bool) -> None:
 
 def test_out_shape_for_paper_size() -> None:
     assert create_representation("lbp").out_shape(64) == (58, 4, 4)
+
+
+@pytest.mark.parametrize("cell", [16, 8, 4])
+@pytest.mark.parametrize("kind", ["natural", "random", "quantised"])
+def test_flip_code_is_the_lbp_of_the_mirrored_image(cell: int, kind: str, rng: np.random.Generator) -> None:
+    if kind == "natural":
+        img = natural_gray(64, 96)
+    elif kind == "random":
+        img = rng.random((64, 96), dtype=np.float32)
+    else:  # exact ties between neighbours: mirroring must not change which comparisons hold
+        img = (np.round(rng.random((64, 96)) * 3) / 3).astype(np.float32)
+    gray = torch.from_numpy(img)[None, None]
+    mirrored = lbp_uniform_gray(gray.flip(-1), cell)
+    assert torch.equal(flip_lbp_code(lbp_uniform_gray(gray, cell)), mirrored)
+    assert torch.equal(LBP(cell).flip_code(lbp_uniform_gray(gray, cell)), mirrored)
+
+
+def test_flip_code_bins_by_hand() -> None:
+    code = torch.zeros(1, 58, 1, 2)
+    code[0, 0, 0, 0] = 1.0  # east neighbour brighter (bit 0), left cell
+    code[0, 7 * 1 + 1, 0, 1] = 1.0  # south-east and south (bits 1, 2), right cell
+    code[0, 57, 0, 1] = 0.5  # non-uniform stays non-uniform
+    out = flip_lbp_code(code)
+    assert out[0, 7 * 4, 0, 1] == 1.0  # -> west (bit 4), now in the right cell
+    assert out[0, 7 * 2 + 1, 0, 0] == 1.0  # -> south and south-west (bits 2, 3), now in the left cell
+    assert out[0, 57, 0, 0] == 0.5
+    assert out.sum() == code.sum()
+    with pytest.raises(PreimageError, match="58"):
+        flip_lbp_code(torch.zeros(1, 31, 4, 4))

@@ -277,28 +277,31 @@ def test_ema_is_the_exponential_average_of_the_weights() -> None:
     assert "ema.net.head.weight" in pipe.state_dict()  # checkpoints carry the average
 
 
-def test_flip_averaging_is_mirror_symmetric() -> None:
+@pytest.mark.parametrize(("rep", "shape"), [("hog", (31, 8, 8)), ("lbp", (58, 4, 4))])
+def test_flip_averaging_is_mirror_symmetric(rep: str, shape: tuple[int, int, int]) -> None:
     """Flip-averaged decoding of a mirrored code is the mirrored decoding (a plain decoder is not)."""
     from preimage.representations.hog import flip_hog_code
+    from preimage.representations.lbp import flip_lbp_code
 
+    flip = flip_hog_code if rep == "hog" else flip_lbp_code
     torch.manual_seed(0)
-    dec = Decoder("hog", (31, 8, 8), 64, width=8).eval()
+    dec = Decoder(rep, shape, 64, width=8).eval()
     for p in dec.parameters():
         p.data.normal_(0, 0.05)
     dec.precision = "fp32"
-    codes = torch.rand(2, 31, 8, 8) * 0.3
+    codes = torch.rand(2, *shape) * 0.3
     with torch.no_grad():
         plain = dec(codes)
         dec.flip_average = True
         averaged = dec(codes)
-        torch.testing.assert_close(dec(flip_hog_code(codes)), averaged.flip(-1), atol=1e-6, rtol=0)
-        mirrored = dec._decode(flip_hog_code(codes)).flip(-1)
+        torch.testing.assert_close(dec(flip(codes)), averaged.flip(-1), atol=1e-6, rtol=0)
+        mirrored = dec._decode(flip(codes)).flip(-1)
     torch.testing.assert_close(averaged, (plain + mirrored) / 2)
     assert (plain - averaged).abs().max() > 1e-3
-    lbp = Decoder("lbp", (58, 4, 4), 64, width=8).eval()
-    lbp.flip_average = True
+    sift = Decoder("sift", (133, 16, 16), 64, width=8).eval()  # keypoint detection is not mirror-exact
+    sift.flip_average = True
     with pytest.raises(PreimageError, match="mirror its code"), torch.no_grad():
-        lbp(torch.rand(1, 58, 4, 4))
+        sift(torch.rand(1, 133, 16, 16))
 
 
 def test_device_names_resolve_or_fail_in_one_line() -> None:
@@ -363,11 +366,11 @@ def test_a_teacher_for_another_representation_is_a_one_line_error(data: Path, tm
     flip = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "run"), teacher_flip_average=True)
     with pytest.raises(PreimageError, match="needs at least one --teacher"):
         train_decoder(flip)
-    lbp = DecoderConfig(
-        rep="lbp", data=str(data), out=str(tmp_path / "run"), teachers=(teacher,), teacher_flip_average=True
+    sift = DecoderConfig(
+        rep="sift", data=str(data), out=str(tmp_path / "run"), teachers=(teacher,), teacher_flip_average=True
     )
     with pytest.raises(PreimageError, match="mirror its code"):
-        train_decoder(lbp)
+        train_decoder(sift)
 
 
 def test_a_cheaper_student_starts_from_the_trained_trunk() -> None:
@@ -393,3 +396,20 @@ def test_a_cheaper_student_starts_from_the_trained_trunk() -> None:
     torch.testing.assert_close(feats[0], feats[1], atol=0, rtol=0)
     with pytest.raises(PreimageError, match="--width"):
         grow_from(Decoder("hog", (31, 8, 8), 64, width=16), trained, "trained")
+
+
+def test_a_cell_size_variant_trains_and_is_told_apart_from_the_default(data: Path, tmp_path: Path) -> None:
+    from preimage.evaluation import evaluate_inverter
+
+    cfg = DecoderConfig(rep="lbp@4", data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=16, width=8)
+    cfg.limit_val = 32
+    train_decoder(cfg)
+    path = tmp_path / "run" / "decoder_lbp@4.safetensors"
+    dec = Decoder.from_file(path)
+    assert (dec.rep, dec.code_shape) == ("lbp@4", (58, 16, 16))  # 16 cells a side, not the default's 4
+    val = str(data / "val-0000.tar.gz")
+    result = evaluate_inverter("lbp@4", "decoder", val, limit=8, decoder_weights=str(path))
+    assert 0 < result["normalized_error"] < 1.5
+    with pytest.raises(PreimageError, match="lbp@4") as err:
+        evaluate_inverter("lbp", "decoder", val, limit=8, decoder_weights=str(path))
+    assert "\n" not in str(err.value)

@@ -19,7 +19,9 @@ def _features_args(p: argparse.ArgumentParser) -> None:
         metavar="IMAGE",
         help="image files, folders, globs, shards or samples:NAME / samples:all",
     )
-    p.add_argument("--rep", required=True, help="representation: hog, hog-dt, lbp, sift or MODEL:LAYER")
+    p.add_argument(
+        "--rep", required=True, help="representation: hog, hog-dt, lbp, sift (lbp@4: another cell size) or MODEL:LAYER"
+    )
     p.add_argument("--size", type=int, default=64, help="square side the images are brought to (default 64)")
     p.add_argument(
         "--fit",

@@ -44,7 +44,11 @@ def _decoder_invert(args: argparse.Namespace, codes: torch.Tensor) -> torch.Tens
 
 def _invert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders, globs, shards or samples:NAME")
-    p.add_argument("--rep", required=True, help="hog, hog-dt, lbp, sift or MODEL:LAYER (e.g. alexnet64:conv3)")
+    p.add_argument(
+        "--rep",
+        required=True,
+        help="hog, hog-dt, lbp, sift (lbp@4: another cell size) or MODEL:LAYER (e.g. alexnet64:conv3)",
+    )
     p.add_argument(
         "--method", default="optimize", help="optimize (gradient descent), decoder (learned) or hoggles (HOG only)"
     )

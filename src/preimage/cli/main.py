@@ -42,7 +42,7 @@ def command(
 def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
     """``--flip-average``, ``--decoder-weights`` and ``--decoder-variant``, shared by ``invert`` and ``evaluate``."""
     p.add_argument(
-        "--flip-average", action="store_true", help="decoder: average with the mirrored code's decoding (HOG)"
+        "--flip-average", action="store_true", help="decoder: average with the mirrored code's decoding (HOG, LBP)"
     )
     p.add_argument(
         "--decoder-weights",

@@ -91,7 +91,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _train_decoder_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rep", required=True, help="hog, lbp, sift or alexnet64:LAYER")
+    p.add_argument("--rep", required=True, help="hog, lbp, sift (lbp@4: another cell size) or alexnet64:LAYER")
     p.add_argument("--data", required=True, help="shard folder with train-*.tar.gz and val-*.tar.gz")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.add_argument("--epochs", type=int, default=10)
@@ -136,7 +136,7 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--warmup-steps", type=int, default=200, help="linear learning-rate warm-up steps")
     p.add_argument(
-        "--teacher-flip-average", action="store_true", help="teachers average with their mirrored decoding (HOG)"
+        "--teacher-flip-average", action="store_true", help="teachers average with their mirrored decoding (HOG, LBP)"
     )
 
 

@@ -237,7 +237,7 @@ class Decoder(nn.Module):
         # on CPUs with native bf16 (4-5x faster here, outputs within ~1e-3 of fp32, and the decoders were trained
         # under bf16 autocast); "fp32" otherwise
         self.precision = "auto"
-        # test-time flip averaging, for representations that can mirror their code (HOG); off by default
+        # test-time flip averaging, for representations that can mirror their code (HOG, LBP); off by default
         self.flip_average = False
         # (weights' addresses and versions, their storages, bf16 copy of ``net``): see ``_bf16_net``; a tuple, so
         # not a submodule
@@ -373,7 +373,7 @@ def _code_flip(rep: str) -> Any:
 
     flip = getattr(create_representation(rep) if ":" not in rep else None, "flip_code", None)
     if flip is None:
-        raise PreimageError(f"flip averaging needs a representation that can mirror its code (hog), not {rep!r}")
+        raise PreimageError(f"flip averaging needs a representation that can mirror its code (hog, lbp), not {rep!r}")
     return flip
 
 

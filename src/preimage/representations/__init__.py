@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+from preimage.errors import PreimageError
 from preimage.representations import hog as _hog  # noqa: F401  (registers)
 from preimage.representations import lbp as _lbp  # noqa: F401
 from preimage.representations import sift as _sift  # noqa: F401
@@ -26,14 +28,37 @@ from preimage.representations.sift import SIFTGrid, sift_grid
 BACKENDS = ("torch", "opencv", "vlfeat")
 
 
+def parse_cell_size(name: str) -> tuple[str, int | None]:
+    """``"lbp@4"`` -> ``("lbp", 4)``; ``"lbp"`` -> ``("lbp", None)`` (the representation's own cell size).
+
+    A cell size in the name travels with it everywhere a representation is named (training runs, decoder
+    files, ``--rep``), so "what does LBP at cell 4 keep?" is asked the same way as the default.
+    """
+    if "@" not in name:
+        return name, None
+    base, _, cell = name.partition("@")
+    if not cell.isdigit() or int(cell) < 2:
+        raise PreimageError(f"representation {name!r}: the cell size after '@' must be an integer >= 2, e.g. {base}@4")
+    return base, int(cell)
+
+
 def create_representation(name: str, backend: str = "torch", **kwargs: Any) -> Representation:
-    """Build a representation by name: a registered one, or ``MODEL:LAYER[,LAYER...]`` for a CNN tap."""
+    """Build a representation by name: a registered one (``hog``, or ``hog@4`` for 4-pixel cells), or
+    ``MODEL:LAYER[,LAYER...]`` for a CNN tap."""
     if ":" in name:
         from preimage.representations.cnn import create_cnn_representation
 
         return create_cnn_representation(name, **kwargs)
-    factory = REPRESENTATIONS.get(name)
-    return factory(backend=backend, **kwargs)
+    base, cell = parse_cell_size(name)
+    factory = REPRESENTATIONS.get(base)
+    if cell is not None:
+        if "cell_size" not in inspect.signature(factory).parameters:
+            raise PreimageError(f"representation {base!r} has no cell size; drop '@{cell}' from {name!r}")
+        kwargs["cell_size"] = cell
+    rep = factory(backend=backend, **kwargs)
+    if cell is not None:
+        rep.name = name  # errors and decoder files name the variant, not the default
+    return rep
 
 
 def list_representations() -> list[str]:
@@ -55,6 +80,7 @@ __all__ = [
     "hog_uoctti",
     "lbp_uniform",
     "list_representations",
+    "parse_cell_size",
     "register_representation",
     "rgb_to_gray",
     "sift_grid",

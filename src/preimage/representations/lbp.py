@@ -102,6 +102,37 @@ def lbp_uniform_gray(gray: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
     return torch.sqrt(hist) / (torch.sqrt(hist.sum(dim=1, keepdim=True)) + 1e-10)
 
 
+@functools.cache
+def _mirror_bins() -> list[int]:
+    """Bin ``k`` of an image -> its bin in the horizontally mirrored image.
+
+    Mirroring swaps east and west neighbours: bit ``i`` (E, SE, S, SW, W, NW, N, NE) becomes bit
+    ``(4 - i) mod 8``, a reflection of the circular string, so a run of ``r`` ones starting at bit ``s``
+    becomes the run of ``r`` ones starting at ``(5 - s - r) mod 8``; flat (56) and non-uniform (57) stay.
+    """
+    perm = [0] * LBP_DIM
+    for start in range(8):
+        for run in range(1, 8):
+            perm[((5 - start - run) % 8) * 7 + (run - 1)] = start * 7 + (run - 1)
+    perm[56], perm[57] = 56, 57
+    return perm
+
+
+def flip_lbp_code(code: torch.Tensor) -> torch.Tensor:
+    """The uniform LBP of the horizontally mirrored image, computed from the LBP itself.
+
+    Bins are permuted (:func:`_mirror_bins`) and the cell grid mirrored. Exact when the image width is a
+    multiple of the cell size (then the bilinear cell voting is mirror-symmetric too); the strict ``>``
+    of every comparison is unchanged by mirroring, so ties cannot break it.
+
+    Shape:
+        - Input: :math:`(B, 58, h, w)`. Output: the same.
+    """
+    if code.dim() != 4 or code.shape[1] != LBP_DIM:
+        raise PreimageError(f"flip_lbp_code expects (B, {LBP_DIM}, h, w) uniform LBP codes, got {tuple(code.shape)}")
+    return code[:, _mirror_bins()].flip(-1)
+
+
 class LBP(Representation):
     """Uniform LBP (VLFeat) as a module.
 
@@ -129,6 +160,10 @@ class LBP(Representation):
             out = np.stack([vl_lbp(g[0], self.cell_size) for g in gray])
             return torch.from_numpy(out).to(images.device, images.dtype)
         return lbp_uniform(images.detach(), self.cell_size)
+
+    def flip_code(self, code: torch.Tensor) -> torch.Tensor:
+        """The code of the mirrored image (:func:`flip_lbp_code`; exact for widths that are whole cells)."""
+        return flip_lbp_code(code)
 
     def extra_repr(self) -> str:
         return f"cell_size={self.cell_size}, backend={self.backend!r}"

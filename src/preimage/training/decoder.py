@@ -84,7 +84,7 @@ class DecoderConfig:
     # distillation: trained decoders for the same representation whose mean output replaces the image as the
     # MSE target (a lower-variance estimate of E[x | Phi(x)] than the image itself); validation stays on images
     teachers: tuple[str, ...] = ()
-    teacher_flip_average: bool = False  # teachers also decode the mirrored code and average (HOG)
+    teacher_flip_average: bool = False  # teachers also decode the mirrored code and average (HOG, LBP)
     warmup_steps: int = 200  # linear learning-rate warm-up before the cosine decay
     train_pattern: str = "train-*.tar.gz"
     val_pattern: str = "val-*.tar.gz"
