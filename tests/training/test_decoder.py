@@ -413,3 +413,22 @@ def test_a_cell_size_variant_trains_and_is_told_apart_from_the_default(data: Pat
     with pytest.raises(PreimageError, match="lbp@4") as err:
         evaluate_inverter("lbp", "decoder", val, limit=8, decoder_weights=str(path))
     assert "\n" not in str(err.value)
+
+
+def test_crop_pad_zero_trains_on_the_images_as_framed_only_flipped(data: Path, tmp_path: Path) -> None:
+    from preimage.training.decoder import Batches
+
+    images = torch.randint(0, 256, (32, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    order = torch.arange(32)
+    plain = images.float() / 255
+    for pad, framed in ((0, 32), (4, None)):
+        x, _ = Batches(images, order, 32, 0, 0, 0, 1, None, crop_pad=pad)[0]
+        as_is = (x == plain).flatten(1).all(1) | (x == plain.flip(-1)).flatten(1).all(1)
+        if framed is None:
+            assert not as_is.all()  # crops shift most images
+        else:
+            assert int(as_is.sum()) == framed
+            assert 0 < int((x == plain.flip(-1)).flatten(1).all(1).sum()) < 32  # still flipped at random
+    bad = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "run"), crop_pad=64)
+    with pytest.raises(PreimageError, match=r"--crop-pad 64 must be in \[0, 63\]"):
+        train_decoder(bad)

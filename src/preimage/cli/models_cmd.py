@@ -102,6 +102,12 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--blocks", type=int, default=0, help="residual blocks at the code resolution (spatial codes)")
     p.add_argument("--top", type=int, default=0, help="channels at the code resolution (default 4 x width)")
     p.add_argument(
+        "--crop-pad",
+        type=int,
+        default=4,
+        help="random crops of the image reflect-padded by this many pixels (default 4; 0 = flips only)",
+    )
+    p.add_argument(
         "--stage-blocks",
         type=int,
         default=0,
@@ -173,6 +179,7 @@ def _train_decoder(args: argparse.Namespace) -> int:
         device=args.device,
         workers=args.workers,
         teachers=tuple(args.teacher),
+        crop_pad=args.crop_pad,
         teacher_flip_average=args.teacher_flip_average,
         warmup_steps=args.warmup_steps,
     )

@@ -86,6 +86,9 @@ class DecoderConfig:
     teachers: tuple[str, ...] = ()
     teacher_flip_average: bool = False  # teachers also decode the mirrored code and average (HOG, LBP)
     warmup_steps: int = 200  # linear learning-rate warm-up before the cosine decay
+    # random crops of the reflect-padded image (pixels a side); 0 = flips only, the test images' own framing
+    # (a last fine-tune without crops stops spending capacity on mirrored borders no test image has)
+    crop_pad: int = 4
     train_pattern: str = "train-*.tar.gz"
     val_pattern: str = "val-*.tar.gz"
 
@@ -197,8 +200,9 @@ class Batches(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor | None]]
         rank: int,
         world: int,
         rep: Representation | None,
+        crop_pad: int = 4,
     ) -> None:
-        self.images, self.order, self.batch_size = images, order, batch_size
+        self.images, self.order, self.batch_size, self.crop_pad = images, order, batch_size, crop_pad
         self.first_step, self.seed, self.rank, self.world, self.rep = first_step, seed, rank, world, rep
 
     def __len__(self) -> int:
@@ -207,7 +211,8 @@ class Batches(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor | None]]
     def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         idx = self.order[step * self.batch_size : (step + 1) * self.batch_size]
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.first_step + step)
-        x = augment(self.images[idx], gen)[self.rank :: self.world]  # same global augmentation on every rank
+        # the same global augmentation on every rank
+        x = augment(self.images[idx], gen, self.crop_pad)[self.rank :: self.world]
         if self.rep is None:
             return x, None
         with torch.no_grad():
@@ -248,6 +253,8 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
     seed_everything(cfg.seed)
     if cfg.batch_size % world:
         raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
+    if not 0 <= cfg.crop_pad < cfg.size:
+        raise PreimageError(f"--crop-pad {cfg.crop_pad} must be in [0, {cfg.size - 1}] pixels (0 = flips only)")
     rep = make_encoder(cfg.rep, cfg.finetune_encoder).to(device)
     code_shape = tuple(rep.out_shape(cfg.size))
     decoder = Decoder(
@@ -306,7 +313,15 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         decoder.train()
         order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
         batches = Batches(
-            source, order, cfg.batch_size, epoch * steps_per_epoch, cfg.seed, rank, world, rep if slow else None
+            source,
+            order,
+            cfg.batch_size,
+            epoch * steps_per_epoch,
+            cfg.seed,
+            rank,
+            world,
+            rep if slow else None,
+            cfg.crop_pad,
         )
         loader = torch.utils.data.DataLoader(
             batches,
@@ -509,6 +524,8 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     flags += f" --init-decoder {cfg.init_decoder}" if cfg.init_decoder else ""
     flags += "".join(f" --teacher {t}" for t in cfg.teachers)
     flags += " --teacher-flip-average" if cfg.teacher_flip_average else ""
+    flags += f" --crop-pad {cfg.crop_pad}" if cfg.crop_pad != 4 else ""
+    augmentation = f"reflect-pad-{cfg.crop_pad} random crops and flips" if cfg.crop_pad else "flips (no crops)"
     start_line = ""
     if cfg.init_decoder:
         start_line = (
@@ -534,7 +551,7 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
   (Dosovitskiy & Brox 2016), pixel MSE in [0, 1].
 - **Architecture**: up-convolutional decoder, width {cfg.width}{arch}, {n_params / 1e6:.2f}M parameters,
   fp16 safetensors ({summary["size_mb"]} MB).
-- **Data**: Tiny-ImageNet-200 train (100,000 images), reflect-pad random crops and flips; ImageNet
+- **Data**: Tiny-ImageNet-200 train (100,000 images), {augmentation}; ImageNet
   non-commercial research terms apply.
 - **Training**: {summary["epochs"]} epochs, Adam lr {cfg.lr} with warm-up and cosine decay, batch {cfg.batch_size},
   bf16 autocast, seed {cfg.seed}{f", weights averaged (EMA {cfg.ema})" if cfg.ema else ""}; {summary["wall_min"]} min
