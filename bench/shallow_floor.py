@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from preimage.data import iter_images
-from preimage.inverters.decoders import Decoder
+from preimage.inverters.decoders import load_decoder
 from preimage.metrics import mean_pairwise_distance, per_image_normalized_error
 from preimage.representations import create_representation, rgb_to_gray
 
@@ -58,21 +58,20 @@ def main() -> None:
         codes = torch.cat([rep(images[i : i + 256]) for i in range(0, len(images), 256)])
     recon: dict[str, torch.Tensor] = {}
     for path in args.decoder:
-        dec = Decoder.from_file(path)
+        dec = load_decoder(args.rep, path, 64)  # checked to invert this representation at 64 px
         for flip in (False, True) if args.flip else (False,):
             dec.flip_average = flip
             with torch.no_grad():
                 out = torch.cat([dec(codes[i : i + 256]) for i in range(0, len(codes), 256)]).float()
             recon[f"{path}{' +flip' if flip else ''}"] = out
     members = [k for k in recon if k.endswith(" +flip") or not args.flip]
-    result: dict[str, object] = {"rep": args.rep, "n": len(images), "decoders": {}, "ensembles": {}}
-    for name, out in recon.items():
-        result["decoders"][name] = float(per_image_normalized_error(images, out, scale).mean())  # type: ignore[index]
+    decoders = {k: float(per_image_normalized_error(images, v, scale).mean()) for k, v in recon.items()}
+    ensembles: dict[str, float] = {}
     for r in range(2, len(members) + 1):
         for combo in itertools.combinations(members, r):
             mean = torch.stack([recon[k] for k in combo]).mean(0)
-            err = float(per_image_normalized_error(images, mean, scale).mean())
-            result["ensembles"][" + ".join(combo)] = err  # type: ignore[index]
+            ensembles[" + ".join(combo)] = float(per_image_normalized_error(images, mean, scale).mean())
+    result: dict[str, object] = {"rep": args.rep, "n": len(images), "decoders": decoders, "ensembles": ensembles}
     if args.oracles:
         train_shard = str(Path(args.data) / "train-0000.tar.gz")
         train = torch.stack([it.image for it in iter_images([train_shard], size=64, fit="center", limit=5000)])

@@ -50,3 +50,29 @@ def test_bad_cell_size_names_are_one_line_errors(name: str, fix: str) -> None:
 def test_parse_cell_size() -> None:
     assert parse_cell_size("hog") == ("hog", None)
     assert parse_cell_size("hog@4") == ("hog", 4)
+
+
+def test_spellings_of_one_representation_share_its_name() -> None:
+    from preimage.inverters.decoders import Decoder
+    from preimage.representations import canonical_name
+
+    assert canonical_name("lbp@04") == "lbp@4"
+    assert canonical_name("lbp@16") == canonical_name("lbp") == "lbp"  # the default cell size is the default
+    assert canonical_name("hog@8") == "hog" and canonical_name("alexnet64:conv3") == "alexnet64:conv3"
+    assert Decoder.from_pretrained("lbp@16").rep == "lbp"  # the shipped decoders are found by any spelling
+
+
+def test_cell_sizes_only_for_representations_that_have_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+    from preimage.representations import REPRESENTATIONS
+
+    with pytest.raises(PreimageError, match="drop it from 'alexnet64:conv3@4'"):
+        create_representation("alexnet64:conv3@4")
+    with pytest.raises(PreimageError, match="integer >= 2"):
+        create_representation("lbp@²")  # a digit to str.isdigit, not to int()
+
+    class Cellless(torch.nn.Module):
+        name = "cellless"
+
+    monkeypatch.setitem(REPRESENTATIONS._entries, "cellless", lambda backend="torch": Cellless())
+    with pytest.raises(PreimageError, match="'cellless' has no cell size; drop '@4'"):
+        create_representation("cellless@4")

@@ -254,7 +254,7 @@ class Decoder(nn.Module):
         if self.flip_average and not self.training:
             # the mirrored image's code decodes to the mirrored image: averaging both estimates of
             # E[x | Phi(x)] cancels part of the decoder's error (at twice the cost)
-            mirrored = self._decode(_code_flip(self.rep)(codes)).flip(-1)
+            mirrored = self._decode(_code_flip(self.rep, self.image_size)(codes)).flip(-1)
             return (self._decode(codes) + mirrored) / 2
         return self._decode(codes)
 
@@ -348,6 +348,9 @@ class Decoder(nn.Module):
         ``variant`` picks another shipped decoder for the same representation, e.g. ``"fast"`` for HOG: a
         cheaper sub-pixel student (see its model card for its error and speed).
         """
+        from preimage.representations import canonical_name
+
+        rep = canonical_name(rep)  # "lbp@16" is "lbp", "lbp@04" is "lbp@4"
         path = zoo_path(rep, variant)
         if variant is not None and not path.is_file() and zoo_path(rep).is_file():
             tag = rep.replace(":", "_")
@@ -368,12 +371,20 @@ class Decoder(nn.Module):
 
 
 @functools.cache
-def _code_flip(rep: str) -> Any:
+def _code_flip(rep: str, image_size: int) -> Any:
+    """``rep``'s code of the mirrored image, from the code: exact only when whole cells tile the image."""
     from preimage.representations import create_representation
 
-    flip = getattr(create_representation(rep) if ":" not in rep else None, "flip_code", None)
+    encoder = create_representation(rep) if ":" not in rep else None
+    flip = getattr(encoder, "flip_code", None)
     if flip is None:
         raise PreimageError(f"flip averaging needs a representation that can mirror its code (hog, lbp), not {rep!r}")
+    cell = int(getattr(encoder, "cell_size", 1))
+    if image_size % cell:
+        raise PreimageError(
+            f"flip averaging: {rep} codes mirror exactly only when its {cell}-px cells tile the image, not "
+            f"{image_size} px — drop --flip-average, or use a size that is a multiple of {cell}"
+        )
     return flip
 
 
@@ -409,8 +420,11 @@ def load_decoder(
 ) -> Decoder:
     """The shipped decoder for ``rep`` (or its ``variant``), or the one in ``weights`` (a ``train-decoder``
     export), checked to fit."""
+    from preimage.representations import canonical_name
+
     if weights is not None and variant is not None:
         raise PreimageError("--decoder-weights and --decoder-variant both pick the decoder; pass one of them")
+    rep = canonical_name(rep)
     if weights is None:
         return Decoder.from_pretrained(rep, variant)
     if Path(weights).stem.endswith("_autoencoder"):

@@ -37,7 +37,7 @@ def parse_cell_size(name: str) -> tuple[str, int | None]:
     if "@" not in name:
         return name, None
     base, _, cell = name.partition("@")
-    if not cell.isdigit() or int(cell) < 2:
+    if not (cell.isascii() and cell.isdigit()) or int(cell) < 2:
         raise PreimageError(f"representation {name!r}: the cell size after '@' must be an integer >= 2, e.g. {base}@4")
     return base, int(cell)
 
@@ -46,19 +46,32 @@ def create_representation(name: str, backend: str = "torch", **kwargs: Any) -> R
     """Build a representation by name: a registered one (``hog``, or ``hog@4`` for 4-pixel cells), or
     ``MODEL:LAYER[,LAYER...]`` for a CNN tap."""
     if ":" in name:
+        if "@" in name:
+            raise PreimageError(f"'@CELL' sets the cell size of hog, hog-dt, lbp or sift; drop it from {name!r}")
         from preimage.representations.cnn import create_cnn_representation
 
         return create_cnn_representation(name, **kwargs)
     base, cell = parse_cell_size(name)
     factory = REPRESENTATIONS.get(base)
+    default = None
     if cell is not None:
-        if "cell_size" not in inspect.signature(factory).parameters:
+        param = inspect.signature(factory).parameters.get("cell_size")
+        if param is None:
             raise PreimageError(f"representation {base!r} has no cell size; drop '@{cell}' from {name!r}")
-        kwargs["cell_size"] = cell
+        kwargs["cell_size"], default = cell, param.default
     rep = factory(backend=backend, **kwargs)
-    if cell is not None:
-        rep.name = name  # errors and decoder files name the variant, not the default
+    if cell is not None and cell != default:
+        rep.name = f"{base}@{cell}"  # errors and decoder files name the variant, not the default
     return rep
+
+
+def canonical_name(name: str) -> str:
+    """The name a representation goes by: ``"lbp@04"`` -> ``"lbp@4"``, ``"lbp@16"`` (its default) -> ``"lbp"``.
+
+    Decoders, teachers and zoo files are matched by this name, so every spelling of one representation
+    finds them.
+    """
+    return name if ":" in name or "@" not in name else create_representation(name).name
 
 
 def list_representations() -> list[str]:
@@ -74,6 +87,7 @@ __all__ = [
     "HOGDalalTriggs",
     "Representation",
     "SIFTGrid",
+    "canonical_name",
     "check_images",
     "create_representation",
     "hog_dalal_triggs",

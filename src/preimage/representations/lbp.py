@@ -103,7 +103,7 @@ def lbp_uniform_gray(gray: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
 
 
 @functools.cache
-def _mirror_bins() -> list[int]:
+def _mirror_bins() -> tuple[int, ...]:
     """Bin ``k`` of an image -> its bin in the horizontally mirrored image.
 
     Mirroring swaps east and west neighbours: bit ``i`` (E, SE, S, SW, W, NW, N, NE) becomes bit
@@ -115,7 +115,7 @@ def _mirror_bins() -> list[int]:
         for run in range(1, 8):
             perm[((5 - start - run) % 8) * 7 + (run - 1)] = start * 7 + (run - 1)
     perm[56], perm[57] = 56, 57
-    return perm
+    return tuple(perm)
 
 
 def flip_lbp_code(code: torch.Tensor) -> torch.Tensor:
@@ -130,7 +130,7 @@ def flip_lbp_code(code: torch.Tensor) -> torch.Tensor:
     """
     if code.dim() != 4 or code.shape[1] != LBP_DIM:
         raise PreimageError(f"flip_lbp_code expects (B, {LBP_DIM}, h, w) uniform LBP codes, got {tuple(code.shape)}")
-    return code[:, _mirror_bins()].flip(-1)
+    return code[:, list(_mirror_bins())].flip(-1)
 
 
 class LBP(Representation):

@@ -24,7 +24,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from preimage.data import materialize
 from preimage.errors import PreimageError
 from preimage.inverters.decoders import Decoder
 from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normalized_error
-from preimage.representations import create_representation
+from preimage.representations import canonical_name, create_representation, parse_cell_size
 from preimage.representations.base import Representation
 from preimage.training.classifier import augment
 from preimage.training.common import (
@@ -245,6 +245,7 @@ def _lr(step: int, total: int, peak: float, floor: float, warmup: int = 200) -> 
 
 
 def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
+    cfg = replace(cfg, rep=canonical_name(cfg.rep))  # one name per representation: decoders and teachers match
     device = resolve_device(cfg.device)
     rank, world = init_distributed(device)
     run = Path(cfg.out)
@@ -305,7 +306,7 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
             save_training_state(ckpt_path, module, opt, Progress(ep, st, wall, history), asdict(cfg))
 
     # non-differentiable, non-torch features (SIFT) are computed in worker processes
-    slow = not getattr(rep, "differentiable", True) and rep.name == "sift"
+    slow = not getattr(rep, "differentiable", True) and parse_cell_size(cfg.rep)[0] == "sift"
     workers = cfg.workers if slow else 0
     # fast codes are computed where the decoder runs, so the images go there once (1.2 GB for Tiny-ImageNet)
     source = train_x if slow else train_x.to(device)
@@ -405,7 +406,7 @@ def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch
     if cfg.teacher_flip_average:
         from preimage.inverters.decoders import _code_flip
 
-        _code_flip(cfg.rep)  # fails now, in one line, for a representation that cannot mirror its code
+        _code_flip(cfg.rep, cfg.size)  # fails now, in one line, for a representation that cannot mirror its code
     teachers = []
     for path in cfg.teachers:
         teacher = Decoder.from_file(path)
