@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from preimage.data import iter_images
-from preimage.inverters.decoders import load_decoder
+from preimage.inverters.decoders import invert_with_decoder
 from preimage.metrics import mean_pairwise_distance, per_image_normalized_error
 from preimage.representations import create_representation, rgb_to_gray
 
@@ -58,11 +58,9 @@ def main() -> None:
         codes = torch.cat([rep(images[i : i + 256]) for i in range(0, len(images), 256)])
     recon: dict[str, torch.Tensor] = {}
     for path in args.decoder:
-        dec = load_decoder(args.rep, path, 64)  # checked to invert this representation at 64 px
         for flip in (False, True) if args.flip else (False,):
-            dec.flip_average = flip
-            with torch.no_grad():
-                out = torch.cat([dec(codes[i : i + 256]) for i in range(0, len(codes), 256)]).float()
+            # each decoder is checked to invert this representation at 64 px
+            out = invert_with_decoder(args.rep, codes, flip_average=flip, weights=path, size=64).float()
             recon[f"{path}{' +flip' if flip else ''}"] = out
     members = [k for k in recon if k.endswith(" +flip") or not args.flip]
     decoders = {k: float(per_image_normalized_error(images, v, scale).mean()) for k, v in recon.items()}

@@ -45,7 +45,7 @@ def reconstruct(
     """
     from preimage.inverters.decoders import load_decoder
     from preimage.inverters.optimize import invert_optimize
-    from preimage.representations import canonical_name, create_representation
+    from preimage.representations import create_representation
 
     if method not in METHODS:
         raise unknown_name("method", method, METHODS)
@@ -55,7 +55,7 @@ def reconstruct(
     if method == "hoggles":
         from preimage.inverters.hoggles import PairedDictionary
 
-        if canonical_name(rep_name) != "hog":
+        if rep.name != "hog":  # the name every spelling of HOG's default (hog, hog@8) goes by
             raise PreimageError(f"--method hoggles inverts HOG only, not {rep_name!r}; use --method decoder")
         dictionary = PairedDictionary.from_pretrained()
         with torch.no_grad():

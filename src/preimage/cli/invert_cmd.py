@@ -67,15 +67,15 @@ def _invert(args: argparse.Namespace) -> int:
     from preimage.data import iter_images, save_image
     from preimage.evaluation import check_decoder_options
     from preimage.inverters.optimize import invert_optimize
-    from preimage.representations import canonical_name, create_representation
+    from preimage.representations import create_representation
 
     if args.method not in METHODS:
         raise unknown_name("method", args.method, METHODS)
     check_decoder_options(args.method, args.flip_average, args.decoder_weights, args.decoder_variant)
-    if args.method == "hoggles" and canonical_name(args.rep) != "hog":
-        raise PreimageError(f"--method hoggles inverts HOG only, not {args.rep!r}; use --method decoder")
     extra = {"weights": args.weights} if ":" in args.rep else {}
     rep = create_representation(args.rep, **extra)
+    if args.method == "hoggles" and rep.name != "hog":  # hog and hog@8 are HOG's default
+        raise PreimageError(f"--method hoggles inverts HOG only, not {args.rep!r}; use --method decoder")
     items = list(iter_images(args.images, size=args.size, limit=args.limit))
     if not items:
         raise PreimageError("no images found — check the paths")
