@@ -1,7 +1,11 @@
 """Decoder inversion vs optimisation inversion: per-image time and error on the same 64 images, one run.
 
     python bench/inversion_speed.py [--rep hog] [--steps 200,800] [--data ../shared/data/tiny-imagenet-200]
-                                    [--decoder WEIGHTS.safetensors ...]
+                                    [--decoder WEIGHTS.safetensors ...] [--size 224 [--output-size 64]]
+
+``--size 224`` runs the paper's protocol: the representation sees 224-px images (with ``--data``
+imagenette-224's val photos), the decoder predicts 64-px images, optimisation reconstructs at 224 px, and both
+are scored at 64 px against the photo downsampled to it (bilinear, antialiased).
 
 Optimisation is timed at each step budget in ``--steps``; 800 is the protocol
 of Mahendran & Vedaldi's shallow-feature experiments (four stages of 200
@@ -33,21 +37,21 @@ import time
 
 import torch
 
-from preimage.data import iter_images
+from preimage.data import iter_images, resize
 from preimage.inverters.decoders import Decoder, zoo_path
 from preimage.inverters.optimize import invert_optimize
 from preimage.metrics import mean_pairwise_distance, per_image_normalized_error
 from preimage.representations import create_representation
 
 
-def sample_photos(n: int) -> torch.Tensor:
-    pool = torch.stack([it.image for it in iter_images(["samples:all"], size=64)])
+def sample_photos(n: int, size: int = 64) -> torch.Tensor:
+    pool = torch.stack([it.image for it in iter_images(["samples:all"], size=size)])
     gen = torch.Generator().manual_seed(0)
     idx = torch.randint(0, len(pool), (n,), generator=gen)
     # distinct images: the photos, randomly flipped and shifted
     return torch.stack(
         [
-            torch.roll(pool[i], int(s), dims=-1).flip(-1) if s % 2 else pool[i]
+            torch.roll(pool[i], int(s) * size // 64, dims=-1).flip(-1) if s % 2 else pool[i]
             for i, s in zip(idx.tolist(), torch.randint(0, 16, (n,), generator=gen).tolist(), strict=True)
         ]
     )
@@ -58,6 +62,10 @@ def main() -> None:
     parser.add_argument("--rep", default="hog")
     parser.add_argument("--steps", default="200,800", help="comma-separated optimisation step budgets")
     parser.add_argument("--n", type=int, default=64)
+    parser.add_argument("--size", type=int, default=64, help="side of the images the representation sees (px)")
+    parser.add_argument(
+        "--output-size", type=int, default=None, help="side the reconstructions are scored at (default: the decoder's)"
+    )
     parser.add_argument("--data", default=None, help="Tiny-ImageNet folder: use its first --n val images")
     parser.add_argument("--single", type=int, default=5, help="images optimised one at a time per budget")
     parser.add_argument("--decoder", action="append", default=[], help="also time these decoder weights")
@@ -68,30 +76,37 @@ def main() -> None:
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     budgets = [int(s) for s in args.steps.split(",")]
+    size = args.size
     if args.data:
-        images = torch.stack([it.image for it in iter_images([f"{args.data}/val-*.tar.gz"], size=64, limit=args.n)])
+        images = torch.stack([it.image for it in iter_images([f"{args.data}/val-*.tar.gz"], size=size, limit=args.n)])
     else:
-        images = sample_photos(args.n)
-    scale = mean_pairwise_distance(images)
-
-    def error(recon: torch.Tensor) -> float:
-        return float(per_image_normalized_error(images, recon, scale).mean())
+        images = sample_photos(args.n, size)
 
     rep = create_representation(args.rep, **({"weights": "default"} if ":" in args.rep else {}))
     with torch.no_grad():
         codes = rep(images)
-    shipped = zoo_path(args.rep).is_file()
+    shipped = zoo_path(args.rep, None, size).is_file()
+    out_size = args.output_size or min(size, 64)
     decoders = {
         "shipped" if shipped else "random init (speed only)": (
-            Decoder.from_pretrained(args.rep) if shipped else Decoder(args.rep, tuple(codes.shape[1:])).eval()
+            Decoder.from_pretrained(args.rep, size=size)
+            if shipped
+            else Decoder(args.rep, tuple(codes.shape[1:]), out_size, input_size=size).eval()
         )
     }
+    out_size = args.output_size or next(iter(decoders.values())).image_size
+    target = resize(images, out_size)
+    scale = mean_pairwise_distance(target)
+
+    def error(recon: torch.Tensor) -> float:
+        return float(per_image_normalized_error(target, resize(recon, out_size), scale).mean())
+
     for path in args.decoder:
         decoders[path] = Decoder.from_file(path)
         if decoders[path].rep != args.rep or decoders[path].code_shape != tuple(codes.shape[1:]):
             raise SystemExit(
                 f"--decoder {path} inverts {decoders[path].rep} codes {decoders[path].code_shape}, "
-                f"not {args.rep} {tuple(codes.shape[1:])} (64x64 images)"
+                f"not {args.rep} {tuple(codes.shape[1:])} ({size}x{size} images)"
             )
 
     # the decoders as users run them (eval mode, no autograd: bf16 + channels-last on CPUs with native bf16);
@@ -116,7 +131,9 @@ def main() -> None:
     result: dict = {
         "bench": "inversion_speed",
         "rep": args.rep,
-        "images": f"Tiny-ImageNet val, first {args.n}" if args.data else f"{args.n} sample photos",
+        "images": f"{args.data} val, first {args.n}" if args.data else f"{args.n} sample photos",
+        "size": size,
+        "output_size": out_size,
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "decoders": [
@@ -136,14 +153,14 @@ def main() -> None:
     # a few untimed steps first, so no budget pays for the first call's one-off set-up
     # The VM's speed drifts over minutes, so each round brackets one optimisation run with decoder timings
     # just before and after it; the speed-up is the median over rounds of each round's ratio (with its range).
-    invert_optimize(rep, codes, 64, steps=3, tol=0.0, progress=False)
+    invert_optimize(rep, codes, size, steps=3, tol=0.0, progress=False)
     for steps in budgets:
         ratios: dict[str, list[float]] = {name: [] for name in decoders}
         per_opts = []
         for _ in range(args.repeats):
             before = time_decoders()
             t0 = time.perf_counter()
-            recon = invert_optimize(rep, codes, 64, steps=steps, tol=0.0, progress=False)
+            recon = invert_optimize(rep, codes, size, steps=steps, tol=0.0, progress=False)
             per_opt = (time.perf_counter() - t0) / args.n
             after = time_decoders()
             per_opts.append(per_opt)
@@ -173,7 +190,7 @@ def main() -> None:
         per = []
         for i in range(args.single):
             t0 = time.perf_counter()
-            invert_optimize(rep, codes[i : i + 1], 64, steps=steps, tol=0.0, progress=False)
+            invert_optimize(rep, codes[i : i + 1], size, steps=steps, tol=0.0, progress=False)
             per.append(time.perf_counter() - t0)
         one_opt = statistics.median(per)
         single_opt.append(

@@ -59,3 +59,34 @@ def test_bootstrap_interval_contains_mean_and_is_seeded() -> None:
     # the interval is about +-1.96 standard errors
     assert est.ci95[1] - est.ci95[0] == pytest.approx(2 * 1.96 * values.std() / math.sqrt(400), rel=0.15)
     assert bootstrap(values, seed=3) == est
+
+
+def test_protocol_errors_by_hand() -> None:
+    # flat images: downsampling and upsampling leave a flat image flat, so every distance is by hand
+    from preimage.metrics import protocol_errors
+
+    values = [0.2, 0.5, 0.9]
+    images = torch.stack([torch.full((3, 8, 8), v) for v in values])
+    recon = torch.stack([torch.full((3, 4, 4), v + 0.1) for v in values])
+    # at 4x4: ||x_i - r_i|| = 0.1 * sqrt(48); mean pair distance = mean(|vi - vj|) * sqrt(48)
+    pair = np.mean([abs(a - b) for a in values for b in values if a != b])
+    out = protocol_errors(images, recon)
+    assert out["normalized_error"] == pytest.approx(0.1 / pair, rel=1e-5)
+    # at 8x8 the factor sqrt(192) cancels the same way
+    assert out["normalized_error_full"] == pytest.approx(0.1 / pair, rel=1e-5)
+    assert out["n"] == 3 and len(out["ci95"]) == 2 and len(out["ci95_full"]) == 2
+
+
+def test_protocol_errors_score_detail_only_at_the_input_size() -> None:
+    # a checkerboard of 1-px squares vanishes when downsampled 2x (the antialiasing filter's weights
+    # 1/8, 3/8, 3/8, 1/8 sum to zero on it, except where the border renormalises them): a flat
+    # reconstruction is near-perfect at the output size and scored for the lost detail at the full size
+    from preimage.metrics import protocol_errors
+
+    board = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2
+    images = torch.stack([0.5 + 0.2 * (2 * board.float() - 1)] * 3 + [torch.full((8, 8), 0.1)] * 3)
+    images = torch.stack([images[:3], images[3:]])  # two RGB images: a checkerboard and a flat dark one
+    recon = torch.stack([torch.full((3, 4, 4), 0.5), torch.full((3, 4, 4), 0.1)])
+    out = protocol_errors(images, recon)
+    assert out["normalized_error"] < 0.01
+    assert out["normalized_error_full"] > 0.1

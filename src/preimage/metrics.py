@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from preimage.data.images import resize
 from preimage.errors import PreimageError
 
 
@@ -95,3 +96,36 @@ def bootstrap(values: torch.Tensor | np.ndarray, samples: int = 2000, seed: int 
     means = arr[rng.integers(0, arr.size, (samples, arr.size))].mean(axis=1)
     lo, hi = np.percentile(means, [2.5, 97.5])
     return Estimate(float(arr.mean()), (float(lo), float(hi)), int(arr.size))
+
+
+def protocol_errors(images: torch.Tensor, recon: torch.Tensor, seed: int = 0) -> dict[str, object]:
+    """The normalised error of reconstructions at both sizes of the protocol, each with a bootstrap 95% CI.
+
+    - ``normalized_error``: at the reconstruction's size, against the input downsampled to it (bilinear with
+      antialiasing, ``torch.nn.functional.interpolate(..., antialias=True)``: a triangle filter as wide as
+      the scale factor, as Pillow's ``BILINEAR`` reduce). This is what the decoders are trained to predict.
+    - ``normalized_error_full``: at the input's size, the reconstruction upsampled bilinearly (as Dosovitskiy
+      & Brox scored their AlexNet inversions). Equal to the first when both sizes are the same.
+
+    Shape:
+        - ``images``: :math:`(N, 3, H, H)`, ``N >= 2``; ``recon``: :math:`(N, 3, M, M)`.
+    """
+    if images.dim() != 4 or recon.dim() != 4 or len(images) != len(recon):
+        raise PreimageError(
+            f"expected image batches (N, 3, H, W) of one length, got {tuple(images.shape)} and {tuple(recon.shape)}"
+        )
+    images, recon = images.float(), recon.float()
+    target = resize(images, (int(recon.shape[-2]), int(recon.shape[-1])))
+    est = bootstrap(per_image_normalized_error(target, recon), seed=seed)
+    if target.shape == images.shape:
+        full = est
+    else:
+        up = torch.nn.functional.interpolate(recon, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        full = bootstrap(per_image_normalized_error(images, up.clamp(0, 1)), seed=seed)
+    return {
+        "normalized_error": est.mean,
+        "ci95": list(est.ci95),
+        "normalized_error_full": full.mean,
+        "ci95_full": list(full.ci95),
+        "n": est.n,
+    }

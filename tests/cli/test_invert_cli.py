@@ -205,7 +205,7 @@ def test_decoder_weights_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert np.abs(np.asarray(Image.open(out / "coffee.png")).astype(float) - 0.375 * 255).max() <= 1
     lbp = _constant_decoder(tmp_path / "lbp.safetensors", "lbp", (58, 4, 4), 0.375)
     for argv_bad, message in (
-        (["evaluate", *argv, str(lbp)], "inverts lbp at 64 px, not hog"),
+        (["evaluate", *argv, str(lbp)], "inverts lbp of 64-px images, not hog"),
         (
             ["evaluate", *argv[:-1], "--method", "optimize", "--decoder-weights", str(weights)],
             "--decoder-weights is for --method decoder",

@@ -53,7 +53,7 @@ def test_training_lowers_the_error_and_exports(data: Path, tmp_path: Path) -> No
     dec = Decoder.from_file(tmp_path / "run" / "decoder_hog.safetensors")
     assert dec.code_shape == (31, 8, 8)
     assert load_file(str(tmp_path / "run" / "decoder_hog.safetensors"))["net.head.weight"].dtype == torch.float16
-    assert 0 < summary["tiny_imagenet_val"]["normalized_error"] < 1.5
+    assert 0 < summary["val"]["normalized_error"] < 1.5
     assert "Normalised reconstruction error" in (tmp_path / "run" / "decoder_hog.md").read_text()
 
 
@@ -129,9 +129,7 @@ def test_two_process_ddp_equals_one_process(data: Path, tmp_path: Path) -> None:
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=2e-3, rtol=2e-3) for k in a)
     s1 = json.loads((tmp_path / "one" / "summary.json").read_text())
     s2 = json.loads((tmp_path / "two" / "summary.json").read_text())
-    assert s1["tiny_imagenet_val"]["normalized_error"] == pytest.approx(
-        s2["tiny_imagenet_val"]["normalized_error"], abs=1e-3
-    )
+    assert s1["val"]["normalized_error"] == pytest.approx(s2["val"]["normalized_error"], abs=1e-3)
 
 
 def test_fp16_checkpoint_resumes(data: Path, tmp_path: Path) -> None:
@@ -144,7 +142,7 @@ def test_fp16_checkpoint_resumes(data: Path, tmp_path: Path) -> None:
     full = (tmp_path / "a" / "checkpoint.pt").stat().st_size
     assert (tmp_path / "b" / "checkpoint.pt").stat().st_size < 0.6 * full
     summary = train_decoder(DecoderConfig(out=str(tmp_path / "b"), **base), resume=True)  # type: ignore[arg-type]
-    assert summary["epochs"] == 2 and summary["tiny_imagenet_val"]["normalized_error"] < 1.5
+    assert summary["epochs"] == 2 and summary["val"]["normalized_error"] < 1.5
 
 
 def test_residual_trunk_decoder_round_trips_through_safetensors(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from preimage.cli.main import command
+from preimage.cli.main import add_size_arguments, command, note
 from preimage.errors import PreimageError, unknown_name
 
 
@@ -22,7 +22,11 @@ def _features_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rep", required=True, help="representation: hog, hog-dt, lbp, sift (lbp@4: another cell size) or MODEL:LAYER"
     )
-    p.add_argument("--size", type=int, default=64, help="square side the images are brought to (default 64)")
+    add_size_arguments(
+        p,
+        "side in pixels of the copy of the images stored beside the features as 'images' (the reconstruction "
+        "targets; default: --size, downsampled with antialiasing when smaller)",
+    )
     p.add_argument(
         "--fit",
         choices=["center", "resize"],
@@ -48,7 +52,7 @@ def _features_args(p: argparse.ArgumentParser) -> None:
 def _features(args: argparse.Namespace) -> int:
     from safetensors.torch import save_file
 
-    from preimage.data import iter_images
+    from preimage.data import iter_images, resize, upsampled_note
     from preimage.representations import create_representation
 
     out = Path(args.out)
@@ -61,6 +65,8 @@ def _features(args: argparse.Namespace) -> int:
     items = list(iter_images(args.images, size=args.size, fit=args.fit, limit=args.limit))
     if not items:
         raise PreimageError("no images found — check the paths")
+    if args.fit == "center":
+        note(upsampled_note(items, args.size))
     images = torch.stack([it.image for it in items])
     with torch.no_grad():
         if isinstance(rep, LayerTap) and len(rep.layers) > 1:
@@ -69,12 +75,13 @@ def _features(args: argparse.Namespace) -> int:
             tensors = {"features": rep(images).contiguous().float()}
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(
-        {**tensors, "images": images.contiguous()},
+        {**tensors, "images": resize(images, args.output_size or args.size).contiguous()},
         str(out),
         metadata={
             "rep": args.rep,
             "backend": args.backend,
             "size": str(args.size),
+            "output_size": str(args.output_size or args.size),
             "names": json.dumps([it.name for it in items]),
         },
     )

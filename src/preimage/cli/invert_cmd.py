@@ -8,10 +8,15 @@ from pathlib import Path
 
 import torch
 
-from preimage.cli.main import add_decoder_arguments, command
+from preimage.cli.main import add_decoder_arguments, add_size_arguments, command, note
 from preimage.errors import PreimageError, unknown_name
 
 METHODS = ("optimize", "decoder", "hoggles")
+OUTPUT_HELP = (
+    "side in pixels of the reconstructions (default: the decoder's own, 64 for every shipped one; optimize and "
+    "hoggles reconstruct at --size, then downsample to min(--size, 64)); larger than the method's own output is "
+    "upsampled, with a warning that this adds no detail"
+)
 
 
 def parse_channels(spec: str) -> list[int]:
@@ -52,7 +57,7 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--method", default="optimize", help="optimize (gradient descent), decoder (learned) or hoggles (HOG only)"
     )
-    p.add_argument("--size", type=int, default=64)
+    add_size_arguments(p, OUTPUT_HELP)
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the method's)")
     p.add_argument("--preset", choices=["mahendran", "xia"], default=None, help="optimisation recipe")
     p.add_argument("--seed", type=int, default=0)
@@ -64,8 +69,8 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
 
 @command("invert", "reconstruct images from their features (one PNG per input)", _invert_args)
 def _invert(args: argparse.Namespace) -> int:
-    from preimage.data import iter_images, save_image
-    from preimage.evaluation import check_decoder_options
+    from preimage.data import iter_images, save_image, upsampled_note
+    from preimage.evaluation import check_decoder_options, output_size_for, to_output_size
     from preimage.inverters.optimize import invert_optimize
     from preimage.representations import create_representation
 
@@ -79,9 +84,11 @@ def _invert(args: argparse.Namespace) -> int:
     items = list(iter_images(args.images, size=args.size, limit=args.limit))
     if not items:
         raise PreimageError("no images found — check the paths")
+    note(upsampled_note(items, args.size))
     images = torch.stack([it.image for it in items])
     with torch.no_grad():
         codes = rep(images)
+    what = {"optimize": "optimisation", "hoggles": "HOGgles", "decoder": "the decoder"}[args.method]
     if args.method == "optimize":
         overrides = {"seed": args.seed}
         if args.steps is not None:
@@ -93,6 +100,8 @@ def _invert(args: argparse.Namespace) -> int:
         recon = PairedDictionary.from_pretrained()(codes)
     else:
         recon = _decoder_invert(args, codes)
+    size = output_size_for(recon.shape[-1], args.size, args.output_size, args.method == "decoder")
+    recon = to_output_size(recon, size, what)
     out = Path(args.out)
     written = []
     seen: dict[str, int] = {}
@@ -209,6 +218,13 @@ def _experiment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help="test-set root, e.g. ../shared/data/tiny-imagenet-200")
     p.add_argument("--limit", type=int, default=None, help="images per test set (default: each experiment's)")
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (default 200; 10 with --quick)")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="side in pixels of the images the representations see (default 64); shallow-table --size 224 runs "
+        "the paper's protocol (features of the 224-px photo, reconstructions at 64 px) beside the 64-px one",
+    )
 
 
 @command(
@@ -234,7 +250,9 @@ def _experiment(args: argparse.Namespace) -> int:
         model=args.model,
         weights=args.weights,
         data=args.data,
-        options={k: v for k, v in {"limit": args.limit, "steps": args.steps}.items() if v is not None},
+        options={
+            k: v for k, v in {"limit": args.limit, "steps": args.steps, "size": args.size}.items() if v is not None
+        },
     )
     for name in todo:
         summary = run_experiment(name, ctx)

@@ -58,6 +58,24 @@ def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_size_arguments(p: argparse.ArgumentParser, output_help: str) -> None:
+    """``--size`` (what the representation sees) and ``--output-size`` (the reconstruction), one definition."""
+    p.add_argument(
+        "--size",
+        type=int,
+        default=64,
+        help="side in pixels of the square image the representation sees: photos are centre-cropped to a "
+        "square and resized (smaller ones upsampled, with a note); 64 (default) or 224 for the paper's protocol",
+    )
+    p.add_argument("--output-size", type=int, default=None, metavar="M", help=output_help)
+
+
+def note(message: str | None) -> None:
+    """A one-line remark on stderr (not an error): what was done to the input and why."""
+    if message:
+        print(f"preimage: {message}", file=sys.stderr)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from preimage.cli.main import add_decoder_arguments, command
+from preimage.cli.main import add_decoder_arguments, add_size_arguments, command
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
@@ -121,7 +121,16 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
         "a faster decoder (1 = up-convolutions all the way)",
     )
     p.add_argument("--ema", type=float, default=0.0, help="average the weights with this decay (e.g. 0.999); 0 = off")
-    p.add_argument("--size", type=int, default=64)
+    p.add_argument(
+        "--size", type=int, default=64, help="side in pixels of the image the representation sees (default 64)"
+    )
+    p.add_argument(
+        "--output-size",
+        type=int,
+        default=None,
+        help="side in pixels of the reconstruction (default: --size); the paper's protocol is --size 224 "
+        "--output-size 64: features of the full photo, targets downsampled (bilinear, antialiased)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--amp", choices=["bf16", "none"], default="bf16")
     p.add_argument("--finetune-encoder", action="store_true", help="autoencoder bound: train the CNN encoder too")
@@ -167,6 +176,7 @@ def _train_decoder(args: argparse.Namespace) -> int:
         shuffle=args.shuffle,
         ema=args.ema,
         size=args.size,
+        output_size=args.output_size,
         seed=args.seed,
         amp=args.amp,
         finetune_encoder=args.finetune_encoder,
@@ -214,7 +224,12 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="decoder", help="decoder, optimize, autoencoder or hoggles (HOG only)")
     p.add_argument("--data", required=True, help="images: shards, folder, glob or samples:all")
     p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--size", type=int, default=64)
+    add_size_arguments(
+        p,
+        "side in pixels the error is measured at, against the input downsampled to it (bilinear, antialiased); "
+        "default: the decoder's own (64 for every shipped one), min(--size, 64) for the other methods. "
+        "normalized_error_full is measured at --size, the reconstruction upsampled bilinearly",
+    )
     p.add_argument("--steps", type=int, default=200, help="optimisation steps (method optimize)")
     p.add_argument("--batch", type=int, default=64, help="images optimised together (method optimize)")
     p.add_argument("--seed", type=int, default=0)
@@ -240,6 +255,7 @@ def _evaluate_inverter(args: argparse.Namespace) -> int:
         args.flip_average,
         args.decoder_weights,
         args.decoder_variant,
+        args.output_size,
     )
     print(json.dumps(result))
     return 0

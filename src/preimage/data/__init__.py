@@ -6,6 +6,7 @@ from preimage.data.datasets import (
     ShardImageDataset,
     iter_images,
     materialize,
+    upsampled_note,
 )
 from preimage.data.images import (
     center_crop,
@@ -39,4 +40,5 @@ __all__ = [
     "resize",
     "resolve_shards",
     "save_image",
+    "upsampled_note",
 ]

@@ -32,6 +32,8 @@ class NamedImage:
     name: str
     image: torch.Tensor
     label: int = -1
+    # (height, width) of the image as decoded, before it was brought to the requested size
+    source_hw: tuple[int, int] = (0, 0)
 
 
 def _image_files(spec: str) -> list[Path]:
@@ -83,14 +85,15 @@ def iter_images(
 def _iter_one(spec: str, size: int | None, fit: str, skipped: SkipCounter | None, strict: bool) -> Iterator[NamedImage]:
     if spec.startswith("samples:"):
         for name in sample_names(spec.split(":", 1)[1]):
-            yield NamedImage(name, fit_image(load_sample(name), size, fit))
+            photo = load_sample(name)
+            yield NamedImage(name, fit_image(photo, size, fit), source_hw=_hw(photo))
         return
     if _is_shard_spec(spec):
         for shard in resolve_shards(spec):
             for sample in iter_shard(shard, skipped):
                 img = _decode_sample(sample, skipped)
                 if img is not None:
-                    yield NamedImage(sample["__key__"], fit_image(img, size, fit), parse_label(sample))
+                    yield NamedImage(sample["__key__"], fit_image(img, size, fit), parse_label(sample), _hw(img))
         return
     files = _image_files(spec)
     for path in files:
@@ -103,7 +106,29 @@ def _iter_one(spec: str, size: int | None, fit: str, skipped: SkipCounter | None
             if skipped is not None:
                 skipped.add("corrupt image")
             continue
-        yield NamedImage(path.stem, fit_image(img, size, fit))
+        yield NamedImage(path.stem, fit_image(img, size, fit), source_hw=_hw(img))
+
+
+def _hw(img: torch.Tensor) -> tuple[int, int]:
+    return int(img.shape[-2]), int(img.shape[-1])
+
+
+def upsampled_note(items: Sequence[NamedImage], size: int | None) -> str | None:
+    """One line saying how many images were smaller than ``size`` and were upsampled (``None`` if none).
+
+    Small photos are resized, not refused; the line says so once per run, since upsampling adds no detail
+    for the representation to see.
+    """
+    if size is None:
+        return None
+    small = [it for it in items if 0 < min(it.source_hw) < size]
+    if not small:
+        return None
+    first = small[0]
+    return (
+        f"note: {len(small)} of {len(items)} images are smaller than --size {size} and were upsampled "
+        f"(e.g. {first.name}, {first.source_hw[1]}x{first.source_hw[0]}); upsampling adds no detail"
+    )
 
 
 def _decode_sample(sample: dict[str, object], skipped: SkipCounter | None) -> torch.Tensor | None:

@@ -1,8 +1,9 @@
 """Test sets, inverters and error estimates shared by the experiments.
 
-Test sets: with ``--data ROOT`` (a Tiny-ImageNet shard folder) the experiments
-use ``ROOT/val-*.tar.gz`` and, when it lies beside it, ``ROOT/../bsds500/val-*``
-(centre crops at 64x64); without it they fall back to scikit-image's sample
+Test sets: with ``--data ROOT`` (a shard folder: Tiny-ImageNet, or imagenette-224
+for the full-resolution protocol) the experiments use ``ROOT/val-*.tar.gz`` and,
+when it lies beside it, ``ROOT/../bsds500/val-*`` (centre square crops, resized
+to the protocol's size); without it they fall back to scikit-image's sample
 photos, so every experiment also runs offline. ``--quick`` keeps a handful of
 images and few optimisation steps.
 """
@@ -16,11 +17,13 @@ from typing import Any
 import torch
 
 from preimage.data import iter_images
+from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.experiments import Context
-from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normalized_error, psnr, ssim
+from preimage.metrics import protocol_errors, psnr, ssim
 
 SIZE = 64
+SET_NAMES = {"tiny-imagenet-200": "tiny-imagenet", "imagenette-224": "imagenette"}
 ALEXNET_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8", "prob")
 
 
@@ -31,7 +34,7 @@ def test_sets(ctx: Context) -> dict[str, str]:
     root = Path(ctx.data)
     if not root.is_dir():
         raise PreimageError(f"--data {root}: not a folder — point it at the Tiny-ImageNet shard folder")
-    sets = {"tiny-imagenet val": str(root / "val-*.tar.gz")}
+    sets = {f"{SET_NAMES.get(root.resolve().name, root.resolve().name)} val": str(root / "val-*.tar.gz")}
     bsds = root.parent / "bsds500"
     if list(bsds.glob("val-*.tar.gz")):
         sets["bsds500 val"] = str(bsds / "val-*.tar.gz")
@@ -67,13 +70,16 @@ def rep_for(name: str, ctx: Context) -> Any:
     return create_representation(name, **extra)
 
 
-def unavailable(rep: str, method: str) -> str | None:
-    """Why ``method`` cannot invert ``rep`` here (None when it can): nothing is silently skipped."""
+def unavailable(rep: str, method: str, size: int = SIZE) -> str | None:
+    """Why ``method`` cannot invert ``rep`` of ``size``-px images here (None when it can): nothing is
+    silently skipped."""
     from preimage.inverters.decoders import zoo_path
     from preimage.representations import create_representation
 
-    if method == "decoder" and not zoo_path(rep).is_file():
-        return "no shipped decoder"
+    if method == "decoder" and not zoo_path(rep, None, size).is_file():
+        return "no shipped decoder" + (f" for {size}-px images" if size != SIZE else "")
+    if method == "autoencoder" and size != SIZE:
+        return f"the autoencoders see {SIZE}-px images"
     if method == "autoencoder":
         tag = rep.replace(":", "_") + "_autoencoder"
         if not zoo_path(rep).with_name(f"decoder_{tag}.safetensors").is_file():
@@ -90,8 +96,16 @@ def unavailable(rep: str, method: str) -> str | None:
     return None
 
 
-def reconstruct(rep: str, method: str, images: torch.Tensor, ctx: Context, full_steps: int = 200) -> torch.Tensor:
-    """``method``'s reconstructions of ``images``; optimisation results are cached beside the experiments.
+def reconstruct(
+    rep: str,
+    method: str,
+    images: torch.Tensor,
+    ctx: Context,
+    full_steps: int = 200,
+    output_size: int | None = None,
+) -> torch.Tensor:
+    """``method``'s reconstructions of ``images`` (at ``output_size``: see
+    :func:`preimage.evaluation.output_size_for`); optimisation results are cached beside the experiments.
 
     Optimisation is the slow inverter and is deterministic given the images,
     representation, weights, steps and seed, so ``OUT/.cache`` keeps its output
@@ -101,11 +115,13 @@ def reconstruct(rep: str, method: str, images: torch.Tensor, ctx: Context, full_
     from preimage.evaluation import reconstruct as _reconstruct
 
     n_steps = steps(ctx, full_steps)
-    run = lambda: _reconstruct(rep, method, images, steps=n_steps, batch=64, seed=ctx.seed, weights=ctx.weights)  # noqa: E731
+    run = lambda: _reconstruct(  # noqa: E731
+        rep, method, images, steps=n_steps, batch=64, seed=ctx.seed, weights=ctx.weights, output_size=output_size
+    )
     if method != "optimize":
         return run()
     key = hashlib.sha1(images.numpy().tobytes())
-    key.update(f"{rep}|{n_steps}|{ctx.seed}|{ctx.weights}".encode())
+    key.update(f"{rep}|{n_steps}|{ctx.seed}|{ctx.weights}|{tuple(images.shape)}|{output_size}".encode())
     path = ctx.out.parent / ".cache" / f"optimize_{key.hexdigest()[:20]}.pt"
     if path.is_file():
         return torch.load(path)
@@ -118,14 +134,19 @@ def reconstruct(rep: str, method: str, images: torch.Tensor, ctx: Context, full_
 
 
 def error_row(images: torch.Tensor, recon: torch.Tensor, seed: int) -> dict[str, Any]:
-    """Normalised reconstruction error with its bootstrap 95% interval, plus mean PSNR (dB) and SSIM."""
-    per = per_image_normalized_error(images, recon, mean_pairwise_distance(images))
-    est = bootstrap(per, seed=seed)
+    """Normalised reconstruction error with its bootstrap 95% interval, plus mean PSNR (dB) and SSIM.
+
+    At the reconstructions' size, against the images downsampled to it when they are larger (the paper's
+    protocol); ``normalized_error_full`` at the images' own size (see :func:`preimage.metrics.protocol_errors`).
+    """
+    errors = protocol_errors(images, recon, seed)
+    target = resize(images, (int(recon.shape[-2]), int(recon.shape[-1])))
     return {
-        "normalized_error": est.mean,
-        "ci_low": est.ci95[0],
-        "ci_high": est.ci95[1],
-        "psnr": float(psnr(images, recon).mean()),
-        "ssim": float(ssim(images, recon).mean()),
-        "n": est.n,
+        "normalized_error": errors["normalized_error"],
+        "ci_low": errors["ci95"][0],  # type: ignore[index]
+        "ci_high": errors["ci95"][1],  # type: ignore[index]
+        "normalized_error_full": errors["normalized_error_full"],
+        "psnr": float(psnr(target, recon).mean()),
+        "ssim": float(ssim(target, recon).mean()),
+        "n": errors["n"],
     }

@@ -32,6 +32,9 @@ from torch import nn
 
 from preimage.errors import PreimageError
 
+# the image side of the Tiny-ImageNet protocol, which every decoder file without a size tag was trained at
+DEFAULT_INPUT_SIZE = 64
+
 
 def _act() -> nn.Module:
     return nn.LeakyReLU(0.2, inplace=True)
@@ -74,11 +77,35 @@ class _StageBlock(nn.Module):
         return x + self.body(x)
 
 
+def expansion_plan(in_size: int, out_size: int) -> tuple[int, int]:
+    """``(base, doublings)``: the trunk's maps are brought to ``base`` and doubled ``doublings`` times.
+
+    When the image is the code size times a power of two (every 64-px protocol) ``base`` is the code size
+    and nothing is resampled. Otherwise (features of a 224-px photo decoded to 64 px: a 28x28 HOG grid, a
+    14x14 LBP grid) the trunk's output is resized once, bilinearly, to the smallest ``out_size / 2^k`` that
+    is not below the code size (28 -> 32, 14 -> 16, 56 -> 64), or down to ``out_size`` when the code is
+    larger than the image: every code position is kept, and the up-convolutions add resolution only.
+    """
+    if in_size < 1 or out_size < 1:
+        raise PreimageError(f"decoder: code size {in_size} and image size {out_size} must be positive")
+    ratio = out_size // in_size
+    if out_size % in_size == 0 and ratio & (ratio - 1) == 0:
+        return in_size, int(math.log2(ratio))
+    doublings = max(0, math.floor(math.log2(out_size / in_size)))
+    while doublings and out_size % 2**doublings:
+        doublings -= 1
+    return out_size // 2**doublings, doublings
+
+
 class SpatialDecoder(nn.Module):
-    """Decoder for ``(C, h, w)`` codes -> ``(3, H, W)`` images (``H / h`` a power of two).
+    """Decoder for ``(C, h, h)`` codes -> ``(3, S, S)`` images.
+
+    ``S / h`` a power of two (the 64-px protocol) decodes with up-convolutions alone; any other ratio
+    (``224 -> 64``: a 28x28 HOG code to a 64-px image) resizes the code-resolution trunk once to
+    ``S / 2^k`` (see :func:`expansion_plan`) before the up-convolutions.
 
     Shape:
-        - Input: :math:`(B, C, h, w)`. Output: :math:`(B, 3, h \\cdot 2^k, w \\cdot 2^k)`.
+        - Input: :math:`(B, C, h, h)`. Output: :math:`(B, 3, S, S)`.
     """
 
     def __init__(
@@ -93,17 +120,16 @@ class SpatialDecoder(nn.Module):
         shuffle: int = 1,
     ) -> None:
         super().__init__()
-        if out_size % in_size or (out_size // in_size) & (out_size // in_size - 1):
-            raise PreimageError(f"decoder: output {out_size} must be the code size {in_size} times a power of 2")
-        if shuffle < 1 or shuffle & (shuffle - 1) or shuffle > out_size // in_size:
+        self.base, doublings = expansion_plan(in_size, out_size)
+        if shuffle < 1 or shuffle & (shuffle - 1) or shuffle > 2**doublings:
             raise PreimageError(
                 f"decoder: --shuffle {shuffle} must be a power of 2 no larger than the upsampling factor "
-                f"{out_size // in_size} (code {in_size} -> image {out_size}); 1 = up-convolutions all the way"
+                f"{2**doublings} (code {in_size} -> image {out_size}); 1 = up-convolutions all the way"
             )
         # the last log2(shuffle) doublings are one sub-pixel convolution (Shi et al. 2016) instead of
         # up-convolution stages: the full-resolution stages cost most of the time on a CPU (few channels,
         # memory-bound) and add little to a reconstruction that is a conditional mean, hence smooth
-        ups = int(math.log2(out_size // in_size // shuffle))
+        ups = int(math.log2(2**doublings // shuffle))
         w4 = width * 4
         # channels of the code-resolution trunk; widening it (and adding residual blocks there) buys
         # capacity where positions are few, without touching the costly full-resolution stages
@@ -145,8 +171,13 @@ class SpatialDecoder(nn.Module):
             skips.append(x)
         x = self.bottleneck(x)
         for layer, skip in zip(self.up_contract, reversed(skips[:-1]), strict=True):
-            x = layer(x) + skip
+            # an odd map (7 -> 4 -> 8) is one row too large after doubling: drop the row the stride skipped
+            x = layer(x)[..., : skip.shape[-2], : skip.shape[-1]] + skip
         x = self.blocks(x)
+        if x.shape[-1] != self.base:
+            x = nn.functional.interpolate(
+                x, size=(self.base, self.base), mode="bilinear", align_corners=False, antialias=x.shape[-1] > self.base
+            )
         for stage, extra in zip(self.expand, self.stage_blocks, strict=True):
             x = extra(stage(x))
         return self.shuffle(self.head(x))
@@ -212,8 +243,14 @@ def build_decoder(
 class Decoder(nn.Module):
     """A trained inverter for one representation: ``Decoder.from_pretrained("hog")(codes) -> images``.
 
+    Two sizes describe it: ``input_size``, the side of the image the representation saw (64 for the
+    thumbnails of Tiny-ImageNet, 224 for the paper's protocol of features of full-resolution photos), and
+    ``image_size``, the side of the reconstruction it predicts (64 for both: the paper predicted downsampled
+    images). ``Decoder.from_pretrained("hog", size=224)`` is the decoder of 224-px HOG.
+
     Shape:
-        - Input: codes ``(B, *code_shape)``. Output: ``(B, 3, S, S)`` in ``[0, 1]``.
+        - Input: codes ``(B, *code_shape)``, the code of an ``input_size`` image.
+        - Output: ``(B, 3, image_size, image_size)`` in ``[0, 1]``.
     """
 
     def __init__(
@@ -227,9 +264,11 @@ class Decoder(nn.Module):
         top: int = 0,
         stage_blocks: int = 0,
         shuffle: int = 1,
+        input_size: int | None = None,
     ) -> None:
         super().__init__()
         self.rep, self.code_shape, self.image_size, self.width = rep, tuple(code_shape), image_size, width
+        self.input_size = image_size if input_size is None else input_size
         self.hidden, self.blocks, self.top, self.stage_blocks = hidden, blocks, top, stage_blocks
         self.shuffle = shuffle
         self.net = build_decoder(self.code_shape, image_size, width, hidden, blocks, top, stage_blocks, shuffle)
@@ -246,15 +285,16 @@ class Decoder(nn.Module):
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         if tuple(codes.shape[1:]) != self.code_shape:
             raise PreimageError(
-                f"decoder for {self.rep} expects codes of shape {self.code_shape}, got "
-                f"{tuple(codes.shape[1:])} — compute them at --size {self.image_size}"
+                f"the {self.input_size}-px decoder for {self.rep} expects codes of shape {self.code_shape}, got "
+                f"{tuple(codes.shape[1:])} — compute them at --size {self.input_size}"
+                f"{_other_sizes_hint(self.rep, self.input_size)}"
             )
         if not torch.isfinite(codes).all():
             raise PreimageError("codes contain NaN or Inf")
         if self.flip_average and not self.training:
             # the mirrored image's code decodes to the mirrored image: averaging both estimates of
             # E[x | Phi(x)] cancels part of the decoder's error (at twice the cost)
-            mirrored = self._decode(_code_flip(self.rep, self.image_size)(codes)).flip(-1)
+            mirrored = self._decode(_code_flip(self.rep, self.input_size)(codes)).flip(-1)
             return (self._decode(codes) + mirrored) / 2
         return self._decode(codes)
 
@@ -300,6 +340,7 @@ class Decoder(nn.Module):
             "rep": self.rep,
             "code_shape": list(self.code_shape),
             "image_size": self.image_size,
+            "input_size": self.input_size,
             "width": self.width,
             "hidden": self.hidden,
             "blocks": self.blocks,
@@ -337,37 +378,53 @@ class Decoder(nn.Module):
             cfg.get("top", 0),
             cfg.get("stage_blocks", 0),
             cfg.get("shuffle", 1),
+            cfg.get("input_size"),  # files from before the two-size protocol saw images of their output size
         )
         dec.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
         return dec.to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
 
     @classmethod
-    def from_pretrained(cls, rep: str, variant: str | None = None) -> Decoder:
+    def from_pretrained(cls, rep: str, variant: str | None = None, size: int = DEFAULT_INPUT_SIZE) -> Decoder:
         """The decoder shipped in the package zoo for ``rep`` (e.g. ``"hog"``, ``"alexnet64:conv3"``).
 
+        ``size`` is the side of the image the representation sees: 64 (Tiny-ImageNet thumbnails, the
+        default) or 224 (the paper's protocol: features of a full-resolution photo, decoded to 64 px).
         ``variant`` picks another shipped decoder for the same representation, e.g. ``"fast"`` for HOG: a
         cheaper sub-pixel student (see its model card for its error and speed).
         """
         from preimage.representations import canonical_name
 
         rep = canonical_name(rep)  # "lbp@16" is "lbp", "lbp@04" is "lbp@4"
-        path = zoo_path(rep, variant)
-        if variant is not None and not path.is_file() and zoo_path(rep).is_file():
-            tag = rep.replace(":", "_")
-            variants = sorted(
-                p.name.removeprefix(f"decoder_{tag}.").removesuffix(".safetensors")
-                for p in path.parent.glob(f"decoder_{tag}.*.safetensors")
-            )
+        path = zoo_path(rep, variant, size)
+        if variant is not None and not path.is_file() and zoo_path(rep, None, size).is_file():
+            variants = shipped_variants(rep, size)
             raise PreimageError(
                 f"no {variant!r} variant of the {rep} decoder is shipped (variants: {', '.join(variants) or 'none'})"
                 " — drop --decoder-variant for the default decoder"
             )
         if not path.is_file():
+            sizes = shipped_sizes(rep)
+            if sizes:
+                raise PreimageError(
+                    f"no {rep} decoder for {size}-px images is shipped (shipped for "
+                    f"{', '.join(f'{s} px' for s in sizes)}) — pass --size {sizes[0]} (Python: size={sizes[0]}), "
+                    "or train one with preimage train-decoder --size N --output-size M"
+                )
             raise PreimageError(
                 f"no trained decoder for {rep!r} is shipped (shipped: {', '.join(shipped_reps()) or 'none'})"
                 " — use --method optimize, or train one with preimage train-decoder"
             )
         return cls.from_file(path)
+
+
+def _other_sizes_hint(rep: str, input_size: int) -> str:
+    """``"; the shipped 224-px decoder (size=224) inverts ..."``: where a code of another size belongs."""
+    others = [s for s in shipped_sizes(rep) if s != input_size]
+    if not others:
+        return ""
+    return "; for codes of other image sizes use the shipped " + ", ".join(
+        f"{s}-px decoder (--size {s}, Python: Decoder.from_pretrained({rep!r}, size={s}))" for s in others
+    )
 
 
 @functools.cache
@@ -397,46 +454,65 @@ def _native_bf16() -> bool:
         return False
 
 
+def _zoo_entries() -> list[tuple[str, str | None, int]]:
+    """``(rep, variant, input size)`` of every plain decoder file in the zoo (not autoencoders)."""
+    from preimage.models.registry import ZOO_DIR
+
+    entries = []
+    for p in ZOO_DIR.glob("decoder_*.safetensors"):
+        stem, *tags = p.name.removesuffix(".safetensors").split(".")
+        if stem.endswith("_autoencoder"):
+            continue
+        size = next((int(t[:-2]) for t in tags if t.endswith("px") and t[:-2].isdigit()), DEFAULT_INPUT_SIZE)
+        variant = next((t for t in tags if not (t.endswith("px") and t[:-2].isdigit())), None)
+        entries.append((stem.removeprefix("decoder_").replace("_", ":", 1), variant, size))
+    return entries
+
+
 def shipped_reps() -> list[str]:
-    """The representations the zoo has a default decoder for (not its variants or autoencoders), sorted."""
+    """The representations the zoo has a default 64-px decoder for (not variants or autoencoders), sorted."""
+    return sorted(r for r, v, s in _zoo_entries() if v is None and s == DEFAULT_INPUT_SIZE)
+
+
+def shipped_sizes(rep: str) -> list[int]:
+    """The input sizes the zoo has a default decoder of ``rep`` for (64 first, when there is one)."""
+    return sorted({s for r, v, s in _zoo_entries() if r == rep and v is None}, key=lambda s: (s != 64, s))
+
+
+def shipped_variants(rep: str, size: int = DEFAULT_INPUT_SIZE) -> list[str]:
+    return sorted(v for r, v, s in _zoo_entries() if r == rep and s == size and v is not None)
+
+
+def zoo_path(rep: str, variant: str | None = None, size: int = DEFAULT_INPUT_SIZE) -> Path:
+    """``decoder_<rep>[.<variant>][.<size>px].safetensors`` in the zoo (no size tag: 64-px input)."""
     from preimage.models.registry import ZOO_DIR
 
-    return sorted(
-        p.stem.removeprefix("decoder_").replace("_", ":", 1)
-        for p in ZOO_DIR.glob("decoder_*.safetensors")
-        if "." not in p.stem and not p.stem.endswith("_autoencoder")
-    )
-
-
-def zoo_path(rep: str, variant: str | None = None) -> Path:
-    """``decoder_<rep>.safetensors`` in the zoo, or ``decoder_<rep>.<variant>.safetensors``."""
-    from preimage.models.registry import ZOO_DIR
-
-    return ZOO_DIR / f"decoder_{rep.replace(':', '_')}{f'.{variant}' if variant else ''}.safetensors"
+    tags = (f".{variant}" if variant else "") + (f".{size}px" if size != DEFAULT_INPUT_SIZE else "")
+    return ZOO_DIR / f"decoder_{rep.replace(':', '_')}{tags}.safetensors"
 
 
 def load_decoder(
     rep: str, weights: str | Path | None = None, size: int | None = None, variant: str | None = None
 ) -> Decoder:
-    """The shipped decoder for ``rep`` (or its ``variant``), or the one in ``weights`` (a ``train-decoder``
-    export), checked to fit."""
+    """The shipped decoder for ``rep`` at input ``size`` (or its ``variant``), or the one in ``weights``
+    (a ``train-decoder`` export), checked to fit."""
     from preimage.representations import canonical_name
 
     if weights is not None and variant is not None:
         raise PreimageError("--decoder-weights and --decoder-variant both pick the decoder; pass one of them")
     rep = canonical_name(rep)
     if weights is None:
-        return Decoder.from_pretrained(rep, variant)
+        return Decoder.from_pretrained(rep, variant, DEFAULT_INPUT_SIZE if size is None else size)
     if Path(weights).stem.endswith("_autoencoder"):
         raise PreimageError(
             f"{weights} was trained with a fine-tuned encoder: it decodes that encoder's codes, not {rep}'s "
             "— use --method autoencoder, or a decoder trained without --finetune-encoder"
         )
     dec = Decoder.from_file(weights)
-    if dec.rep != rep or (size is not None and dec.image_size != size):
+    if dec.rep != rep or (size is not None and dec.input_size != size):
         raise PreimageError(
-            f"--decoder-weights {weights} inverts {dec.rep} at {dec.image_size} px, not {rep}"
-            f"{f' at {size} px' if size is not None else ''} — pass --rep {dec.rep} --size {dec.image_size} "
+            f"--decoder-weights {weights} inverts {dec.rep} of {dec.input_size}-px images, not {rep}"
+            f"{f' of {size}-px images' if size is not None else ''} — pass --rep {dec.rep} --size {dec.input_size} "
             "or weights trained for this representation"
         )
     return dec

@@ -62,7 +62,14 @@ def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) 
 
 
 def augment(batch: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """uint8 ``(B, 3, H, W)`` -> float ``[0, 1]``, random reflect-padded crops and flips.
+    """uint8 ``(B, 3, H, W)`` -> float ``[0, 1]``, random reflect-padded crops and flips (see
+    :func:`augment_with_flips`)."""
+    return augment_with_flips(batch, gen, pad)[0]
+
+
+def augment_with_flips(batch: torch.Tensor, gen: torch.Generator, pad: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 ``(B, 3, H, W)`` -> (float ``[0, 1]`` images, which were mirrored ``(B,)`` bool): random
+    reflect-padded crops and flips.
 
     The random draws come from ``gen`` (a CPU generator) whatever the batch's device, so a seed gives the
     same crops on a CPU and a GPU. On a GPU the crops are one gather (a loop would launch kernels per
@@ -74,13 +81,13 @@ def augment(batch: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Te
     offs = torch.randint(0, 2 * pad + 1, (b, 2), generator=gen)
     flips = torch.rand(b, generator=gen) < 0.5
     if x.device.type != "cpu":
-        return crops_by_gather(padded, offs, flips, h, w)
+        return crops_by_gather(padded, offs, flips, h, w), flips
     out = torch.empty_like(x)
     for i in range(b):
         dy, dx = int(offs[i, 0]), int(offs[i, 1])
         crop = padded[i, :, dy : dy + h, dx : dx + w]
         out[i] = crop.flip(-1) if flips[i] else crop
-    return out
+    return out, flips
 
 
 def crops_by_gather(padded: torch.Tensor, offs: torch.Tensor, flips: torch.Tensor, h: int, w: int) -> torch.Tensor:

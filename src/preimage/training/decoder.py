@@ -24,6 +24,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from preimage.data import materialize
+from preimage.data.images import resize
 from preimage.errors import PreimageError
-from preimage.inverters.decoders import Decoder
-from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normalized_error
+from preimage.inverters.decoders import DEFAULT_INPUT_SIZE, Decoder
+from preimage.metrics import protocol_errors
 from preimage.representations import canonical_name, create_representation, parse_cell_size
 from preimage.representations.base import Representation
-from preimage.training.classifier import augment
+from preimage.training.classifier import augment, augment_with_flips
 from preimage.training.common import (
     MetricsLog,
     Progress,
@@ -66,7 +68,10 @@ class DecoderConfig:
     stage_blocks: int = 0  # residual blocks after each expansion stage below the output resolution
     shuffle: int = 1  # last doublings as one sub-pixel convolution (faster); 1 = up-convolutions throughout
     ema: float = 0.0  # decay of an exponential moving average of the decoder weights (0 = off); validated and shipped
-    size: int = 64
+    size: int = 64  # side of the image the representation sees
+    # side of the reconstruction (None: ``size``); the paper's protocol computes features of full-resolution
+    # photos (224) and predicts images downsampled to 64 px (bilinear with antialiasing)
+    output_size: int | None = None
     seed: int = 0
     amp: str = "bf16"
     finetune_encoder: bool = False
@@ -173,6 +178,7 @@ class Pipeline(torch.nn.Module):
         return self.ema if self.ema is not None else self.decoder
 
     def forward(self, images: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
+        """Reconstructions at the decoder's output size of ``images`` (or of their given ``codes``)."""
         if codes is None and self.finetune:
             codes = self.rep(images)
         elif codes is None:
@@ -201,9 +207,11 @@ class Batches(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor | None]]
         world: int,
         rep: Representation | None,
         crop_pad: int = 4,
+        codes: tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]] | None = None,
     ) -> None:
         self.images, self.order, self.batch_size, self.crop_pad = images, order, batch_size, crop_pad
         self.first_step, self.seed, self.rank, self.world, self.rep = first_step, seed, rank, world, rep
+        self.codes = codes  # (codes of every training image, the code of the mirrored image from a code)
 
     def __len__(self) -> int:
         return len(self.order) // self.batch_size
@@ -211,6 +219,14 @@ class Batches(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor | None]]
     def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         idx = self.order[step * self.batch_size : (step + 1) * self.batch_size]
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.first_step + step)
+        if self.codes is not None:
+            # the same draws as the path below, so a seed names the same batches either way
+            x, flips = augment_with_flips(self.images[idx], gen, 0)
+            all_codes, mirror = self.codes
+            codes = all_codes[idx.to(all_codes.device)].clone()
+            if flips.any():
+                codes[flips] = mirror(codes[flips])
+            return x[self.rank :: self.world], codes[self.rank :: self.world]
         # the same global augmentation on every rank
         x = augment(self.images[idx], gen, self.crop_pad)[self.rank :: self.world]
         if self.rep is None:
@@ -225,16 +241,16 @@ def evaluate_decoder(
 ) -> dict[str, Any]:
     """Normalised reconstruction error (mean, bootstrap 95% CI) on uint8 images ``(N, 3, S, S)``.
 
-    Runs on the decoder's device (``rep`` must be there too); the error is computed on the CPU.
+    At the decoder's output size against the images downsampled to it, and at the input size
+    (:func:`preimage.metrics.protocol_errors`). Runs on the decoder's device (``rep`` must be there too);
+    the error is computed on the CPU.
     """
     decoder.eval()
     rep.eval()
     device = next(decoder.parameters()).device
     x = images.float() / 255.0
     recon = torch.cat([decoder(rep(x[i : i + batch].to(device))).float().cpu() for i in range(0, len(x), batch)])
-    per = per_image_normalized_error(x, recon, mean_pairwise_distance(x))
-    est = bootstrap(per, seed=seed)
-    return {"normalized_error": est.mean, "ci95": list(est.ci95), "n": est.n}
+    return protocol_errors(x, recon, seed)
 
 
 def _lr(step: int, total: int, peak: float, floor: float, warmup: int = 200) -> float:
@@ -256,10 +272,25 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
     if not 0 <= cfg.crop_pad < cfg.size:
         raise PreimageError(f"--crop-pad {cfg.crop_pad} must be in [0, {cfg.size - 1}] pixels (0 = flips only)")
+    out_size = cfg.output_size or cfg.size
+    if out_size > cfg.size:
+        raise PreimageError(
+            f"--output-size {out_size} is larger than --size {cfg.size}: a decoder predicts the input image "
+            "or a downsampled one; pass --output-size <= --size"
+        )
     rep = make_encoder(cfg.rep, cfg.finetune_encoder).to(device)
     code_shape = tuple(rep.out_shape(cfg.size))
     decoder = Decoder(
-        cfg.rep, code_shape, cfg.size, cfg.width, cfg.hidden, cfg.blocks, cfg.top, cfg.stage_blocks, cfg.shuffle
+        cfg.rep,
+        code_shape,
+        out_size,
+        cfg.width,
+        cfg.hidden,
+        cfg.blocks,
+        cfg.top,
+        cfg.stage_blocks,
+        cfg.shuffle,
+        input_size=cfg.size,
     )
     if cfg.init_decoder and not resume:
         start = Decoder.from_file(cfg.init_decoder)
@@ -310,6 +341,9 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
     workers = cfg.workers if slow else 0
     # fast codes are computed where the decoder runs, so the images go there once (1.2 GB for Tiny-ImageNet)
     source = train_x if slow else train_x.to(device)
+    stored = None if slow else precomputed_codes(cfg, rep, source, rank)
+    if stored is not None:
+        workers = 0
     while epoch < cfg.epochs:
         decoder.train()
         order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
@@ -323,6 +357,7 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
             world,
             rep if slow else None,
             cfg.crop_pad,
+            stored,
         )
         loader = torch.utils.data.DataLoader(
             batches,
@@ -347,7 +382,8 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
             codes = codes.to(device, non_blocking=True) if codes is not None else None
             for group in opt.param_groups:
                 group["lr"] = _lr(gstep, total, group["peak"], cfg.min_lr * group["peak"] / cfg.lr, cfg.warmup_steps)
-            target = x
+            # the paper's targets: the input downsampled to the output size (antialiased bilinear)
+            target = x if out_size == cfg.size else resize(x, out_size)
             if teachers:
                 with torch.no_grad():
                     if codes is None:
@@ -397,6 +433,34 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
     return export_decoder(module.shipped_decoder(), rep, cfg, history)
 
 
+def precomputed_codes(
+    cfg: DecoderConfig, rep: Representation, images: torch.Tensor, rank: int
+) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]] | None:
+    """The codes of every training image, computed once, when an epoch needs no others.
+
+    That is when there are no crops (``--crop-pad 0``), the encoder is fixed, and the representation mirrors
+    its code (LBP exactly, HOG up to orientation ties; whole cells tiling the image): a flipped image's code
+    is then the stored code, mirrored. Features of 224-px photos cost far more than the decoder's step on a
+    CPU (LBP: ~25 ms an image), so this makes them affordable to train on.
+    """
+    from preimage.inverters.decoders import _code_flip
+
+    if cfg.crop_pad or cfg.finetune_encoder:
+        return None
+    try:
+        mirror = _code_flip(cfg.rep, cfg.size)
+    except PreimageError:
+        return None
+    if rank == 0:
+        print(f"computing the {cfg.rep} codes of {len(images)} training images once (--crop-pad 0)", flush=True)
+    t0 = time.time()
+    with torch.no_grad():
+        codes = torch.cat([rep(images[i : i + 64].float() / 255.0) for i in range(0, len(images), 64)])
+    if rank == 0:
+        print(f"codes {tuple(codes.shape)} in {time.time() - t0:.0f} s", flush=True)
+    return codes, mirror
+
+
 def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch.device) -> list[Decoder]:
     """The ``--teacher`` decoders, checked to invert the same representation at the same size, in eval mode."""
     if cfg.teachers and cfg.finetune_encoder:
@@ -410,10 +474,17 @@ def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch
     teachers = []
     for path in cfg.teachers:
         teacher = Decoder.from_file(path)
-        if teacher.rep != cfg.rep or teacher.code_shape != code_shape or teacher.image_size != cfg.size:
+        out_size = cfg.output_size or cfg.size
+        if (teacher.rep, teacher.code_shape, teacher.input_size, teacher.image_size) != (
+            cfg.rep,
+            code_shape,
+            cfg.size,
+            out_size,
+        ):
             raise PreimageError(
-                f"--teacher {path} inverts {teacher.rep} codes {teacher.code_shape} at {teacher.image_size} px, "
-                f"not {cfg.rep} {code_shape} at {cfg.size} px — pass a decoder for the same --rep and --size"
+                f"--teacher {path} inverts {teacher.rep} codes {teacher.code_shape} of {teacher.input_size}-px "
+                f"images to {teacher.image_size} px, not {cfg.rep} {code_shape} of {cfg.size}-px images to "
+                f"{out_size} px — pass a decoder for the same --rep, --size and --output-size"
             )
         teacher.flip_average = cfg.teacher_flip_average
         teachers.append(teacher.to(device).eval().requires_grad_(False))
@@ -454,6 +525,8 @@ def export_decoder(
     """Write fp16 safetensors (config in the metadata) and re-measure the *shipped* weights."""
     run = Path(cfg.out)
     tag = cfg.rep.replace(":", "_") + ("_autoencoder" if cfg.finetune_encoder else "")
+    # the zoo's file name: decoders of other than 64-px images carry their input size (decoder_hog.224px)
+    tag += f".{cfg.size}px" if cfg.size != DEFAULT_INPUT_SIZE else ""
     path = export_safetensors(
         decoder.state_dict(),
         run / f"decoder_{tag}.safetensors",
@@ -471,11 +544,14 @@ def export_decoder(
     shipped = Decoder.from_file(path).to(next(decoder.parameters()).device)
     root = Path(cfg.data)
     val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", None, cfg.cache_dir)
-    tiny = evaluate_decoder(shipped, rep, val_x)
     summary: dict[str, Any] = {
         "rep": cfg.rep,
+        "input_size": cfg.size,
+        "output_size": shipped.image_size,
         "autoencoder": cfg.finetune_encoder,
-        "tiny_imagenet_val": tiny,
+        "val_set": dataset_name(cfg.data),
+        "code_shape": list(shipped.code_shape),
+        "val": evaluate_decoder(shipped, rep, val_x),
         "epochs": len(history),
         "wall_min": round(history[-1]["wall_s"] / 60, 1),
         "weights": str(path),
@@ -493,11 +569,44 @@ def export_decoder(
     return summary
 
 
+# what the cards say of the data sets in ../shared/data (name, training images, terms)
+DATASETS = {
+    "tiny-imagenet-200": ("Tiny-ImageNet-200", "100,000 images, 64 px", "ImageNet non-commercial research terms"),
+    "imagenette-224": (
+        "Imagenette (224 px)",
+        "8,000 images of 10 ImageNet classes, 224 px",
+        "ImageNet non-commercial research terms",
+    ),
+}
+
+
+def dataset_name(data: str) -> str:
+    """The folder name of a shard set (``tiny-imagenet-200``), by which cards and summaries name it."""
+    return Path(data).resolve().name
+
+
 def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], n_params: int) -> None:
-    tiny = summary["tiny_imagenet_val"]
+    tiny = summary["val"]
+    folder = summary["val_set"]
+    name, train_desc, terms = DATASETS.get(folder, (folder, "its train shards", "the data set's own terms"))
+    out_size = summary["output_size"]
+    full = (
+        f"; at {cfg.size} px (the reconstruction upsampled bilinearly) **{tiny['normalized_error_full']:.3f}**"
+        if cfg.size != out_size
+        else ""
+    )
+    target = (
+        "against the image"
+        if out_size == cfg.size
+        else f"against the image downsampled to {out_size} px (bilinear, antialiased)"
+    )
+    code = "x".join(str(n) for n in summary.get("code_shape", []))
+    run_name = f"runs/{'autoencoder' if cfg.finetune_encoder else 'decoder'}_{cfg.rep.replace(':', '_')}"
+    size_flags = f" --size {cfg.size}" if cfg.size != 64 else ""
+    size_flags += f" --output-size {out_size}" if out_size != cfg.size else ""
     bsds = summary.get("bsds500_val")
     bsds_line = (
-        f"- BSDS500 val, 100 centre crops: **{bsds['normalized_error']:.3f}** "
+        f"- BSDS500 val, 100 centre crops, at {summary['output_size']} px: **{bsds['normalized_error']:.3f}** "
         f"(95% CI {bsds['ci95'][0]:.3f}-{bsds['ci95'][1]:.3f})"
         if bsds
         else "- BSDS500 val: not measured"
@@ -548,20 +657,21 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
         )
     path.write_text(f"""# Decoder for `{cfg.rep}`{" (autoencoder: encoder fine-tuned)" if cfg.finetune_encoder else ""}
 
-- **Task**: predict the expected pre-image E[x | Phi(x)] of a 64x64 RGB image from its `{cfg.rep}` code
-  (Dosovitskiy & Brox 2016), pixel MSE in [0, 1].
+- **Task**: predict the expected pre-image E[x | Phi(x)] of a {out_size}x{out_size} RGB image from the
+  `{cfg.rep}` code of the {cfg.size}x{cfg.size} image (Dosovitskiy & Brox 2016), pixel MSE in [0, 1]
+  {target}.
+- **Sizes**: input (the image the representation sees) {cfg.size} px, output {out_size} px; code {code}.
 - **Architecture**: up-convolutional decoder, width {cfg.width}{arch}, {n_params / 1e6:.2f}M parameters,
   fp16 safetensors ({summary["size_mb"]} MB).
-- **Data**: Tiny-ImageNet-200 train (100,000 images), {augmentation}; ImageNet
-  non-commercial research terms apply.
+- **Data**: {name} train ({train_desc}), {augmentation}; {terms} apply.
 - **Training**: {summary["epochs"]} epochs, Adam lr {cfg.lr} with warm-up and cosine decay, batch {cfg.batch_size},
   bf16 autocast, seed {cfg.seed}{f", weights averaged (EMA {cfg.ema})" if cfg.ema else ""}; {summary["wall_min"]} min
   wall time on {summary.get("gpu", "a 2-core CPU")}.
 - **Normalised reconstruction error** (shipped weights):
-  - Tiny-ImageNet val, {tiny["n"]} images: **{tiny["normalized_error"]:.3f}**
-    (95% CI {tiny["ci95"][0]:.3f}-{tiny["ci95"][1]:.3f})
+  - {name} val, {tiny["n"]} images, at {out_size} px: **{tiny["normalized_error"]:.3f}**
+    (95% CI {tiny["ci95"][0]:.3f}-{tiny["ci95"][1]:.3f}){full}
   {bsds_line}
-- **Reproduce**: `preimage train-decoder --rep {cfg.rep} --data ../shared/data/tiny-imagenet-200 --epochs {cfg.epochs}
-  --width {cfg.width}{flags} -o runs/{"autoencoder" if cfg.finetune_encoder else "decoder"}_{cfg.rep.replace(":", "_")}`
+- **Reproduce**: `preimage train-decoder --rep {cfg.rep} --data ../shared/data/{folder}{size_flags}
+  --epochs {cfg.epochs} --width {cfg.width}{flags} -o {run_name}`
 {start_line}
 """)

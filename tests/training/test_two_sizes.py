@@ -1,0 +1,197 @@
+"""The paper's protocol: features of larger images, reconstructions at a smaller size (224 -> 64 at full scale).
+
+Small stand-ins keep it fast: 64-px images whose HOG/LBP are decoded to 32 px, and 224-px shapes checked
+without training.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from preimage.inverters.decoders import Decoder, SpatialDecoder, expansion_plan
+from preimage.representations import create_representation
+from preimage.training.decoder import Batches, DecoderConfig, precomputed_codes, train_decoder
+from tests.conftest import make_tiny_dataset
+
+
+@pytest.mark.parametrize(
+    ("code", "image", "plan"),
+    [
+        (8, 64, (8, 3)),  # the 64-px protocol: up-convolutions alone, nothing resampled
+        (4, 64, (4, 4)),
+        (28, 64, (32, 1)),  # HOG of a 224-px photo: 28 -> 32, one doubling
+        (14, 64, (16, 2)),  # LBP (cell 16) of a 224-px photo
+        (56, 64, (64, 0)),  # SIFT on a 4-px grid of a 224-px photo
+        (128, 64, (64, 0)),  # a code larger than the image: resampled down
+    ],
+)
+def test_expansion_plan(code: int, image: int, plan: tuple[int, int]) -> None:
+    assert expansion_plan(code, image) == plan
+
+
+@pytest.mark.parametrize(("channels", "code"), [(31, 28), (58, 14), (133, 56), (31, 7)])
+def test_non_power_of_two_codes_decode_to_64(channels: int, code: int) -> None:
+    net = SpatialDecoder(channels, code, 64, width=4)
+    out = net(torch.rand(2, channels, code, code))
+    assert out.shape == (2, 3, 64, 64)
+    out.mean().backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_decoder_records_both_sizes(tmp_path: Path) -> None:
+    from preimage.training.common import export_safetensors
+
+    dec = Decoder("hog", (31, 28, 28), 64, 4, input_size=224)
+    path = export_safetensors(
+        dec.state_dict(), tmp_path / "d.safetensors", metadata={"config": json.dumps(dec.config())}
+    )
+    back = Decoder.from_file(path)
+    assert (back.input_size, back.image_size, back.code_shape) == (224, 64, (31, 28, 28))
+    # a file from before the two sizes: its input was its output size
+    cfg = {k: v for k, v in dec.config().items() if k != "input_size"} | {"code_shape": [31, 8, 8]}
+    old = Decoder("hog", (31, 8, 8), 64, 4)
+    path = export_safetensors(old.state_dict(), tmp_path / "old.safetensors", metadata={"config": json.dumps(cfg)})
+    assert Decoder.from_file(path).input_size == 64
+
+
+def test_precomputed_codes_give_the_batches_of_the_on_the_fly_path() -> None:
+    # LBP mirrors its code exactly, so storing the codes once and mirroring them for flipped images is the
+    # same training data as computing every flipped image's code
+    rep = create_representation("lbp@8")
+    gen = torch.Generator().manual_seed(3)
+    images = (torch.rand(12, 3, 64, 64, generator=gen) * 255).to(torch.uint8)
+    cfg = DecoderConfig(rep="lbp@8", data="", out="", crop_pad=0)
+    stored = precomputed_codes(cfg, rep, images, 0)
+    assert stored is not None
+    order = torch.randperm(12, generator=gen)
+    fast = Batches(images, order, 4, 0, 0, 0, 1, None, 0, stored)
+    slow = Batches(images, order, 4, 0, 0, 0, 1, rep, 0)
+    flipped = 0
+    for step in range(3):
+        (xa, ca), (xb, cb) = fast[step], slow[step]
+        assert torch.equal(xa, xb) and ca is not None and cb is not None
+        torch.testing.assert_close(ca, cb, rtol=0, atol=1e-6)
+        flipped += int((xa != images[order[step * 4 : step * 4 + 4]].float() / 255).any())
+    assert flipped  # the seeded draws mirrored some images, so the mirroring of codes was exercised
+    # crops make every epoch's codes new: nothing is stored
+    assert precomputed_codes(DecoderConfig(rep="lbp@8", data="", out="", crop_pad=4), rep, images, 0) is None
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny2")
+    make_tiny_dataset(root, n_per_class=8)
+    return root
+
+
+def test_training_at_two_sizes_exports_a_sized_decoder(data: Path, tmp_path: Path) -> None:
+    cfg = DecoderConfig(
+        rep="hog",
+        data=str(data),
+        out=str(tmp_path / "run"),
+        epochs=1,
+        batch_size=16,
+        width=4,
+        limit_val=16,
+        size=64,
+        output_size=24,
+        amp="none",
+        device="cpu",
+    )
+    summary = train_decoder(cfg)
+    # a 64-px input is the default size, so the file is named as the zoo's 64-px decoders are
+    dec = Decoder.from_file(tmp_path / "run" / "decoder_hog.safetensors")
+    assert (dec.input_size, dec.image_size) == (64, 24)
+    assert dec(create_representation("hog")(torch.rand(2, 3, 64, 64))).shape == (2, 3, 24, 24)
+    val = summary["val"]
+    assert {"normalized_error", "ci95", "normalized_error_full", "ci95_full"} <= set(val)
+    assert summary["output_size"] == 24 and summary["input_size"] == 64
+    card = (tmp_path / "run" / "decoder_hog.md").read_text()
+    assert "--output-size 24" in card and "downsampled to 24 px" in card
+
+
+def test_output_larger_than_input_is_refused(data: Path, tmp_path: Path) -> None:
+    from preimage.errors import PreimageError
+
+    cfg = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "r"), size=32, output_size=64)
+    with pytest.raises(PreimageError, match="larger than --size"):
+        train_decoder(cfg)
+
+
+@pytest.fixture
+def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A zoo with a 64-px HOG decoder, its fast variant, and a 224-px one (random weights)."""
+    import preimage.models.registry as registry
+    from preimage.training.common import export_safetensors
+
+    for name, dec in (
+        ("decoder_hog.safetensors", Decoder("hog", (31, 8, 8), 64, 4)),
+        ("decoder_hog.fast.safetensors", Decoder("hog", (31, 8, 8), 64, 4, shuffle=2)),
+        ("decoder_hog.224px.safetensors", Decoder("hog", (31, 28, 28), 64, 4, input_size=224)),
+        ("decoder_lbp.safetensors", Decoder("lbp", (58, 4, 4), 64, 4)),
+    ):
+        export_safetensors(dec.state_dict(), tmp_path / name, metadata={"config": json.dumps(dec.config())})
+    monkeypatch.setattr(registry, "ZOO_DIR", tmp_path)
+    return tmp_path
+
+
+def test_the_zoo_is_looked_up_by_input_size(zoo: Path) -> None:
+    from preimage.errors import PreimageError
+    from preimage.inverters.decoders import shipped_reps, shipped_sizes, shipped_variants
+
+    assert shipped_reps() == ["hog", "lbp"]  # sized and variant files are not other representations
+    assert shipped_sizes("hog") == [64, 224] and shipped_sizes("lbp") == [64]
+    assert shipped_variants("hog") == ["fast"] and shipped_variants("hog", 224) == []
+    assert Decoder.from_pretrained("hog", size=224).input_size == 224
+    assert Decoder.from_pretrained("hog").input_size == 64
+    with pytest.raises(PreimageError, match=r"no lbp decoder for 224-px images is shipped \(shipped for 64 px\)"):
+        Decoder.from_pretrained("lbp", size=224)
+    # a 224-px code given to the 64-px decoder names the decoder that fits, and the reverse
+    with pytest.raises(PreimageError, match=r"224-px decoder \(--size 224, Python: .*size=224\)"):
+        Decoder.from_pretrained("hog")(torch.rand(1, 31, 28, 28))
+    with pytest.raises(PreimageError, match=r"64-px decoder \(--size 64"):
+        Decoder.from_pretrained("hog", size=224)(torch.rand(1, 31, 8, 8))
+
+
+def test_cli_decodes_a_photo_at_the_papers_protocol(
+    zoo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image
+
+    from preimage.cli.main import main
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray((torch.rand(150, 300, 3) * 255).to(torch.uint8).numpy()).save(photo)  # smaller than 224
+    assert (
+        main(["invert", str(photo), "--rep", "hog", "--size", "224", "--method", "decoder", "-o", str(tmp_path / "o")])
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert "1 of 1 images are smaller than --size 224 and were upsampled" in err and len(err.splitlines()) == 1
+    assert Image.open(tmp_path / "o" / "photo.png").size == (64, 64)
+    # a larger output than the decoder's: upsampled, with a warning that says it adds no detail
+    assert (
+        main(
+            [
+                "invert",
+                str(photo),
+                "--rep",
+                "hog",
+                "--size",
+                "224",
+                "--method",
+                "decoder",
+                "--output-size",
+                "128",
+                "-o",
+                str(tmp_path / "o2"),
+            ]
+        )
+        == 0
+    )
+    assert "adds no detail" in capsys.readouterr().err
+    assert Image.open(tmp_path / "o2" / "photo.png").size == (128, 128)
