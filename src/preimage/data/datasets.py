@@ -9,6 +9,7 @@ a seed that changes with :meth:`ShardImageDataset.set_epoch`.
 from __future__ import annotations
 
 import glob
+import os
 import random
 import warnings
 from collections.abc import Iterator, Sequence
@@ -271,7 +272,12 @@ def materialize(
     arr, lab = torch.stack(images), torch.tensor(labels, dtype=torch.int64)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npz")
-        np.savez(tmp, images=arr.numpy(), labels=lab.numpy())
-        tmp.replace(cache_file)
+        # A per-process temporary name: two runs filling the same cache at once
+        # must not rename each other's file away (os.replace keeps the last).
+        tmp = cache_file.with_name(f"{cache_file.stem}.{os.getpid()}.tmp.npz")
+        try:
+            np.savez(tmp, images=arr.numpy(), labels=lab.numpy())
+            tmp.replace(cache_file)
+        finally:
+            tmp.unlink(missing_ok=True)
     return arr, lab
