@@ -14,6 +14,7 @@ import torch
 
 from preimage.inverters.decoders import Decoder, SpatialDecoder, expansion_plan
 from preimage.representations import create_representation
+from preimage.training.code_store import SparseCodePairs
 from preimage.training.decoder import Batches, DecoderConfig, precomputed_codes, train_decoder
 from tests.conftest import make_tiny_dataset
 
@@ -79,6 +80,36 @@ def test_precomputed_codes_give_the_batches_of_the_on_the_fly_path() -> None:
     assert flipped  # the seeded draws mirrored some images, so the mirroring of codes was exercised
     # crops make every epoch's codes new: nothing is stored
     assert precomputed_codes(DecoderConfig(rep="lbp@8", data="", out="", crop_pad=4), rep, images, 0) is None
+
+
+def test_sparse_sift_codes_and_their_mirrors_are_the_codes_of_the_batches(tmp_path: Path) -> None:
+    # SIFT does not mirror its code, so the store keeps the code of each image and of its mirror image;
+    # the batches must carry exactly the codes SIFT computes on the (flipped) images, up to fp16 storage
+    from preimage.data.images import fit_image
+    from preimage.data.samples import load_sample
+
+    rep = create_representation("sift")
+    photos = [fit_image(load_sample(n), 64, "center") for n in ("astronaut", "camera", "coffee", "chelsea")]
+    images = (torch.stack(photos) * 255 + 0.5).clamp(0, 255).to(torch.uint8)
+    cfg = DecoderConfig(rep="sift", data=str(tmp_path), out="", crop_pad=0, cache_dir=str(tmp_path / "cache"))
+    stored = precomputed_codes(cfg, rep, images, 0)
+    assert isinstance(stored, SparseCodePairs)
+    assert list((tmp_path / "cache").glob("codes_sift_64px_*.pt"))  # kept for a resume
+    again = precomputed_codes(cfg, rep, images, 0)  # read back from the cache
+    assert isinstance(again, SparseCodePairs) and torch.equal(again.values, stored.values)
+    order = torch.tensor([2, 0, 3, 1])
+    fast = Batches(images, order, 4, 0, 0, 0, 1, None, 0, again)
+    slow = Batches(images, order, 4, 0, 0, 0, 1, rep, 0)
+    (xa, ca), (xb, cb) = fast[0], slow[0]
+    assert torch.equal(xa, xb) and ca is not None and cb is not None
+    assert (cb.abs() > 0).any()
+    torch.testing.assert_close(ca, cb.half().float(), rtol=0, atol=0)
+    flips = torch.tensor([True, False, True, False])
+    mirrored = rep(images[order].float().div(255).flip(-1))
+    plain = rep(images[order].float().div(255))
+    picked = again.select(order, flips)
+    torch.testing.assert_close(picked[flips], mirrored[flips].half().float(), rtol=0, atol=0)
+    torch.testing.assert_close(picked[~flips], plain[~flips].half().float(), rtol=0, atol=0)
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,8 @@ from preimage.inverters.decoders import DEFAULT_INPUT_SIZE, Decoder
 from preimage.metrics import protocol_errors
 from preimage.representations import canonical_name, create_representation, parse_cell_size
 from preimage.representations.base import Representation
+from preimage.training.code_store import CodeStore, MirroredCodes, SparseCodePairs
+from preimage.training.code_store import cache_file as code_cache_file
 from preimage.training.classifier import augment, augment_with_flips
 from preimage.training.common import (
     MetricsLog,
@@ -207,11 +209,11 @@ class Batches(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor | None]]
         world: int,
         rep: Representation | None,
         crop_pad: int = 4,
-        codes: tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+        codes: CodeStore | None = None,
     ) -> None:
         self.images, self.order, self.batch_size, self.crop_pad = images, order, batch_size, crop_pad
         self.first_step, self.seed, self.rank, self.world, self.rep = first_step, seed, rank, world, rep
-        self.codes = codes  # (codes of every training image, the code of the mirrored image from a code)
+        self.codes = codes  # the codes of every training image and of its mirror image, computed once
 
     def __len__(self) -> int:
         return len(self.order) // self.batch_size
@@ -222,10 +224,7 @@ class Batches(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor | None]]
         if self.codes is not None:
             # the same draws as the path below, so a seed names the same batches either way
             x, flips = augment_with_flips(self.images[idx], gen, 0)
-            all_codes, mirror = self.codes
-            codes = all_codes[idx.to(all_codes.device)].clone()
-            if flips.any():
-                codes[flips] = mirror(codes[flips])
+            codes = self.codes.select(idx, flips)
             return x[self.rank :: self.world], codes[self.rank :: self.world]
         # the same global augmentation on every rank
         x = augment(self.images[idx], gen, self.crop_pad)[self.rank :: self.world]
@@ -341,9 +340,10 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
     workers = cfg.workers if slow else 0
     # fast codes are computed where the decoder runs, so the images go there once (1.2 GB for Tiny-ImageNet)
     source = train_x if slow else train_x.to(device)
-    stored = None if slow else precomputed_codes(cfg, rep, source, rank)
+    stored = precomputed_codes(cfg, rep, source, rank)
     if stored is not None:
         workers = 0
+        slow = False
     while epoch < cfg.epochs:
         decoder.train()
         order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
@@ -435,30 +435,46 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
 
 def precomputed_codes(
     cfg: DecoderConfig, rep: Representation, images: torch.Tensor, rank: int
-) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]] | None:
-    """The codes of every training image, computed once, when an epoch needs no others.
+) -> CodeStore | None:
+    """The codes of every training image (and of its mirror image), computed once, when an epoch needs no others.
 
-    That is when there are no crops (``--crop-pad 0``), the encoder is fixed, and the representation mirrors
-    its code (LBP exactly, HOG up to orientation ties; whole cells tiling the image): a flipped image's code
-    is then the stored code, mirrored. Features of 224-px photos cost far more than the decoder's step on a
-    CPU (LBP: ~25 ms an image), so this makes them affordable to train on.
+    That is when there are no crops (``--crop-pad 0``) and the encoder is fixed. A representation that
+    mirrors its code (LBP exactly, HOG up to orientation ties; whole cells tiling the image) keeps one
+    dense code per image; a sparse, non-differentiable one (SIFT) keeps the non-empty cells of the codes
+    of each image and of its mirror image, cached under ``--cache-dir`` (20 minutes of SIFT at 224 px are
+    not recomputed on resume). Other representations (CNN layers) are computed on the fly.
     """
     from preimage.inverters.decoders import _code_flip
 
     if cfg.crop_pad or cfg.finetune_encoder:
         return None
+    say = print if rank == 0 else (lambda *a, **k: None)
     try:
         mirror = _code_flip(cfg.rep, cfg.size)
     except PreimageError:
-        return None
-    if rank == 0:
-        print(f"computing the {cfg.rep} codes of {len(images)} training images once (--crop-pad 0)", flush=True)
+        mirror = None
     t0 = time.time()
-    with torch.no_grad():
-        codes = torch.cat([rep(images[i : i + 64].float() / 255.0) for i in range(0, len(images), 64)])
-    if rank == 0:
-        print(f"codes {tuple(codes.shape)} in {time.time() - t0:.0f} s", flush=True)
-    return codes, mirror
+    if mirror is not None:
+        say(f"computing the {cfg.rep} codes of {len(images)} training images once (--crop-pad 0)", flush=True)
+        with torch.no_grad():
+            codes = torch.cat([rep(images[i : i + 64].float() / 255.0) for i in range(0, len(images), 64)])
+        say(f"codes {tuple(codes.shape)} in {time.time() - t0:.0f} s", flush=True)
+        return MirroredCodes(codes, mirror)
+    if getattr(rep, "differentiable", True):
+        return None
+    cached = None
+    if cfg.cache_dir is not None:
+        cached = code_cache_file(cfg.cache_dir, cfg.rep, cfg.size, str(Path(cfg.data) / cfg.train_pattern), images)
+        if cached.is_file():
+            store = SparseCodePairs.load(cached)
+            say(f"{cfg.rep} codes of {len(images)} images and their mirrors read from {cached}", flush=True)
+            return store
+    say(f"computing the {cfg.rep} codes of {len(images)} training images and their mirrors once (--crop-pad 0)")
+    store = SparseCodePairs.compute(rep, images.cpu(), log=lambda m: say(m, flush=True))
+    say(f"{store.nbytes() / 2**30:.2f} GiB of non-empty cells in {time.time() - t0:.0f} s", flush=True)
+    if cached is not None and rank == 0:
+        store.save(cached)
+    return store
 
 
 def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch.device) -> list[Decoder]:
