@@ -24,7 +24,6 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,9 +40,9 @@ from preimage.inverters.decoders import DEFAULT_INPUT_SIZE, Decoder
 from preimage.metrics import protocol_errors
 from preimage.representations import canonical_name, create_representation, parse_cell_size
 from preimage.representations.base import Representation
+from preimage.training.classifier import augment, augment_with_flips
 from preimage.training.code_store import CodeStore, MirroredCodes, SparseCodePairs
 from preimage.training.code_store import cache_file as code_cache_file
-from preimage.training.classifier import augment, augment_with_flips
 from preimage.training.common import (
     MetricsLog,
     Progress,
@@ -433,9 +432,7 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
     return export_decoder(module.shipped_decoder(), rep, cfg, history)
 
 
-def precomputed_codes(
-    cfg: DecoderConfig, rep: Representation, images: torch.Tensor, rank: int
-) -> CodeStore | None:
+def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Tensor, rank: int) -> CodeStore | None:
     """The codes of every training image (and of its mirror image), computed once, when an epoch needs no others.
 
     That is when there are no crops (``--crop-pad 0``) and the encoder is fixed. A representation that
