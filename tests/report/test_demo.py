@@ -21,3 +21,21 @@ def test_demo_writes_a_self_contained_page(tmp_path: Path) -> None:
     assert {"hog", "lbp"} <= set(summary["decoders_shipped"])
     assert len(summary["decoders_shipped"]) == len(set(summary["decoders_shipped"]))  # no variant twice
     assert (tmp_path / "hog" / "chelsea.png").is_file()
+
+
+def test_demo_shows_a_full_resolution_photo_inverted_from_its_hog(tmp_path: Path) -> None:
+    # the paper's protocol is part of the demo once its decoder ships: the HOG of the 224-px photo
+    # (28x28 cells) keeps more of the picture than the HOG of the 64-px thumbnail (8x8 cells)
+    from preimage.report.demo import FULL_RESOLUTION, full_resolution_section
+
+    summary: dict[str, object] = {"images": ["astronaut", "coffee", "chelsea"]}
+    section = full_resolution_section(tmp_path, "samples:astronaut,coffee,chelsea", summary)
+    if not zoo_path("hog", None, FULL_RESOLUTION).is_file():
+        assert section is None
+        return
+    assert section is not None and (tmp_path / "hog_full_resolution.png").is_file()
+    errors = summary["hog_full_resolution"]
+    assert isinstance(errors, dict)
+    assert errors["code_shapes"] == {"224->64": [31, 28, 28], "64->64": [31, 8, 8]}
+    assert errors["224->64"] < errors["64->64"] - 0.03
+    assert (tmp_path / "hog224" / "coffee.png").is_file()
