@@ -34,6 +34,13 @@ def test_expansion_plan(code: int, image: int, plan: tuple[int, int]) -> None:
     assert expansion_plan(code, image) == plan
 
 
+@pytest.mark.parametrize(("code", "halvings", "base"), [(8, 0, 8), (28, 0, 32), (32, 0, 32), (56, 1, 32), (128, 2, 32)])
+def test_codes_finer_than_half_the_image_are_halved_in_the_stem(code: int, halvings: int, base: int) -> None:
+    net = SpatialDecoder(5, code, 64, width=4)
+    assert (net.halvings, net.base) == (halvings, base)
+    assert net.stem(torch.rand(1, 5, code, code)).shape[-1] == -(-code // 2**halvings)
+
+
 @pytest.mark.parametrize(("channels", "code"), [(31, 28), (58, 14), (133, 56), (31, 7)])
 def test_non_power_of_two_codes_decode_to_64(channels: int, code: int) -> None:
     net = SpatialDecoder(channels, code, 64, width=4)

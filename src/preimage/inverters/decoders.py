@@ -120,7 +120,15 @@ class SpatialDecoder(nn.Module):
         shuffle: int = 1,
     ) -> None:
         super().__init__()
-        self.base, doublings = expansion_plan(in_size, out_size)
+        # a code grid finer than half the image (SIFT's 56x56 cells of a 224-px photo -> 64 px) is first
+        # halved by strided stem convolutions: a trunk of 4*width channels at 56x56 would cost ~12x the
+        # whole HOG decoder, and the sparse grid (~20% of cells occupied) carries no detail a 64-px image
+        # could show at that density
+        self.halvings = 0
+        while (in_size >> self.halvings) * 2 > out_size and in_size >> self.halvings > 1:
+            self.halvings += 1
+        trunk_size = -(-in_size // 2**self.halvings)
+        self.base, doublings = expansion_plan(trunk_size, out_size)
         if shuffle < 1 or shuffle & (shuffle - 1) or shuffle > 2**doublings:
             raise PreimageError(
                 f"decoder: --shuffle {shuffle} must be a power of 2 no larger than the upsampling factor "
@@ -134,9 +142,10 @@ class SpatialDecoder(nn.Module):
         # channels of the code-resolution trunk; widening it (and adding residual blocks there) buys
         # capacity where positions are few, without touching the costly full-resolution stages
         wt = top or w4
-        self.stem = nn.Sequential(_conv(in_channels, wt, 3), _conv(wt, wt, 3))
+        strides = [2] * self.halvings + [1] * max(0, 2 - self.halvings)
+        self.stem = nn.Sequential(*[_conv(in_channels if i == 0 else wt, wt, 3, st) for i, st in enumerate(strides)])
         # contracting part: down to 2x2 (or as far as the code allows), then back up to the code size
-        downs = max(0, int(math.log2(in_size)) - 1)
+        downs = max(0, int(math.log2(trunk_size)) - 1)
         self.down = nn.ModuleList([_conv(wt, wt, 3, 2) for _ in range(min(downs, 2))])
         self.bottleneck = _conv(wt, wt, 3)
         self.up_contract = nn.ModuleList([_upconv(wt, wt) for _ in range(len(self.down))])
