@@ -235,20 +235,39 @@ class Batches(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor | None]]
 
 @torch.no_grad()
 def evaluate_decoder(
-    decoder: Decoder, rep: Representation, images: torch.Tensor, batch: int = 250, seed: int = 0
+    decoder: Decoder,
+    rep: Representation,
+    images: torch.Tensor,
+    batch: int = 250,
+    seed: int = 0,
+    codes: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Normalised reconstruction error (mean, bootstrap 95% CI) on uint8 images ``(N, 3, S, S)``.
 
     At the decoder's output size against the images downsampled to it, and at the input size
     (:func:`preimage.metrics.protocol_errors`). Runs on the decoder's device (``rep`` must be there too);
-    the error is computed on the CPU.
+    the error is computed on the CPU. ``codes``: the images' codes, when already computed (see
+    :func:`slow_codes`).
     """
     decoder.eval()
     rep.eval()
     device = next(decoder.parameters()).device
     x = images.float() / 255.0
-    recon = torch.cat([decoder(rep(x[i : i + batch].to(device))).float().cpu() for i in range(0, len(x), batch)])
+
+    def code(i: int) -> torch.Tensor:
+        return rep(x[i : i + batch].to(device)) if codes is None else codes[i : i + batch].to(device)
+
+    recon = torch.cat([decoder(code(i)).float().cpu() for i in range(0, len(x), batch)])
     return protocol_errors(x, recon, seed)
+
+
+@torch.no_grad()
+def slow_codes(rep: Representation, images: torch.Tensor, batch: int = 64) -> torch.Tensor | None:
+    """The codes of uint8 ``images`` when ``rep`` is a slow, non-torch feature (SIFT: 40 s for 500 photos at
+    224 px), so that each epoch's validation decodes them instead of recomputing them; else None."""
+    if getattr(rep, "differentiable", True):
+        return None
+    return torch.cat([rep(images[i : i + batch].float() / 255.0) for i in range(0, len(images), batch)])
 
 
 def _lr(step: int, total: int, peak: float, floor: float, warmup: int = 200) -> float:
@@ -343,6 +362,7 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
     if stored is not None:
         workers = 0
         slow = False
+    val_codes: torch.Tensor | None = None  # computed at the first validation, for slow features only
     while epoch < cfg.epochs:
         decoder.train()
         order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
@@ -407,12 +427,18 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
                 save(epoch, step + 1)
         wall += time.time() - last
         if rank == 0:
-            val = evaluate_decoder(module.shipped_decoder(), rep, val_x)
+            if val_codes is None:
+                val_codes = slow_codes(rep, val_x)
+            val = evaluate_decoder(module.shipped_decoder(), rep, val_x, codes=val_codes)
             row = {
                 "epoch": epoch + 1,
                 "train_mse": float(loss_sum) / max(seen, 1),
                 "val_normalized_error": val["normalized_error"],
-                **({"val_raw_weights": evaluate_decoder(decoder, rep, val_x)["normalized_error"]} if cfg.ema else {}),
+                **(
+                    {"val_raw_weights": evaluate_decoder(decoder, rep, val_x, codes=val_codes)["normalized_error"]}
+                    if cfg.ema
+                    else {}
+                ),
                 "lr": opt.param_groups[0]["lr"],
                 "wall_s": round(wall, 1),
                 "img_per_s": seen * world / max(time.time() - t0, 1e-9),
