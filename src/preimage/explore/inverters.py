@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from preimage.errors import PreimageError, unknown_name
+from preimage.experiments.feature_maps import texture_config
 from preimage.inverters import codes as C
 from preimage.inverters.decoders import DEFAULT_INPUT_SIZE, Decoder, shipped_reps, shipped_sizes
 from preimage.inverters.feature_maps import filter_textures
-from preimage.inverters.optimize import XIA_PRESET, OptimizationInverter, OptimizeConfig
+from preimage.inverters.optimize import OptimizationInverter, OptimizeConfig
 from preimage.representations import create_representation
 from preimage.representations.cnn import LayerTap
 
@@ -182,7 +183,8 @@ def optimize_code(rep: str, code: torch.Tensor, image_size: int, steps: int, on_
 
 
 def texture(image: torch.Tensor, layer: str, channel: int, steps: int, on_step: StepCallback) -> torch.Tensor:
-    """Xia et al.'s texture of filter ``channel`` of ``alexnet64:<layer>`` for ``image`` ``(1, 3, H, W)``."""
+    """Xia et al.'s feature-map inversion with the settings of ``preimage textures``: the texture of filter
+    ``channel`` of ``alexnet64:<layer>`` for ``image`` ``(1, 3, H, W)``."""
     if layer not in TEXTURE_LAYERS:
         raise unknown_name("texture layer", layer, TEXTURE_LAYERS)
     tap = create_representation(f"{CNN}:{layer}")
@@ -199,7 +201,8 @@ def texture(image: torch.Tensor, layer: str, channel: int, steps: int, on_step: 
 
     handle = _count_steps(tap, step)
     try:
-        return filter_textures(tap, image, [channel], XIA_PRESET, steps=steps, progress=False)
+        # the settings of `preimage textures` (Adam on the normalised loss, TV, jitter; see texture_config)
+        return filter_textures(tap, image, [channel], replace(texture_config(False, 0), steps=steps))
     finally:
         handle.remove()
 
