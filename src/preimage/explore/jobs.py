@@ -47,7 +47,8 @@ class Job:
     error: str | None = None
     png: bytes | None = None
     created: float = field(default_factory=time.monotonic)
-    seconds: float | None = None
+    started: float | None = None
+    seconds: float | None = None  # how long it ran (not how long it waited)
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def as_dict(self, position: int | None = None) -> dict[str, Any]:
@@ -142,7 +143,8 @@ class JobQueue:
     def _finish(self, job: Job, status: str) -> None:
         """Mark ``job`` finished and forget the oldest finished jobs beyond ``keep_done`` (lock held)."""
         job.status = status
-        job.seconds = round(time.monotonic() - job.created, 2)
+        if job.started is not None:
+            job.seconds = round(time.monotonic() - job.started, 2)
         self._done.append(job.id)
         while len(self._done) > self.keep_done:
             self._jobs.pop(self._done.popleft(), None)
@@ -157,7 +159,7 @@ class JobQueue:
                 if self._closed:
                     return
                 job = self._waiting.popleft()
-                job.status = "running"
+                job.status, job.started = "running", time.monotonic()
             self._execute(job)
 
     def _execute(self, job: Job) -> None:
@@ -166,7 +168,7 @@ class JobQueue:
                 raise Cancelled
             job.step += 1
 
-        status, started = "done", time.monotonic()
+        status = "done"
         try:
             with torch.enable_grad():
                 image = job.work(on_step)
@@ -180,4 +182,4 @@ class JobQueue:
             log.exception("job %s failed", job.id)
         with self._cond:
             self._finish(job, status)
-        log.info("job %s %s after %.1f s (%d steps)", job.id, status, time.monotonic() - started, job.step)
+        log.info("job %s %s after %.1f s (%d steps)", job.id, status, job.seconds or 0.0, job.step)
