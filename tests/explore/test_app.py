@@ -293,3 +293,42 @@ def test_bad_jobs_are_refused_when_submitted(client: Any, body: dict[str, Any], 
 def test_unknown_job_is_404(client: Any) -> None:
     assert "no job" in refused(client.get("/api/jobs/j999.png"), 404)
     assert "no job" in refused(client.delete("/api/jobs/j999"), 404)
+
+
+def test_static_files_do_not_escape_their_folder(client: Any) -> None:
+    for path in ("/static/../app.py", "/static/..%2f..%2fexplore%2fapp.py", "/static/%2e%2e/%2e%2e/errors.py"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+
+
+def test_a_224px_decoder_in_the_zoo_is_offered_and_decodes_to_64px(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full-resolution decoders, once shipped: features of the 224-px crop, decoded to 64 px."""
+    from starlette.testclient import TestClient
+
+    from preimage.explore import create_app
+    from preimage.explore import inverters as inv
+    from preimage.inverters.decoders import Decoder
+
+    shipped = inv.rep_choices()
+    monkeypatch.setattr(inv, "rep_choices", lambda: [*shipped, inv.RepChoice("hog", 224)])
+    real = Decoder.from_pretrained
+
+    def from_pretrained(rep: str, variant: str | None = None, size: int = 64) -> Decoder:
+        if size == 224:  # an untrained decoder of the 224-px protocol's shapes: HOG cells of 8 px -> 28x28
+            torch.manual_seed(0)
+            return Decoder("hog", (31, 28, 28), image_size=64, width=8, input_size=224).eval()
+        return real(rep, variant, size)
+
+    monkeypatch.setattr(inv.Decoder, "from_pretrained", from_pretrained)
+    ex = Explorer(max_pending=1, max_steps=5)
+    try:
+        with TestClient(create_app(ex)) as test_client:
+            keys = [r["key"] for r in test_client.get("/api/meta").json()["reps"]]
+            assert "hog 224px" in keys and "hog" in keys
+            info = view(test_client, image="sample:astronaut", rep="hog 224px", dropout=0.2)
+            assert Image.open(io.BytesIO(png(info))).size == (64, 64)
+            assert info["distance"] > 0
+            assert ex.codes.get(("sample:astronaut", "hog", 224)).shape == (1, 31, 28, 28)
+            assert ex.images.get("sample:astronaut").at(224).shape == (3, 224, 224)
+    finally:
+        ex.close()

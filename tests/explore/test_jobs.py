@@ -92,3 +92,15 @@ def test_only_the_last_finished_jobs_are_kept(queue: JobQueue) -> None:
     assert [j["id"] for j in queue.snapshot()] == ids[-3:]
     with pytest.raises(PreimageError, match="no job"):
         queue.get(ids[0])
+
+
+def test_code_cache_is_bounded_by_bytes() -> None:
+    from preimage.explore.state import LRU, tensor_bytes
+
+    cache: LRU[str, torch.Tensor] = LRU(10_000, tensor_bytes)
+    for i in range(5):
+        cache.put(f"c{i}", torch.zeros(1000))  # 4000 bytes each: two fit
+    assert len(cache) == 2 and cache.total == 8000
+    assert cache.get("c4") is not None and cache.get("c2") is None
+    cache.put("huge", torch.zeros(10_000))  # larger than the whole cache: kept alone, as the newest
+    assert len(cache) == 1 and cache.get("huge") is not None

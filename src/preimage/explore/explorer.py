@@ -20,7 +20,7 @@ from preimage.data import SAMPLE_NAMES, resize
 from preimage.errors import PreimageError, unknown_name
 from preimage.explore import inverters as inv
 from preimage.explore.jobs import Job, JobQueue
-from preimage.explore.state import LRU, ImageStore, StoredImage
+from preimage.explore.state import LRU, ImageStore, StoredImage, tensor_bytes
 from preimage.explore.uploads import decode_upload, encode_png
 
 # the top-k control offers 1 .. this many classes
@@ -67,14 +67,16 @@ class View:
 class Explorer:
     """Images, codes, models and the job queue behind the page; thread-safe."""
 
-    def __init__(self, max_pending: int = 8, max_steps: int = 1000, image_capacity: int = 64) -> None:
+    def __init__(
+        self, max_pending: int = 8, max_steps: int = 1000, image_capacity: int = 64, code_bytes: int = 256 * 2**20
+    ) -> None:
         self.choices = inv.rep_choices()
         if not self.choices:
             raise PreimageError("no decoder is shipped in the zoo — reinstall preimage")
         self.models = inv.Models()
         self.images = ImageStore(tuple(c.size for c in self.choices), image_capacity)
-        self.codes: LRU[tuple[str, str, int], torch.Tensor] = LRU(512)
-        self._references: LRU[tuple[str, int], torch.Tensor] = LRU(32)
+        self.codes: LRU[tuple[str, str, int], torch.Tensor] = LRU(code_bytes, tensor_bytes)
+        self._references: LRU[tuple[str, int], torch.Tensor] = LRU(code_bytes, tensor_bytes)
         self._scale: float | None = None
         self.jobs = JobQueue(max_pending=max_pending, max_steps=max_steps)
 

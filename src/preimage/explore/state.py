@@ -23,11 +23,17 @@ V = TypeVar("V")
 
 
 class LRU(Generic[K, V]):
-    """A thread-safe table that forgets its least recently used entries beyond ``capacity``."""
+    """A thread-safe table that forgets its least recently used entries beyond ``capacity``.
 
-    def __init__(self, capacity: int) -> None:
+    Without ``weigh`` the capacity counts entries; with it, the sum of their weights (e.g. bytes: a SIFT code
+    of a 224-px photo is 1.7 MB, a HOG code of a 64-px one 8 kB). The newest entry is always kept.
+    """
+
+    def __init__(self, capacity: int, weigh: Callable[[V], int] | None = None) -> None:
         self.capacity = capacity
+        self._weigh = weigh or (lambda _v: 1)
         self._items: OrderedDict[K, V] = OrderedDict()
+        self._total = 0
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
@@ -39,10 +45,12 @@ class LRU(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         with self._lock:
+            if key in self._items:
+                self._total -= self._weigh(self._items.pop(key))
             self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+            self._total += self._weigh(value)
+            while self._total > self.capacity and len(self._items) > 1:
+                self._total -= self._weigh(self._items.popitem(last=False)[1])
 
     def get_or_make(self, key: K, make: Callable[[], V]) -> V:
         found = self.get(key)
@@ -54,6 +62,16 @@ class LRU(Generic[K, V]):
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
+
+    @property
+    def total(self) -> int:
+        """The sum of the entries' weights (their count without ``weigh``)."""
+        with self._lock:
+            return self._total
+
+
+def tensor_bytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
 
 
 @dataclass
