@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo explore test bench lint clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/preimage demo
 
+explore: setup
+	$(BIN)/preimage explore
+
 test: setup
 	$(BIN)/python -m pytest
 
@@ -26,6 +29,7 @@ bench: setup
 	$(BIN)/python bench/representations.py
 	$(BIN)/python bench/optimize.py
 	$(BIN)/python bench/inversion_speed.py
+	$(BIN)/python bench/explore.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -1,0 +1,40 @@
+"""``preimage explore``: the interactive explorer in the browser (see :mod:`preimage.explore`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from preimage.cli.main import command, note
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only); anything else serves the "
+        "explorer to the network, with a warning",
+    )
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--max-jobs", type=int, default=8, help="background jobs that may wait in the queue (default 8)")
+    p.add_argument("--max-steps", type=int, default=1000, help="most optimisation steps one job may ask for")
+
+
+@command("explore", "interactive explorer in the browser: decode, edit, interpolate and sample codes live", _configure)
+def explore(args: argparse.Namespace) -> int:
+    from preimage.errors import PreimageError
+
+    if not 0 < args.port < 65536:
+        raise PreimageError(f"--port must be between 1 and 65535, got {args.port}")
+    if args.max_jobs < 1 or args.max_steps < 1:
+        raise PreimageError("--max-jobs and --max-steps must be at least 1")
+    if args.host not in LOCAL_HOSTS:
+        note(
+            f"warning: serving on {args.host}, not only this machine: anyone who can reach port {args.port} can "
+            "upload images and queue jobs (no authentication) — use the default --host 127.0.0.1 unless you mean it"
+        )
+    from preimage.explore import Explorer, serve
+
+    serve(args.host, args.port, Explorer(max_pending=args.max_jobs, max_steps=args.max_steps))
+    return 0

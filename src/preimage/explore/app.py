@@ -1,0 +1,170 @@
+"""HTTP routes of ``preimage explore``: a Starlette app serving one plain HTML/JS page and a small JSON API.
+
+Routes (every image is also a download: the same URL with ``download=1``):
+
+- ``GET /``: the page; ``GET /static/...``: its script and style (package data, nothing from the internet).
+- ``GET /api/meta``: representations, sample photos, texture layers, limits.
+- ``POST /api/upload``: the raw image bytes as the body (``X-Filename`` names it) -> an image id.
+- ``GET /api/image.png?id=&size=``: the image as the representations see it.
+- ``GET /api/render?image=&rep=&...``: the live view as JSON (PNG inline, distance, classes, timings);
+  ``GET /api/render.png?...``: the same view's PNG.
+- ``POST /api/jobs`` (JSON), ``GET /api/jobs``, ``GET /api/jobs/{id}.png``, ``DELETE /api/jobs/{id}``.
+
+Errors are JSON ``{"error": "..."}`` with a 4xx status and one log line; never a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from preimage.errors import PreimageError
+from preimage.explore.explorer import Explorer
+from preimage.explore.jobs import QueueFull
+from preimage.explore.uploads import MAX_UPLOAD_BYTES, clean_name, too_large
+
+log = logging.getLogger("preimage.explore")
+STATIC = Path(str(resources.files("preimage.explore") / "static"))
+
+
+class HTTPProblem(PreimageError):
+    """A user error with its HTTP status (413 too large, 429 queue full, 404 unknown job)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _problem(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status", 429 if isinstance(exc, QueueFull) else 400)
+    log.warning("%s %s refused (%d): %s", request.method, request.url.path, status, exc)
+    return JSONResponse({"error": str(exc)}, status_code=status)
+
+
+def _png(data: bytes, filename: str, download: bool) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return Response(data, media_type="image/png", headers=headers)
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:80]
+
+
+def create_app(explorer: Explorer | None = None) -> Starlette:
+    """The explorer's web app; pass an :class:`Explorer` to share one (tests), else one is made."""
+    ex = explorer if explorer is not None else Explorer()
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    def meta(request: Request) -> Response:
+        return JSONResponse(ex.meta())
+
+    async def upload(request: Request) -> Response:
+        name = clean_name(request.headers.get("x-filename"))
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+            raise HTTPProblem(str(too_large(int(declared))), 413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_UPLOAD_BYTES:  # no or a false Content-Length: stop reading at the limit
+                raise HTTPProblem(f"{too_large(len(body))} (stopped reading at the limit)", 413)
+        stored = await run_in_threadpool(ex.upload, bytes(body), name)
+        log.info("upload %s: %s, %dx%d", stored.id, stored.name, stored.source_hw[1], stored.source_hw[0])
+        return JSONResponse(ex.image_info(stored))
+
+    def image_png(request: Request) -> Response:
+        image_id = request.query_params.get("id", "")
+        size = request.query_params.get("size", "64")
+        if not size.isdigit():
+            raise PreimageError(f"size must be a whole number of pixels, got {size!r}")
+        stored = ex.images.get(image_id)
+        data = ex.input_png(image_id, int(size))
+        return _png(data, f"{_slug(stored.name)}_{size}px.png", "download" in request.query_params)
+
+    def render(request: Request) -> Response:
+        view = ex.parse(request.query_params)
+        png, info = ex.render(view)
+        return JSONResponse({**info, "png": "data:image/png;base64," + base64.b64encode(png).decode()})
+
+    def render_png(request: Request) -> Response:
+        view = ex.parse(request.query_params)
+        png, _ = ex.render(view)
+        name = f"{_slug(ex.images.get(view.image).name)}_{_slug(view.choice.key.replace(':', '-'))}.png"
+        return _png(png, name, "download" in request.query_params)
+
+    async def submit_job(request: Request) -> Response:
+        try:
+            params: Any = await request.json()
+        except ValueError:
+            raise PreimageError("the job request is not JSON") from None
+        if not isinstance(params, dict):
+            raise PreimageError("the job request must be a JSON object")
+        job = await run_in_threadpool(ex.submit_job, params)
+        return JSONResponse(job.as_dict(), status_code=202)
+
+    def list_jobs(request: Request) -> Response:
+        return JSONResponse({"jobs": ex.jobs.snapshot(), "pending": ex.jobs.pending()})
+
+    def job_png(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        try:
+            job = ex.jobs.get(job_id)
+        except PreimageError as err:
+            raise HTTPProblem(str(err), 404) from None
+        if job.png is None:
+            raise HTTPProblem(f"job {job_id} has no image ({job.status})", 404)
+        return _png(job.png, f"{_slug(job.kind)}_{_slug(job.label)}.png", "download" in request.query_params)
+
+    def cancel_job(request: Request) -> Response:
+        try:
+            job = ex.jobs.cancel(request.path_params["job_id"])
+        except PreimageError as err:
+            raise HTTPProblem(str(err), 404) from None
+        return JSONResponse(job.as_dict())
+
+    routes = [
+        Route("/", index),
+        Route("/api/meta", meta),
+        Route("/api/upload", upload, methods=["POST"]),
+        Route("/api/image.png", image_png),
+        Route("/api/render", render),
+        Route("/api/render.png", render_png),
+        Route("/api/jobs", submit_job, methods=["POST"]),
+        Route("/api/jobs", list_jobs, methods=["GET"]),
+        Route("/api/jobs/{job_id}.png", job_png),
+        Route("/api/jobs/{job_id}", cancel_job, methods=["DELETE"]),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={PreimageError: _problem})
+    app.state.explorer = ex
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, explorer: Explorer | None = None) -> None:
+    """Serve the explorer until interrupted (uvicorn, one process; live requests run in its thread pool)."""
+    import uvicorn
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="preimage explore: %(message)s")
+    ex = explorer if explorer is not None else Explorer()
+    app = create_app(ex)
+    log.info("serving on http://%s:%d/ (Ctrl-C stops)", host if ":" not in host else f"[{host}]", port)
+    try:
+        # bounded connections: a client cannot open thousands; each live request is short
+        uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=64, timeout_keep_alive=30)
+    finally:
+        ex.close()

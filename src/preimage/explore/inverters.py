@@ -1,0 +1,224 @@
+"""The explorer's one door to the inverters: every call it makes into ``preimage.inverters`` is here.
+
+When the inverters get one interface (a registry built by name), only this module changes. It offers what the
+page needs: the representations with a shipped decoder, encoding, decoding, the code edits of Dosovitskiy &
+Brox (binarise, dropout, drop the least, top-k classes, interpolation, random codes), and the two slow
+inversions the job queue runs (optimisation, Xia et al.'s filter textures), each with a per-step callback.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from preimage.errors import PreimageError, unknown_name
+from preimage.experiments.feature_maps import texture_config
+from preimage.inverters import codes as C
+from preimage.inverters.decoders import DEFAULT_INPUT_SIZE, Decoder, shipped_reps, shipped_sizes
+from preimage.inverters.feature_maps import filter_textures
+from preimage.inverters.optimize import OptimizationInverter, OptimizeConfig
+from preimage.representations import create_representation
+from preimage.representations.cnn import LayerTap
+
+# the model whose layers the page offers for textures and class names
+CNN = "alexnet64"
+TEXTURE_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
+# the layers whose codes are class scores (logits, probabilities): top-k keeps or removes classes
+CLASS_LAYERS = ("fc8", "prob")
+
+StepCallback = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class RepChoice:
+    """One entry of the page's representation menu: a representation at the image size it sees."""
+
+    rep: str
+    size: int
+
+    @property
+    def key(self) -> str:
+        return self.rep if self.size == DEFAULT_INPUT_SIZE else f"{self.rep} {self.size}px"
+
+    @property
+    def classes(self) -> bool:
+        return self.rep.startswith(f"{CNN}:") and self.rep.split(":", 1)[1] in CLASS_LAYERS
+
+
+def rep_choices() -> list[RepChoice]:
+    """Every representation the zoo ships a decoder for, shallow ones first, then the CNN layers in order."""
+    reps = shipped_reps()
+    shallow = [r for r in reps if ":" not in r]
+    layers = [r for r in reps if ":" in r]
+    order = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8", "prob"]
+    layers.sort(key=lambda r: (r.split(":")[0], order.index(r.split(":")[1]) if r.split(":")[1] in order else 99))
+    out: list[RepChoice] = []
+    for rep in [*shallow, *layers]:
+        out.extend(RepChoice(rep, s) for s in shipped_sizes(rep))
+    return out
+
+
+def find_choice(key: str, choices: list[RepChoice]) -> RepChoice:
+    """The menu entry called ``key`` (``"hog"``, ``"alexnet64:fc7"``, ``"hog 224px"``); suggests the nearest."""
+    by_key = {c.key: c for c in choices}
+    if key in by_key:
+        return by_key[key]
+    # the CNN layers may be named without the model, as the paper does ("conv3")
+    if f"{CNN}:{key}" in by_key:
+        return by_key[f"{CNN}:{key}"]
+    raise unknown_name("representation", key, by_key)
+
+
+class Models:
+    """Encoders and decoders for the live path, built once each and shared by every request.
+
+    A layer tap hooks its network for each forward pass, so two threads must not run one tap at once: every
+    encoder has a lock. Decoders run concurrently (inference only).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._encoders: dict[str, tuple[nn.Module, threading.Lock]] = {}
+        self._decoders: dict[tuple[str, int], Decoder] = {}
+
+    def _encoder(self, rep: str) -> tuple[nn.Module, threading.Lock]:
+        with self._lock:
+            if rep not in self._encoders:
+                self._encoders[rep] = (create_representation(rep).eval(), threading.Lock())
+            return self._encoders[rep]
+
+    def decoder(self, choice: RepChoice) -> Decoder:
+        key = (choice.rep, choice.size)
+        with self._lock:
+            if key not in self._decoders:
+                self._decoders[key] = Decoder.from_pretrained(choice.rep, size=choice.size)
+            return self._decoders[key]
+
+    def differentiable(self, rep: str) -> bool:
+        """Whether optimisation can invert ``rep`` (it needs gradients with respect to the image)."""
+        return getattr(self._encoder(rep)[0], "differentiable", True) is not False
+
+    @torch.no_grad()
+    def encode(self, rep: str, images: torch.Tensor) -> torch.Tensor:
+        """Codes ``(B, ...)`` of ``(B, 3, H, W)`` images."""
+        encoder, lock = self._encoder(rep)
+        with lock:
+            return encoder(images).clone()
+
+    @torch.no_grad()
+    def decode(self, choice: RepChoice, code: torch.Tensor) -> torch.Tensor:
+        """The learned decoder's reconstruction ``(B, 3, 64, 64)`` of codes ``(B, ...)``."""
+        return self.decoder(choice)(code)
+
+
+@dataclass(frozen=True)
+class Edits:
+    """What is done to a code before decoding, in this order: top-k classes, drop the least, dropout, binarise."""
+
+    binarize: bool = False
+    dropout: float = 0.0
+    dropout_seed: int = 0
+    drop_least: float = 0.0
+    top_k: int = 0
+    top_k_mode: str = "top"  # top: keep only the k largest entries; rest: remove them
+
+    def apply(self, code: torch.Tensor) -> torch.Tensor:
+        if self.top_k:
+            code = C.top_k(code, self.top_k, self.top_k_mode)
+        if self.drop_least:
+            code = C.drop_least(code, self.drop_least)
+        if self.dropout:
+            code = C.dropout(code, self.dropout, self.dropout_seed)
+        if self.binarize:
+            code = C.binarize(code)
+        return code
+
+
+def mix(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """The code at ``t`` on the straight line from ``a`` (t = 0) to ``b`` (t = 1), as ``codes.interpolate``."""
+    if a.shape != b.shape:
+        raise PreimageError(f"interpolate: codes differ in shape {tuple(a.shape)} vs {tuple(b.shape)}")
+    return (1 - t) * a + t * b
+
+
+def random_code(reference: torch.Tensor, seed: int) -> torch.Tensor:
+    """One random code ``(1, ...)`` drawn dimension by dimension from the reference codes' histograms."""
+    return C.sample_random(reference, 1, "histogram", seed=seed)
+
+
+class Cancelled(Exception):
+    """Raised inside a job's optimisation when the job is cancelled."""
+
+
+def _count_steps(module: nn.Module, on_step: StepCallback) -> Any:
+    """Call ``on_step`` after every forward pass of ``module`` (one per optimisation step)."""
+    return module.register_forward_hook(lambda _m, _i, _o: on_step())
+
+
+def optimize_code(rep: str, code: torch.Tensor, image_size: int, steps: int, on_step: StepCallback) -> torch.Tensor:
+    """Mahendran & Vedaldi's optimisation inversion of ``code`` (``(1, ...)``) with the representation's own
+    settings, ``steps`` at most; ``on_step`` runs once per step and may raise :class:`Cancelled`.
+
+    Builds its own encoder: a layer tap must not be shared with the live path's threads.
+    """
+    encoder = create_representation(rep)
+    if getattr(encoder, "differentiable", True) is False:
+        raise PreimageError(
+            f"{rep} is not differentiable, so optimisation cannot invert it — pick hog or an {CNN} layer"
+        )
+    config = replace(OptimizeConfig(), **getattr(encoder, "optimize_defaults", {}))
+    surrogate = getattr(encoder, "for_optimization", None)
+    target: nn.Module = surrogate() if config.surrogate and callable(surrogate) else encoder
+    config = replace(config, steps=steps, surrogate=False, progress=False)
+    handle = _count_steps(target, on_step)
+    try:
+        return OptimizationInverter(target, config)(code.detach().clone(), image_size)
+    finally:
+        handle.remove()
+
+
+def texture(image: torch.Tensor, layer: str, channel: int, steps: int, on_step: StepCallback) -> torch.Tensor:
+    """Xia et al.'s feature-map inversion with the settings of ``preimage textures``: the texture of filter
+    ``channel`` of ``alexnet64:<layer>`` for ``image`` ``(1, 3, H, W)``."""
+    if layer not in TEXTURE_LAYERS:
+        raise unknown_name("texture layer", layer, TEXTURE_LAYERS)
+    tap = create_representation(f"{CNN}:{layer}")
+    assert isinstance(tap, LayerTap)
+    channels = texture_channels(layer)
+    if not 0 <= channel < channels:
+        raise PreimageError(f"{CNN}:{layer} has {channels} filters: pick a channel in 0..{channels - 1}")
+    calls = [0]
+
+    def step() -> None:  # the first forward pass computes the code to invert, not a step
+        calls[0] += 1
+        if calls[0] > 1:
+            on_step()
+
+    handle = _count_steps(tap, step)
+    try:
+        # the settings of `preimage textures` (Adam on the normalised loss, TV, jitter; see texture_config)
+        return filter_textures(tap, image, [channel], replace(texture_config(False, 0), steps=steps))
+    finally:
+        handle.remove()
+
+
+_CHANNELS: dict[str, int] = {}
+
+
+def texture_channels(layer: str) -> int:
+    """How many filters ``alexnet64:<layer>`` has."""
+    if layer not in _CHANNELS:
+        tap = create_representation(f"{CNN}:{layer}")
+        _CHANNELS[layer] = int(tap.out_shape(DEFAULT_INPUT_SIZE)[0])
+    return _CHANNELS[layer]
+
+
+def class_names() -> list[str]:
+    from preimage.models.registry import class_names as names
+
+    return names(CNN)

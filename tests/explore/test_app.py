@@ -1,0 +1,334 @@
+"""The explorer's HTTP API without a browser (Starlette's TestClient): live views, uploads, limits, jobs."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import time
+from typing import Any
+
+import pytest
+import torch
+from PIL import Image
+
+from preimage.data import center_crop, decode_image
+from preimage.explore import Explorer, uploads
+from tests.explore.conftest import photo_bytes
+
+
+def view(client: Any, **params: Any) -> dict[str, Any]:
+    response = client.get("/api/render", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def png(info: dict[str, Any]) -> bytes:
+    return base64.b64decode(info["png"].split(",", 1)[1])
+
+
+def refused(response: Any, status: int = 400) -> str:
+    assert response.status_code == status, response.text
+    assert "Traceback" not in response.text
+    return str(response.json()["error"])
+
+
+def test_page_and_its_script_are_served_from_the_package(client: Any) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and '<script src="/static/app.js">' in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # nothing from the internet
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/app.css").status_code == 200
+
+
+def test_meta_offers_the_shallow_features_and_every_alexnet64_layer(client: Any) -> None:
+    meta = client.get("/api/meta").json()
+    keys = [r["key"] for r in meta["reps"]]
+    for rep in ("hog", "lbp", "lbp@4", "sift"):
+        assert rep in keys
+    layers = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8", "prob"]
+    assert [k for k in keys if k.startswith("alexnet64:")] == [f"alexnet64:{la}" for la in layers]
+    assert {r["key"] for r in meta["reps"] if r["classes"]} == {"alexnet64:fc8", "alexnet64:prob"}
+    assert {t["layer"]: t["channels"] for t in meta["texture_layers"]}["conv2"] == 128
+    assert "chelsea" in meta["samples"]
+
+
+def test_live_view_decodes_a_64px_png_with_its_distance(client: Any) -> None:
+    info = view(client, image="sample:chelsea", rep="alexnet64:conv1")
+    img = Image.open(io.BytesIO(png(info)))
+    assert img.size == (64, 64) and img.mode == "RGB"
+    assert 0.05 < info["distance"] < 0.6  # conv1 keeps the photo well: far below ~1, another photo's distance
+    deeper = view(client, image="sample:chelsea", rep="alexnet64:fc7")
+    assert deeper["distance"] > info["distance"]  # the error grows with depth
+    assert set(info["ms"]) == {"code", "decode", "png", "total"}
+
+
+def test_views_are_deterministic_and_every_edit_changes_the_picture(client: Any) -> None:
+    base = dict(image="sample:coffee", rep="hog")
+    plain = png(view(client, **base))
+    assert png(view(client, **base)) == plain
+    edits = [
+        {"binarize": 1},
+        {"dropout": 0.5},
+        {"dropout": 0.5, "seed": 1},
+        {"least": 0.5},
+    ]
+    seen = {plain}
+    for edit in edits:
+        out = png(view(client, **base, **edit))
+        assert out == png(view(client, **base, **edit)), f"{edit} is not reproducible"
+        assert out not in seen, f"{edit} did not change the reconstruction"
+        seen.add(out)
+
+
+def test_slider_moves_reuse_the_cached_code(client: Any, explorer: Explorer) -> None:
+    view(client, image="sample:rocket", rep="alexnet64:conv4")
+    cached = len(explorer.codes)
+    for p in (0.1, 0.2, 0.3, 0.4):
+        view(client, image="sample:rocket", rep="alexnet64:conv4", dropout=p)
+    assert len(explorer.codes) == cached
+    key = ("sample:rocket", "alexnet64:conv4", 64)
+    assert explorer.codes.get(key) is not None
+
+
+def test_download_url_gives_the_same_png_as_the_live_view(client: Any) -> None:
+    params = dict(image="sample:coffee", rep="alexnet64:conv3", dropout=0.3)
+    live = png(view(client, **params))
+    download = client.get("/api/render.png", params={**params, "download": 1})
+    assert download.status_code == 200 and download.content == live
+    assert download.headers["content-type"] == "image/png"
+    assert download.headers["content-disposition"] == 'attachment; filename="coffee_alexnet64-conv3.png"'
+    inp = client.get("/api/image.png", params={"id": "sample:coffee", "download": 1})
+    assert Image.open(io.BytesIO(inp.content)).size == (64, 64)
+
+
+def test_unknown_representation_suggests_the_nearest(client: Any) -> None:
+    msg = refused(client.get("/api/render", params={"image": "sample:chelsea", "rep": "hgo"}))
+    assert "did you mean 'hog'" in msg
+    msg = refused(client.get("/api/render", params={"image": "sample:chelsea", "rep": "alexnet64:conv9"}))
+    assert "did you mean 'alexnet64:conv" in msg
+    # a layer named as the paper does finds the alexnet64 layer
+    assert view(client, image="sample:chelsea", rep="conv3")["rep"] == "alexnet64:conv3"
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"dropout": "1.5"}, "dropout p must be between 0 and 0.99"),
+        ({"dropout": "half"}, "must be a number"),
+        ({"topk": 5}, "top-k classes apply to the class layers"),
+        ({"t": "2", "mix": "sample:coffee"}, "interpolation t must be between 0 and 1"),
+        ({"mix": "nope"}, "no image 'nope' is held"),
+        ({"image": ""}, "no image: pick a sample photo or upload one"),
+    ],
+)
+def test_bad_view_parameters_say_what_to_fix(client: Any, params: dict[str, Any], fragment: str) -> None:
+    full = {"image": "sample:chelsea", "rep": "hog", **params}
+    assert fragment in refused(client.get("/api/render", params=full))
+
+
+def test_no_path_from_the_client_is_opened(client: Any) -> None:
+    for image in ("../../../etc/passwd", "/etc/passwd", "sample:../../etc/passwd"):
+        msg = refused(client.get("/api/render", params={"image": image, "rep": "hog"}))
+        assert "root:" not in msg
+    assert refused(client.get("/api/image.png", params={"id": "/etc/hostname"}))
+
+
+def test_class_layers_keep_or_remove_the_top_k_classes_by_name(client: Any) -> None:
+    base = dict(image="sample:chelsea", rep="alexnet64:fc8")
+    full = view(client, **base)
+    names = [c["name"] for c in full["classes"]]
+    assert len(names) == 5 and all(n and not n.isdigit() for n in names)  # names from alexnet64_classes.tsv
+    assert full["classes"] == full["input_classes"]
+    top = view(client, **base, topk=5, topk_mode="top")
+    assert {c["index"] for c in top["classes"]} == {c["index"] for c in full["input_classes"]}
+    rest = view(client, **base, topk=5, topk_mode="rest")
+    assert not {c["index"] for c in rest["classes"]} & {c["index"] for c in full["input_classes"]}
+    prob = view(client, image="sample:chelsea", rep="alexnet64:prob", topk=1, topk_mode="top")
+    assert prob["classes"][0]["index"] == full["input_classes"][0]["index"]
+
+
+def test_interpolation_runs_from_the_first_code_to_the_second(client: Any) -> None:
+    a = png(view(client, image="sample:chelsea", rep="alexnet64:fc6"))
+    b = png(view(client, image="sample:coffee", rep="alexnet64:fc6"))
+    at0 = png(view(client, image="sample:chelsea", rep="alexnet64:fc6", mix="sample:coffee", t=0))
+    at1 = png(view(client, image="sample:chelsea", rep="alexnet64:fc6", mix="sample:coffee", t=1))
+    half = png(view(client, image="sample:chelsea", rep="alexnet64:fc6", mix="sample:coffee", t=0.5))
+    assert at0 == a and at1 == b and half not in (a, b)
+
+
+def test_random_codes_follow_their_seed_and_have_no_distance(client: Any) -> None:
+    base = dict(image="sample:chelsea", rep="alexnet64:conv5", random=1)
+    r0 = view(client, **base, random_seed=0)
+    assert r0["distance"] is None
+    assert png(view(client, **base, random_seed=0)) == png(r0)
+    assert png(view(client, **base, random_seed=1)) != png(r0)
+    # the random code does not depend on the image
+    assert png(view(client, **{**base, "image": "sample:coffee"}, random_seed=0)) == png(r0)
+
+
+# ---- uploads
+
+
+def test_upload_is_centre_cropped_as_the_cli_does(client: Any, explorer: Explorer) -> None:
+    data = photo_bytes("PNG", (96, 80))
+    response = client.post("/api/upload", content=data, headers={"X-Filename": "my%20photo.png"})
+    assert response.status_code == 200, response.text
+    info = response.json()
+    assert info["name"] == "my photo.png" and (info["width"], info["height"]) == (96, 80)
+    stored = explorer.images.get(info["id"])
+    assert torch.equal(stored.at(64), center_crop(decode_image(data), 64))
+    assert view(client, image=info["id"], rep="hog")["distance"] > 0
+
+
+def test_huge_photos_are_reduced_before_they_become_float(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(uploads, "REDUCE_ABOVE_PIXELS", 10_000)
+    data = photo_bytes("PNG", (600, 520))
+    reduced = uploads.decode_upload(data, "big.png", min_side=64)
+    assert reduced.shape == (3, 520 // 2, 600 // 2)  # factor 520 // 256 = 2
+    exact = center_crop(decode_image(data), 64)
+    assert (center_crop(reduced, 64) - exact).abs().mean() < 0.02
+
+
+def test_upload_over_20_mb_is_refused_before_it_is_read(client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="preimage.explore"):
+        declared = client.post(
+            "/api/upload", content=b"x" * 100, headers={"Content-Length": str(21 * 2**20), "X-Filename": "big.jpg"}
+        )
+    msg = refused(declared, 413)
+    assert "21.0 MB" in msg and "20 MB" in msg
+    assert [r for r in caplog.records if "413" in r.getMessage()], "no log line for the refused upload"
+
+    def chunks() -> Any:  # no Content-Length: the server stops reading at the limit
+        for _ in range(22):
+            yield b"\0" * 2**20
+
+    assert "20 MB" in refused(client.post("/api/upload", content=chunks()), 413)
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"", "is empty"),
+        (b"%PDF-1.4 definitely not a picture", "not an image Pillow can read"),
+        (photo_bytes("PNG")[:300], "truncated or corrupt"),
+        (photo_bytes("JPEG")[:400], "truncated or corrupt"),
+    ],
+    ids=["empty", "pdf", "truncated-png", "truncated-jpeg"],
+)
+def test_bad_uploads_get_one_clear_sentence(
+    client: Any, caplog: pytest.LogCaptureFixture, data: bytes, fragment: str
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="preimage.explore"):
+        msg = refused(client.post("/api/upload", content=data, headers={"X-Filename": "holiday.jpg"}))
+    assert fragment in msg and "holiday.jpg" in msg
+    lines = [r.getMessage() for r in caplog.records if r.name == "preimage.explore"]
+    assert len(lines) == 1 and fragment in lines[0] and "\n" not in lines[0]
+
+
+def test_decompression_bombs_are_refused(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)  # 96x80 = 7680 pixels: over the limit, under twice it
+    msg = refused(client.post("/api/upload", content=photo_bytes("PNG", (96, 80))))
+    assert "decompression-bomb limit" in msg
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # over twice the limit: Pillow raises at open
+    assert "decompression-bomb limit" in refused(client.post("/api/upload", content=photo_bytes("PNG", (96, 80))))
+
+
+def test_client_file_names_are_only_labels() -> None:
+    assert uploads.clean_name("..%2F..%2Fetc%2Fpasswd") == "....etcpasswd"
+    assert uploads.clean_name("<script>x</script>.png") == "scriptxscript.png"
+    assert uploads.clean_name(None) == "upload"
+    assert len(uploads.clean_name("a" * 500)) == 80
+
+
+# ---- jobs through the API
+
+
+def wait_done(client: Any, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = {j["id"]: j for j in client.get("/api/jobs").json()["jobs"]}
+        if jobs[job_id]["status"] not in ("queued", "running"):
+            return jobs[job_id]
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+def test_texture_and_optimisation_jobs_run_in_the_background(client: Any) -> None:
+    tex = client.post(
+        "/api/jobs", json={"kind": "texture", "image": "sample:chelsea", "layer": "conv1", "channel": 3, "steps": 12}
+    )
+    assert tex.status_code == 202, tex.text
+    opt = client.post(
+        "/api/jobs", json={"kind": "optimize", "image": "sample:chelsea", "rep": "hog", "dropout": 0.3, "steps": 12}
+    )
+    assert opt.status_code == 202, opt.text
+    # the live decoder answers while the jobs run
+    assert view(client, image="sample:chelsea", rep="alexnet64:conv2")["distance"] > 0
+    for job in (tex.json(), opt.json()):
+        done = wait_done(client, job["id"])
+        assert done["status"] == "done", done
+        assert done["step"] == 12 and done["progress"] == 1.0
+        image = client.get(done["url"])
+        assert Image.open(io.BytesIO(image.content)).size == (64, 64)
+        download = client.get(done["url"], params={"download": 1})
+        assert download.content == image.content
+        assert download.headers["content-disposition"].startswith(f'attachment; filename="{job["kind"]}_')
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"kind": "optimize", "image": "sample:chelsea", "rep": "lbp", "steps": 5}, "not differentiable"),
+        ({"kind": "texture", "image": "sample:chelsea", "layer": "conv2", "channel": 128, "steps": 5}, "0..127"),
+        ({"kind": "texture", "image": "sample:chelsea", "layer": "fc7", "channel": 0, "steps": 5}, "texture layer"),
+        ({"kind": "texture", "image": "sample:chelsea", "layer": "conv2", "channel": 0, "steps": 51}, "between 1"),
+        ({"kind": "paint", "image": "sample:chelsea"}, "unknown job kind"),
+    ],
+)
+def test_bad_jobs_are_refused_when_submitted(client: Any, body: dict[str, Any], fragment: str) -> None:
+    assert fragment in refused(client.post("/api/jobs", json=body))
+
+
+def test_unknown_job_is_404(client: Any) -> None:
+    assert "no job" in refused(client.get("/api/jobs/j999.png"), 404)
+    assert "no job" in refused(client.delete("/api/jobs/j999"), 404)
+
+
+def test_static_files_do_not_escape_their_folder(client: Any) -> None:
+    for path in ("/static/../app.py", "/static/..%2f..%2fexplore%2fapp.py", "/static/%2e%2e/%2e%2e/errors.py"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+
+
+def test_a_224px_decoder_in_the_zoo_is_offered_and_decodes_to_64px(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full-resolution decoders, once shipped: features of the 224-px crop, decoded to 64 px."""
+    from starlette.testclient import TestClient
+
+    from preimage.explore import create_app
+    from preimage.explore import inverters as inv
+    from preimage.inverters.decoders import Decoder
+
+    shipped = inv.rep_choices()
+    monkeypatch.setattr(inv, "rep_choices", lambda: [*shipped, inv.RepChoice("hog", 224)])
+    real = Decoder.from_pretrained
+
+    def from_pretrained(rep: str, variant: str | None = None, size: int = 64) -> Decoder:
+        if size == 224:  # an untrained decoder of the 224-px protocol's shapes: HOG cells of 8 px -> 28x28
+            torch.manual_seed(0)
+            return Decoder("hog", (31, 28, 28), image_size=64, width=8, input_size=224).eval()
+        return real(rep, variant, size)
+
+    monkeypatch.setattr(inv.Decoder, "from_pretrained", from_pretrained)
+    ex = Explorer(max_pending=1, max_steps=5)
+    try:
+        with TestClient(create_app(ex)) as test_client:
+            keys = [r["key"] for r in test_client.get("/api/meta").json()["reps"]]
+            assert "hog 224px" in keys and "hog" in keys
+            info = view(test_client, image="sample:astronaut", rep="hog 224px", dropout=0.2)
+            assert Image.open(io.BytesIO(png(info))).size == (64, 64)
+            assert info["distance"] > 0
+            assert ex.codes.get(("sample:astronaut", "hog", 224)).shape == (1, 31, 28, 28)
+            assert ex.images.get("sample:astronaut").at(224).shape == (3, 224, 224)
+    finally:
+        ex.close()

@@ -1,0 +1,133 @@
+"""The explorer in a real browser: headless chromium, driven by Selenium, against uvicorn on a free port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.explore.conftest import screenshot_dir
+
+WAIT = 60  # seconds; the machine runs trainings beside the tests
+
+
+def _wait(driver: Any, condition: Any, what: str) -> Any:
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition)
+    except TimeoutException:
+        error = driver.find_element("id", "error")
+        raise AssertionError(f"timed out waiting for {what}; page error box: {error.text!r}") from None
+
+
+def _recon_view(driver: Any) -> str:
+    return str(driver.find_element("id", "recon-img").get_attribute("data-view") or "")
+
+
+def _open(driver: Any, url: str) -> None:
+    driver.get(url)
+    _wait(driver, lambda d: d.find_elements("css selector", "#rep option"), "the representation menu")
+
+
+def _select(driver: Any, element_id: str, value: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element("id", element_id)).select_by_value(value)
+
+
+def _png_shown(driver: Any) -> bool:
+    return bool(
+        driver.execute_script(
+            "const i = document.getElementById('recon-img');"
+            "return i.complete && i.naturalWidth === 64 && i.src.startsWith('data:image/png');"
+        )
+    )
+
+
+def test_pick_sample_and_layer_then_dropout_slider_changes_the_reconstruction(
+    browser: Any, server_url: str, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    driver = browser
+    _open(driver, server_url)
+    _select(driver, "image", "sample:coffee")
+    _select(driver, "rep", "alexnet64:conv2")
+    _wait(
+        driver,
+        lambda d: "image=sample%3Acoffee" in _recon_view(d) and "conv2" in _recon_view(d) and _png_shown(d),
+        "the conv2 reconstruction of coffee",
+    )
+    before = driver.find_element("id", "recon-img").get_attribute("src")
+    distance = driver.find_element("id", "distance").text
+    assert distance.startswith("distance 0."), distance
+    assert driver.find_element("id", "error").is_displayed() is False
+
+    slider = driver.find_element("id", "dropout")
+    for _ in range(10):  # 10 steps of 0.05: p = 0.5
+        slider.send_keys(Keys.ARROW_RIGHT)
+    _wait(driver, lambda d: "dropout=0.5" in _recon_view(d) and _png_shown(d), "the reconstruction at dropout 0.5")
+    after = driver.find_element("id", "recon-img").get_attribute("src")
+    assert after != before, "the reconstruction did not change when the dropout slider moved"
+    assert driver.find_element("css selector", "output[for=dropout]").text == "0.5"
+    # the download link asks the server for this very view
+    assert "dropout=0.5" in str(driver.find_element("id", "recon-dl").get_attribute("href"))
+    driver.save_screenshot(str(screenshot_dir(tmp_path) / "explore_dropout.png"))
+
+
+def test_upload_of_a_corrupt_file_shows_the_error_in_the_page(browser: Any, server_url: str, tmp_path: Path) -> None:
+    driver = browser
+    _open(driver, server_url)
+    bad = tmp_path / "holiday.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG" * 10)
+    driver.find_element("id", "upload").send_keys(str(bad))
+    error = _wait(
+        driver, lambda d: d.find_element("id", "error") if d.find_element("id", "error").text else False, "an error"
+    )
+    assert error.is_displayed()
+    assert "holiday.jpg" in error.text
+    assert "corrupt" in error.text or "not an image" in error.text, error.text
+    assert "Traceback" not in driver.page_source
+
+
+def test_upload_of_a_photo_is_reconstructed(browser: Any, server_url: str, tmp_path: Path) -> None:
+    from tests.explore.conftest import photo_bytes
+
+    driver = browser
+    _open(driver, server_url)
+    good = tmp_path / "gradient.png"
+    good.write_bytes(photo_bytes())
+    driver.find_element("id", "upload").send_keys(str(good))
+    _wait(driver, lambda d: "sample" not in _recon_view(d) and _png_shown(d), "the uploaded photo's reconstruction")
+    assert driver.find_element("id", "image").get_attribute("value") in _recon_view(driver)
+    assert "gradient.png" in driver.find_element("id", "input-name").text
+
+
+@pytest.mark.slow
+def test_class_layer_interpolation_and_a_texture_job(browser: Any, server_url: str, tmp_path: Path) -> None:
+    driver = browser
+    _open(driver, server_url)
+    _select(driver, "image", "sample:chelsea")
+    _select(driver, "rep", "alexnet64:fc8")
+    _wait(driver, lambda d: d.find_element("id", "topk-box").is_displayed(), "the top-k controls")
+    _select(driver, "topk-mode", "top")
+    _select(driver, "mix", "sample:coffee")
+    _wait(
+        driver,
+        lambda d: "topk_mode=top" in _recon_view(d) and "mix=" in _recon_view(d) and _png_shown(d),
+        "the interpolated top-5 view",
+    )
+    classes = driver.find_elements("css selector", "#classes-code li")
+    assert len(classes) == 5 and all("%" in li.text for li in classes)
+    assert driver.find_element("id", "mix-card").is_displayed()
+    driver.find_element("id", "tex-steps").clear()
+    driver.find_element("id", "tex-steps").send_keys("20")
+    driver.find_element("id", "tex-run").click()
+    _wait(driver, lambda d: "conv2 filter 0 of chelsea" in d.find_element("id", "gallery").text, "the texture")
+    img = driver.find_element("css selector", "#gallery figure img")  # the newest result comes first
+    assert img.get_attribute("alt") == "conv2 filter 0 of chelsea"
+    _wait(driver, lambda d: d.execute_script("return arguments[0].naturalWidth", img) == 64, "the texture image")
+    driver.save_screenshot(str(screenshot_dir(tmp_path) / "explore_classes.png"))
