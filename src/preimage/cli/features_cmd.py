@@ -10,6 +10,7 @@ import torch
 
 from preimage.cli.main import add_size_arguments, command, note
 from preimage.errors import PreimageError, unknown_name
+from preimage.files import dumps
 
 
 def _features_args(p: argparse.ArgumentParser) -> None:
@@ -86,7 +87,7 @@ def _features(args: argparse.Namespace) -> int:
         },
     )
     shapes = {k: list(v.shape[1:]) for k, v in tensors.items()}
-    print(json.dumps({"out": str(out), "rep": args.rep, "n": len(items), "shapes": shapes}))
+    print(dumps({"out": str(out), "rep": args.rep, "n": len(items), "shapes": shapes}))
     return 0
 
 

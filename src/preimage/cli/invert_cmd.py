@@ -10,6 +10,7 @@ import torch
 
 from preimage.cli.main import add_decoder_arguments, add_size_arguments, command, note
 from preimage.errors import PreimageError, unknown_name
+from preimage.files import dumps
 
 METHODS = ("optimize", "decoder", "hoggles")
 OUTPUT_HELP = (
@@ -109,7 +110,7 @@ def _invert(args: argparse.Namespace) -> int:
         stem = item.name if item.name not in seen else f"{item.name}_{seen[item.name]}"
         seen[item.name] = seen.get(item.name, 0) + 1
         written.append(str(save_image(img, out / f"{stem}.png")))
-    print(json.dumps({"out": str(out), "rep": args.rep, "method": args.method, "files": written}))
+    print(dumps({"out": str(out), "rep": args.rep, "method": args.method, "files": written}))
     return 0
 
 
@@ -204,7 +205,7 @@ def _restyle(args: argparse.Namespace) -> int:
     }
     ctx = Context(Path(args.out), seed=args.seed, model=args.model, weights=args.weights, options=options)
     summary = restyle(ctx)
-    print(json.dumps({"out": str(args.out), **summary}))
+    print(dumps({"out": str(args.out), **summary}))
     return 0
 
 
@@ -256,7 +257,7 @@ def _experiment(args: argparse.Namespace) -> int:
     )
     for name in todo:
         summary = run_experiment(name, ctx)
-        print(json.dumps(summary, default=str))
+        print(dumps(summary, default=str))
     return 0
 
 

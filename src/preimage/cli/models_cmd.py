@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from preimage.cli.main import add_decoder_arguments, add_size_arguments, command
+from preimage.files import dumps
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
@@ -68,7 +68,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     model = create_model(args.model, weights=args.weights)
     x, y = materialize(args.data, args.size or cfg.input_size, "center", args.limit)
     result = evaluate_classifier(model, x, y, cfg.mean, cfg.std)
-    print(json.dumps({"model": args.model, "weights": str(args.weights), **result}))
+    print(dumps({"model": args.model, "weights": str(args.weights), **result}))
     return 0
 
 
@@ -257,7 +257,7 @@ def _evaluate_inverter(args: argparse.Namespace) -> int:
         args.decoder_variant,
         args.output_size,
     )
-    print(json.dumps(result))
+    print(dumps(result))
     return 0
 
 
@@ -275,5 +275,5 @@ def _shrink(args: argparse.Namespace) -> int:
     from preimage.training.common import shrink_checkpoint
 
     out = shrink_checkpoint(args.checkpoint, args.out)
-    print(json.dumps({"out": str(out), "mb": round(out.stat().st_size / 2**20, 2)}))
+    print(dumps({"out": str(out), "mb": round(out.stat().st_size / 2**20, 2)}))
     return 0

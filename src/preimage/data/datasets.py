@@ -23,6 +23,7 @@ from preimage.data.images import IMAGE_SUFFIXES, decode_image, fit_image, load_i
 from preimage.data.samples import load_sample, sample_names
 from preimage.data.shards import SkipCounter, is_shard, iter_shard, parse_label, resolve_shards
 from preimage.errors import PreimageError
+from preimage.files import atomic_path
 
 
 @dataclass(frozen=True)
@@ -270,8 +271,6 @@ def materialize(
         warnings.warn(f"skipped {skipped.total} unreadable items in {spec}: {skipped.counts}", stacklevel=2)
     arr, lab = torch.stack(images), torch.tensor(labels, dtype=torch.int64)
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npz")
-        np.savez(tmp, images=arr.numpy(), labels=lab.numpy())
-        tmp.replace(cache_file)
+        with atomic_path(cache_file) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, images=arr.numpy(), labels=lab.numpy())
     return arr, lab

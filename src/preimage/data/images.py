@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from preimage.errors import PreimageError
+from preimage.files import atomic_path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -142,8 +143,8 @@ def fit_image(
 def save_image(img: torch.Tensor, path: str | Path) -> Path:
     """Write an RGB ``(3, H, W)`` or gray ``(1, H, W)`` tensor in ``[0, 1]`` as an 8-bit PNG."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arr = (img.detach().float().clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
     arr = arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
-    Image.fromarray(arr).save(path)
+    with atomic_path(path) as tmp:  # a crash or a second writer never leaves half a PNG under the name
+        Image.fromarray(arr).save(tmp, format="PNG")
     return path

@@ -7,7 +7,6 @@ photos ship with scikit-image and the network with preimage. Writes
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import torch
 
 from preimage.data import iter_images, save_image
+from preimage.files import write_json
 from preimage.inverters.decoders import Decoder, shipped_reps
 from preimage.inverters.feature_maps import filter_textures, restyle_random
 from preimage.inverters.optimize import OptimizeConfig, invert_optimize
@@ -219,6 +219,6 @@ def run_demo(out: Path, images: str = "samples:all", steps: int = 100, seed: int
         f"Generated in {summary['seconds']} s on this machine by <code>preimage demo</code>.",
         sections,
     )
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(out / "summary.json", summary)
     summary["page"] = str(page)
     return summary

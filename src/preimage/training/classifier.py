@@ -9,7 +9,6 @@ the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from preimage.data import materialize
+from preimage.files import dumps, write_json, write_text
 from preimage.models import AlexNet64, fold_batchnorm, get_config
 from preimage.training.common import (
     MetricsLog,
@@ -164,7 +164,7 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
     progress = load_training_state(ckpt_path, model, opt) if resume else Progress()
     epoch, step_in_epoch, wall, history = progress.epoch, progress.step_in_epoch, progress.wall, progress.history
-    (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    write_json(run / "config.json", asdict(cfg))
     log = MetricsLog(run)
     use_amp = cfg.amp == "bf16"
 
@@ -227,7 +227,7 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
         }
         history.append(row)
         log.log(row)
-        print(json.dumps(row), flush=True)
+        print(dumps(row), flush=True)
         epoch, step_in_epoch = epoch + 1, 0
         save(epoch, 0)
         if cfg.stop_after_epochs is not None and epoch >= cfg.stop_after_epochs and epoch < cfg.epochs:
@@ -270,7 +270,7 @@ def export_alexnet64(
         "weights": str(path),
         "size_mb": round(path.stat().st_size / 2**20, 2),
     }
-    (run / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(run / "summary.json", summary)
     card = f"""# alexnet64 — AlexNet for 64x64 images, trained on Tiny-ImageNet-200
 
 - **Architecture**: 5 conv (64-128-192-192-128, conv1 5x5 stride 2) + 3 fully connected (1024-1024-200),
@@ -290,6 +290,6 @@ def export_alexnet64(
   --seed {cfg.seed} -o runs/alexnet64`; measure: `preimage evaluate-classifier alexnet64
   --data ../shared/data/tiny-imagenet-200/val-0000.tar.gz`.
 """
-    (run / "alexnet64.md").write_text(card)
-    print(json.dumps(summary), flush=True)
+    write_text(run / "alexnet64.md", card)
+    print(dumps(summary), flush=True)
     return summary

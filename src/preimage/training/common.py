@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from preimage.errors import PreimageError
+from preimage.files import atomic_path
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -27,14 +28,10 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def atomic_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temporary file, fsync, then rename: a crash never leaves half a checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         torch.save(obj, fh)
         fh.flush()
         os.fsync(fh.fileno())
-    tmp.replace(path)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -93,9 +90,8 @@ def export_safetensors(
     out = {
         k: (v.detach().half() if fp16 and v.is_floating_point() else v.detach()).contiguous() for k, v in state.items()
     }
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(out, str(tmp), metadata=metadata or {})
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file(out, str(tmp), metadata=metadata or {})
     return path
 
 

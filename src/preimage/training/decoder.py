@@ -37,6 +37,7 @@ from tqdm import tqdm
 from preimage.data import materialize
 from preimage.data.images import resize
 from preimage.errors import PreimageError
+from preimage.files import dumps, write_json, write_text
 from preimage.inverters.decoders import DEFAULT_INPUT_SIZE, Decoder
 from preimage.metrics import protocol_errors
 from preimage.representations import canonical_name, create_representation, parse_cell_size
@@ -330,7 +331,7 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         )
     log = MetricsLog(run) if rank == 0 else None
     if rank == 0:
-        (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        write_json(run / "config.json", asdict(cfg))
 
     def save(ep: int, st: int) -> None:
         if rank == 0:
@@ -421,7 +422,7 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
             history.append(row)
             assert log is not None
             log.log(row)
-            print(json.dumps(row), flush=True)
+            print(dumps(row), flush=True)
         epoch, step_in_epoch = epoch + 1, 0
         save(epoch, 0)
         if cfg.stop_after_epochs is not None and cfg.stop_after_epochs <= epoch < cfg.epochs:
@@ -563,9 +564,9 @@ def export_decoder(
     if bsds.is_file():
         bx, _ = materialize(str(bsds), cfg.size, "center", None, cfg.cache_dir)
         summary["bsds500_val"] = evaluate_decoder(shipped, rep, bx)
-    (run / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(run / "summary.json", summary)
     write_decoder_card(run / f"decoder_{tag}.md", cfg, summary, sum(p.numel() for p in shipped.parameters()))
-    print(json.dumps(summary), flush=True)
+    print(dumps(summary), flush=True)
     return summary
 
 
@@ -655,7 +656,9 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
             f"{', each averaged with its decoding of the mirrored code' if cfg.teacher_flip_average else ''}), "
             "not the image; validation measures against the images.\n"
         )
-    path.write_text(f"""# Decoder for `{cfg.rep}`{" (autoencoder: encoder fine-tuned)" if cfg.finetune_encoder else ""}
+    write_text(
+        path,
+        f"""# Decoder for `{cfg.rep}`{" (autoencoder: encoder fine-tuned)" if cfg.finetune_encoder else ""}
 
 - **Task**: predict the expected pre-image E[x | Phi(x)] of a {out_size}x{out_size} RGB image from the
   `{cfg.rep}` code of the {cfg.size}x{cfg.size} image (Dosovitskiy & Brox 2016), pixel MSE in [0, 1]
@@ -674,4 +677,5 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
 - **Reproduce**: `preimage train-decoder --rep {cfg.rep} --data ../shared/data/{folder}{size_flags}
   --epochs {cfg.epochs} --width {cfg.width}{flags} -o {run_name}`
 {start_line}
-""")
+""",
+    )
