@@ -32,22 +32,24 @@ def _umask() -> int:
     return mask
 
 
-def check_folder(folder: str | Path, what: str = "-o") -> Path:
-    """Make sure ``folder`` is, or can become, a writable folder; a one-line error otherwise."""
+def check_folder(folder: str | Path, what: str = "-o", shown: str | Path | None = None) -> Path:
+    """Make sure ``folder`` is, or can become, a writable folder; a one-line error otherwise.
+
+    ``shown`` is the path the user typed, when ``folder`` is the parent of an output file.
+    """
     folder = Path(folder)
     resolved = folder.resolve()
+    named = f"{what} {shown if shown is not None else folder}"
     if any(str(resolved) == r or str(resolved).startswith(r + "/") for r in _FORBIDDEN_ROOTS):
-        raise PreimageError(
-            f"{what} {folder} is under /{resolved.parts[1]}, a kernel file system — write to a normal folder"
-        )
+        raise PreimageError(f"{named} is under /{resolved.parts[1]}, a kernel file system — write to a normal folder")
     # the nearest part of the path that exists decides: it must be a folder we may write into
     probe = resolved
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
-        raise PreimageError(f"{what} {folder}: {probe} is a file, not a folder — pick another output path")
+        raise PreimageError(f"{named}: {probe} is a file, not a folder — pick another output path")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise PreimageError(f"{what} {folder}: {probe} is not writable — pick a folder you can write to")
+        raise PreimageError(f"{named}: {probe} is not writable — pick a folder you can write to")
     return folder
 
 
@@ -60,7 +62,7 @@ def prepare_outputs(paths: Iterable[str | Path], overwrite: bool, what: str = "-
     checked: set[Path] = set()
     for path in out:
         if path.parent not in checked:
-            check_folder(path.parent, what)
+            check_folder(path.parent, what, shown=path)
             checked.add(path.parent)
         if path.is_dir():
             raise PreimageError(f"output {path} is a folder — remove it or pick another name")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import random
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -81,6 +82,44 @@ def iter_images(
             count += 1
             if limit is not None and count >= limit:
                 return
+
+
+def read_images(
+    specs: Sequence[str],
+    size: int | None = None,
+    fit: str = "center",
+    limit: int | None = None,
+    strict: bool = False,
+) -> tuple[list[NamedImage], SkipCounter]:
+    """Every readable image named by ``specs`` (at most ``limit``), and what was skipped.
+
+    A corrupt image in a folder or shard, or a truncated shard, is skipped and counted; the run prints one
+    warning line for all of them (not one per file). With ``strict`` the first one is an error instead. A
+    single file named on its own that cannot be read is always an error, and so is finding no image at all.
+    """
+    skipped = SkipCounter()
+    items: list[NamedImage] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for item in iter_images(specs, size, fit, limit, skipped, strict=True):
+            if strict and skipped.total:
+                break
+            items.append(item)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    others = [w for w in caught if not issubclass(w.category, UserWarning)]
+    for w in others:  # warnings of other kinds are not ours to swallow
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if skipped.total and strict:
+        first = messages[0] if messages else next(iter(skipped.counts))
+        raise PreimageError(f"{first} (--strict: a damaged input is an error; drop --strict to skip it)")
+    if skipped.total:
+        reasons = ", ".join(f"{k}: {v}" for k, v in skipped.counts.items())
+        example = f"; first: {messages[0]}" if messages else ""
+        print(f"preimage: warning: skipped {skipped.total} unreadable item(s) ({reasons}){example}", file=sys.stderr)
+    if not items:
+        what = f"; {skipped.total} unreadable item(s) were skipped" if skipped.total else ""
+        raise PreimageError(f"no readable images in {' '.join(specs)}{what} — check the paths")
+    return items, skipped
 
 
 def _iter_one(spec: str, size: int | None, fit: str, skipped: SkipCounter | None, strict: bool) -> Iterator[NamedImage]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from preimage.data import iter_images, save_image
+from preimage.data import read_images, save_image
 from preimage.files import write_json
 from preimage.inverters.decoders import Decoder, shipped_reps
 from preimage.inverters.feature_maps import filter_textures, restyle_random
@@ -52,10 +52,12 @@ def _autoencoder_error(rep: str, x: torch.Tensor) -> float:
         return normalized_reconstruction_error(x, decoder(encoder(x)))
 
 
-def run_demo(out: Path, images: str = "samples:all", steps: int = 100, seed: int = 0) -> dict[str, Any]:
+def run_demo(
+    out: Path, images: str = "samples:all", steps: int = 100, seed: int = 0, strict: bool = False
+) -> dict[str, Any]:
     start = time.time()
+    items, _ = read_images([images], size=64, strict=strict)
     out.mkdir(parents=True, exist_ok=True)
-    items = list(iter_images([images], size=64))
     x = torch.stack([it.image for it in items])
     sections: list[Section] = []
     summary: dict[str, Any] = {"images": [it.name for it in items]}
