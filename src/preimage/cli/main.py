@@ -15,7 +15,7 @@ from typing import Any
 
 from preimage.cli import args as types
 from preimage.cli.args import HelpFormatter, add_common_arguments
-from preimage.errors import PreimageError
+from preimage.errors import PreimageError, RunInterrupted
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {err.filename}" if err.filename else ""
         print(f"preimage: error: {err.strerror or err.__class__.__name__}{where}", file=sys.stderr)
         return 2
+    except RunInterrupted as stop:
+        print(f"preimage: {stop}", file=sys.stderr)
+        return stop.code
     except KeyboardInterrupt:
         print("preimage: interrupted", file=sys.stderr)
         return 130

@@ -83,7 +83,7 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint_every_s=args.checkpoint_every,
         stop_after_epochs=args.stop_after,
     )
-    train_classifier(cfg, resume=args.resume)
+    train_classifier(cfg, resume=args.resume, overwrite=args.overwrite)
     return 0
 
 
@@ -237,7 +237,7 @@ def _train_decoder(args: argparse.Namespace) -> int:
         teacher_flip_average=args.teacher_flip_average,
         warmup_steps=args.warmup_steps,
     )
-    train_decoder(cfg, resume=args.resume)
+    train_decoder(cfg, resume=args.resume, overwrite=args.overwrite)
     return 0
 
 
