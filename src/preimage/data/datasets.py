@@ -112,13 +112,13 @@ def read_images(
     if skipped.total and strict:
         first = messages[0] if messages else next(iter(skipped.counts))
         raise PreimageError(f"{first} (--strict: a damaged input is an error; drop --strict to skip it)")
+    example = f"; first: {messages[0]}" if messages else ""
+    if not items:
+        what = f"; {skipped.total} unreadable item(s) were skipped{example}" if skipped.total else ""
+        raise PreimageError(f"no readable images in {' '.join(specs)}{what}")
     if skipped.total:
         reasons = ", ".join(f"{k}: {v}" for k, v in skipped.counts.items())
-        example = f"; first: {messages[0]}" if messages else ""
         print(f"preimage: warning: skipped {skipped.total} unreadable item(s) ({reasons}){example}", file=sys.stderr)
-    if not items:
-        what = f"; {skipped.total} unreadable item(s) were skipped" if skipped.total else ""
-        raise PreimageError(f"no readable images in {' '.join(specs)}{what} — check the paths")
     return items, skipped
 
 
