@@ -40,13 +40,41 @@ def test_cpu_flags_match_proc_cpuinfo() -> None:
     assert runtime.cpu_flags() == expected
 
 
-def test_default_threads_is_the_affinity_and_set_threads_applies_it() -> None:
-    assert runtime.default_threads() == len(os.sched_getaffinity(0))
+def test_default_threads_leaves_out_busy_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "available_cores", lambda: 8)
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 8)
+    for busy, expected in ((0, 8), (1, 7), (7, 1), (20, 1)):
+        monkeypatch.setattr(runtime, "busy_cores", lambda busy=busy: busy)
+        assert runtime.default_threads() == expected
+    monkeypatch.setattr(runtime, "available_cores", lambda: 2)  # affinity limits us below the idle cores
+    monkeypatch.setattr(runtime, "busy_cores", lambda: 1)
+    assert runtime.default_threads() == 2
+
+
+def test_busy_cores_sees_a_spinning_process() -> None:
+    import subprocess
+    import sys
+
+    if os.cpu_count() == 1:
+        pytest.skip("one core: the spinner and this test share it")
+    quiet = runtime.busy_cores()
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+
+        time.sleep(0.3)
+        assert runtime.busy_cores(samples=5) >= min(quiet + 1, 1)
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def test_set_threads_applies_the_default_or_the_override() -> None:
     before = torch.get_num_threads()
     try:
         assert runtime.set_threads(1) == 1
         assert torch.get_num_threads() == 1
-        assert runtime.set_threads(None) == len(os.sched_getaffinity(0))
+        assert 1 <= runtime.set_threads(None) <= len(os.sched_getaffinity(0))
         with pytest.raises(PreimageError):
             runtime.set_threads(0)
     finally:

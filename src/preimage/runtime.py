@@ -3,12 +3,13 @@
 ``--amp auto`` picks bf16 autocast only where the hardware computes bf16 natively (a CUDA device, or a CPU
 with AVX512-BF16 / AMX-BF16); elsewhere bf16 is emulated and ~20x slower than float32, so ``auto`` is
 ``none`` there. The thread count follows the cores this process is allowed to run on
-(:func:`os.sched_getaffinity`), not the cores the machine has.
+(:func:`os.sched_getaffinity`), not the cores the machine has, less those other processes keep busy.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from functools import cache
 from pathlib import Path
 
@@ -58,9 +59,33 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def busy_cores(samples: int = 3, interval_s: float = 0.005) -> int:
+    """Cores other processes keep busy right now: runnable tasks in ``/proc/loadavg`` less this one.
+
+    The count is instantaneous, so it is sampled a few times and the smallest kept (a task that just
+    woke up for a moment is not a busy core). 0 where ``/proc/loadavg`` is absent.
+    """
+    counts = []
+    for i in range(samples):
+        try:
+            running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+        except (OSError, IndexError, ValueError):
+            return 0
+        counts.append(max(0, running - 1))
+        if i + 1 < samples:
+            time.sleep(interval_s)
+    return min(counts)
+
+
 def default_threads() -> int:
-    """Torch intra-op threads for this process: one per core it may use."""
-    return available_cores()
+    """Torch intra-op threads for this process: one per core it may use that no other process keeps busy.
+
+    Torch's OpenMP threads wait for each other at the end of every operation: one thread sharing a core with
+    a busy process makes all of them wait for it, and a HOG batch on 2 cores with one busy ran 25x slower
+    than on 1 thread. So busy cores are left out (at least 1 thread); ``--threads`` overrides.
+    """
+    cores = available_cores()
+    return max(1, min(cores, (os.cpu_count() or cores) - busy_cores()))
 
 
 def set_threads(threads: int | None) -> int:
