@@ -76,6 +76,8 @@ def test_resume_may_change_only_what_leaves_the_model_and_data_alone() -> None:
     check_resume_config(saved, {**saved, "epochs": 5, "checkpoint_every_s": 10.0, "teachers": []}, Path("c"))
     assert {"epochs", "checkpoint_every_s", "threads"} <= RESUME_MAY_CHANGE
     assert not {"width", "lr", "rep", "batch_size", "seed", "amp", "size"} & RESUME_MAY_CHANGE
+    # a checkpoint from before a setting existed records nothing to compare it with
+    check_resume_config(saved, {**saved, "crop_pad": 4}, Path("c"))
     with pytest.raises(PreimageError, match=r"--lr 0.001 \(now 0.01\)"):
         check_resume_config(saved, {**saved, "lr": 1e-2}, Path("c"))
 

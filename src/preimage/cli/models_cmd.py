@@ -83,7 +83,7 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint_every_s=args.checkpoint_every,
         stop_after_epochs=args.stop_after,
     )
-    train_classifier(cfg, resume=args.resume, overwrite=args.overwrite)
+    train_classifier(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)
     return 0
 
 
@@ -105,7 +105,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     cfg = get_config(args.model)
     model = create_model(args.model, weights=args.weights)
-    x, y = materialize(args.data, args.size or cfg.input_size, "center", args.limit)
+    x, y = materialize(args.data, args.size or cfg.input_size, "center", args.limit, strict=args.strict)
     result = evaluate_classifier(model, x, y, cfg.mean, cfg.std)
     print(dumps({"model": args.model, "weights": str(args.weights), **result}))
     return 0
@@ -237,7 +237,7 @@ def _train_decoder(args: argparse.Namespace) -> int:
         teacher_flip_average=args.teacher_flip_average,
         warmup_steps=args.warmup_steps,
     )
-    train_decoder(cfg, resume=args.resume, overwrite=args.overwrite)
+    train_decoder(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)
     return 0
 
 

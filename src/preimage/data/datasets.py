@@ -283,7 +283,12 @@ class ImageListDataset(Dataset[tuple[torch.Tensor, int]]):
 
 
 def materialize(
-    spec: str, size: int, fit: str = "center", limit: int | None = None, cache_dir: str | Path | None = None
+    spec: str,
+    size: int,
+    fit: str = "center",
+    limit: int | None = None,
+    cache_dir: str | Path | None = None,
+    strict: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Decode a whole (small) data set once into uint8 ``(N, 3, size, size)`` plus int64 labels.
 
@@ -306,6 +311,11 @@ def materialize(
         labels.append(item.label)
     if not images:
         raise PreimageError(f"no readable images in {spec}")
+    if skipped.total and strict:
+        raise PreimageError(
+            f"{skipped.total} unreadable items in {spec} ({skipped.counts}) — --strict makes that an error; "
+            "drop it to skip them"
+        )
     if skipped.total:
         warnings.warn(f"skipped {skipped.total} unreadable items in {spec}: {skipped.counts}", stacklevel=2)
     arr, lab = torch.stack(images), torch.tensor(labels, dtype=torch.int64)

@@ -146,7 +146,9 @@ def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
     return 0.5 * peak * (1.0 + math.cos(math.pi * progress))
 
 
-def train_classifier(cfg: ClassifierConfig, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
+def train_classifier(
+    cfg: ClassifierConfig, resume: bool = False, overwrite: bool = False, strict: bool = False
+) -> dict[str, Any]:
     """Train (or resume) and export ``alexnet64.safetensors`` + a model card into ``cfg.out``."""
     cfg = replace(cfg, amp=resolve_amp(cfg.amp))  # "auto": bf16 only on a CPU that has it natively
     run = Path(cfg.out)
@@ -158,8 +160,8 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False, overwrite: boo
     mcfg = get_config("alexnet64")
     seed_everything(cfg.seed)
     root = Path(cfg.data)
-    train_x, train_y = materialize(str(root / cfg.train_pattern), 64, "center", cfg.limit_train, cfg.cache_dir)
-    val_x, val_y = materialize(str(root / cfg.val_pattern), 64, "center", cfg.limit_val, cfg.cache_dir)
+    train_x, train_y = materialize(str(root / cfg.train_pattern), 64, "center", cfg.limit_train, cfg.cache_dir, strict)
+    val_x, val_y = materialize(str(root / cfg.val_pattern), 64, "center", cfg.limit_val, cfg.cache_dir, strict)
 
     model = AlexNet64(batchnorm=True)
     decay: list[torch.nn.Parameter] = []

@@ -213,7 +213,8 @@ def prepare_run(run: Path, resume: bool, overwrite: bool) -> None:
 
 def check_resume_config(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
     """A one-line error naming every setting that differs from the checkpoint's (outside RESUME_MAY_CHANGE)."""
-    keys = sorted((set(saved) | set(current)) - RESUME_MAY_CHANGE)
+    # a setting the checkpoint does not record is newer than the checkpoint: nothing to compare it with
+    keys = sorted((set(saved) & set(current)) - RESUME_MAY_CHANGE)
     differ = [k for k in keys if _comparable(saved.get(k)) != _comparable(current.get(k))]
     if differ:
         shown = ", ".join(f"--{k.replace('_', '-')} {saved.get(k)!r} (now {current.get(k)!r})" for k in differ)

@@ -268,7 +268,9 @@ def _lr(step: int, total: int, peak: float, floor: float, warmup: int = 200) -> 
     return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * t))
 
 
-def train_decoder(cfg: DecoderConfig, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
+def train_decoder(
+    cfg: DecoderConfig, resume: bool = False, overwrite: bool = False, strict: bool = False
+) -> dict[str, Any]:
     cfg = replace(cfg, rep=canonical_name(cfg.rep))  # one name per representation: decoders and teachers match
     device = resolve_device(cfg.device)
     cfg = replace(cfg, amp=resolve_amp(cfg.amp, device))  # "auto": bf16 only where it is native
@@ -328,8 +330,8 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False, overwrite: bool = Fa
     teachers = load_teachers(cfg, code_shape, device)
     # the data last: a bad model, teacher or device is a one-line error before minutes of JPEG decoding
     root = Path(cfg.data)
-    train_x, _ = materialize(str(root / cfg.train_pattern), cfg.size, "center", cfg.limit_train, cfg.cache_dir)
-    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", cfg.limit_val, cfg.cache_dir)
+    train_x, _ = materialize(str(root / cfg.train_pattern), cfg.size, "center", cfg.limit_train, cfg.cache_dir, strict)
+    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", cfg.limit_val, cfg.cache_dir, strict)
     opt = torch.optim.Adam(params, betas=(0.9, 0.999))
     n_steps = steps_per_epoch(len(train_x), cfg.batch_size)
     total = n_steps * cfg.epochs
