@@ -277,11 +277,6 @@ def train_decoder(
     rank, world = init_distributed(device)
     run = Path(cfg.out)
     ckpt_path = run / "checkpoint.pt"
-    if rank == 0:
-        prepare_run(run, resume, overwrite)
-        if resume:  # before minutes of data loading: differing settings are an error naming them
-            check_resume_config(load_checkpoint(ckpt_path).get("config", {}), asdict(cfg), ckpt_path)
-        run.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
     if cfg.batch_size % world:
         raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
@@ -293,6 +288,11 @@ def train_decoder(
             f"--output-size {out_size} is larger than --size {cfg.size}: a decoder predicts the input image "
             "or a downsampled one; pass --output-size <= --size"
         )
+    if rank == 0:  # after the settings' own checks, before any model, teacher or data is loaded
+        prepare_run(run, resume, overwrite)
+        if resume:  # differing settings are an error naming them, before minutes of data loading
+            check_resume_config(load_checkpoint(ckpt_path).get("config", {}), asdict(cfg), ckpt_path)
+        run.mkdir(parents=True, exist_ok=True)
     rep = make_encoder(cfg.rep, cfg.finetune_encoder).to(device)
     code_shape = tuple(rep.out_shape(cfg.size))
     decoder = Decoder(
