@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from preimage.cli import args as types
 from preimage.cli.main import add_decoder_arguments, add_size_arguments, command
@@ -120,8 +121,6 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 
 @command("demo", "the main job on the embedded sample photos: writes out/demo/index.html", _demo_args)
 def _demo(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from preimage.report.demo import run_demo
 
     out = Path(args.out)
@@ -258,6 +257,7 @@ def _train_hoggles(args: argparse.Namespace) -> int:
     from preimage.inverters.hoggles import HogglesConfig
     from preimage.training.hoggles import train_hoggles
 
+    prepare_outputs([Path(args.out) / "hoggles_hog.safetensors"], args.overwrite)
     cfg = HogglesConfig(atoms=args.atoms, alpha=args.alpha, windows=args.windows, epochs=args.rounds, seed=args.seed)
     train_hoggles(args.data, args.out, cfg, args.train_images, args.cache_dir)
     return 0
