@@ -8,7 +8,12 @@ pool waking up after the single-threaded loops and caches refilling.
 ``torch`` uses every core torch is allowed (``--threads``);
 VLFeat and skimage are single-threaded loops, as a user would call them.
 
-    python bench/representations.py [--repeats 5] [--threads N]
+    python bench/representations.py [--repeats 5] [--threads N] [--busy K]
+
+``--busy K`` repeats the 64x64 case with K cores held by spinning processes, twice: with torch on every
+core (what a fixed thread count does) and with the thread count the CLI picks by default
+(:func:`preimage.runtime.default_threads`, which leaves busy cores out), and prints the ratios to
+VLFeat's single-threaded loop for both.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -27,6 +34,7 @@ from skimage.feature import hog as skimage_hog
 from preimage.representations import rgb_to_gray, vlfeat
 from preimage.representations.hog import hog_uoctti
 from preimage.representations.lbp import lbp_uniform
+from preimage.runtime import available_cores, default_threads
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -82,14 +90,39 @@ def bench_case(batch: int, size: int, repeats: int, stream: int = 8) -> dict[str
     return res
 
 
+def busy_run(busy: int, repeats: int, stream: int) -> dict[str, object]:
+    """The 64x64 case with ``busy`` cores held by spinning processes: all-core torch vs the default threads."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+    try:
+        time.sleep(0.5)  # let the scheduler see them
+        picked = default_threads()
+        out: dict[str, object] = {"busy_processes": busy, "threads_picked_by_default": picked}
+        for label, n in (("torch_on_all_cores", available_cores()), ("torch_on_default_threads", picked)):
+            torch.set_num_threads(n)
+            case = bench_case(64, 64, repeats, stream)
+            out[label] = {
+                "torch_threads": n,
+                **{k: v for k, v in case.items() if k.endswith(("img_s", "_speedup_vs_vlfeat", "_speedup_vs_skimage"))},
+            }
+        return out
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the CLI's default)")
     parser.add_argument("--stream", type=int, default=8, help="batches per candidate per round")
+    parser.add_argument("--busy", type=int, default=0, help="cores to hold with spinning processes (0: quiet)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.busy:
+        result = {"bench": "representations-busy", "cpu_count": os.cpu_count(), "vlfeat": vlfeat.find_libvl()}
+        print(json.dumps({**result, **busy_run(args.busy, args.repeats, args.stream)}, indent=2))
+        return
+    torch.set_num_threads(args.threads or default_threads())
     cases = [bench_case(64, 64, args.repeats, args.stream), bench_case(16, 227, args.repeats, args.stream)]
     print(
         json.dumps(

@@ -35,3 +35,11 @@ def unknown_name(kind: str, name: str, choices: Iterable[str], limit: int = 40) 
     shown = ", ".join(choices[:limit]) + (", ..." if len(choices) > limit else "")
     hint = f"did you mean {guess!r}? " if guess else ""
     return PreimageError(f"unknown {kind} {name!r}: {hint}valid {kind}s are: {shown}")
+
+
+class RunInterrupted(Exception):
+    """A training run stopped by SIGINT/SIGTERM after writing its checkpoint; ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(" ".join(message.split()))
+        self.code = code

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from preimage.data import iter_images
+from preimage.data import read_images
 from preimage.errors import PreimageError, unknown_name
 from preimage.metrics import protocol_errors
 
@@ -150,10 +150,12 @@ def evaluate_inverter(
     decoder_weights: str | None = None,
     decoder_variant: str | None = None,
     output_size: int | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Normalised error of ``method`` on ``data``: at the output size against the images downsampled to it,
     and at ``size`` with the reconstructions upsampled (:func:`preimage.metrics.protocol_errors`)."""
-    images = torch.stack([it.image for it in iter_images([data], size=size, fit="center", limit=limit, strict=False)])
+    items, skipped = read_images([data], size=size, fit="center", limit=limit, strict=strict)
+    images = torch.stack([it.image for it in items])
     if len(images) < 2:
         raise PreimageError(f"{data} holds fewer than 2 images; the normalised error needs at least 2")
     recon = reconstruct(
@@ -172,6 +174,7 @@ def evaluate_inverter(
         "rep": rep_name,
         "method": method,
         **protocol_errors(images, recon, seed),
+        "skipped": skipped.total,
         "size": size,
         "output_size": recon.shape[-1],
         **({"steps": steps} if method == "optimize" else {}),

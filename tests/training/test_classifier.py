@@ -25,7 +25,10 @@ def test_loss_falls_and_weights_are_exported(data: Path, tmp_path: Path) -> None
     log = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     losses = [float(line.split(",")[1]) for line in log[1:]]
     assert losses[-1] < losses[0] * 0.8
-    assert summary["val_top1"] > 50.0  # 4 easy classes: chance is 25%
+    # 4 classes, 64 val images: chance is 25% (16 right, sd 3.5); 40% (26 right) has p < 0.01 under chance
+    # (binomial tail), so this fails for a model that learned nothing, without demanding a lucky split
+    assert summary["n_val"] == 64
+    assert summary["val_top1"] >= 40.0
     weights = load_file(str(tmp_path / "run" / "alexnet64.safetensors"))
     assert weights["features.0.weight"].dtype == torch.float16 and "features.0.bn.weight" not in weights
     assert (tmp_path / "run" / "alexnet64.md").read_text().count("top-1") >= 1

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import torch
 
+from preimage.cli import args as types
 from preimage.cli.main import add_size_arguments, command, note
 from preimage.errors import PreimageError, unknown_name
+from preimage.files import atomic_path, dumps, prepare_outputs
 
 
 def _features_args(p: argparse.ArgumentParser) -> None:
@@ -44,27 +46,33 @@ def _features_args(p: argparse.ArgumentParser) -> None:
         default="default",
         help="for MODEL:LAYER: 'default' (shipped weights) or a .pth/.safetensors file",
     )
-    p.add_argument("--limit", type=int, default=None, help="at most N images")
-    p.add_argument("-o", "--out", required=True, help="output .safetensors file")
+    p.add_argument("--limit", type=types.positive, default=None, help="at most N images, N >= 1 (default: all of them)")
+    p.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        help="output .safetensors file: the features ('features', or 'features.LAYER' for several layers) AND "
+        "a copy of the input images ('images', uint8-range floats at --output-size), with the image names and "
+        "settings in its metadata",
+    )
 
 
 @command("features", "compute a representation of images and save it as safetensors", _features_args)
 def _features(args: argparse.Namespace) -> int:
     from safetensors.torch import save_file
 
-    from preimage.data import iter_images, resize, upsampled_note
+    from preimage.data import read_images, resize, upsampled_note
     from preimage.representations import create_representation
 
     out = Path(args.out)
     if out.suffix != ".safetensors":
         raise PreimageError(f"output {out} must end in .safetensors — e.g. -o features.safetensors")
+    prepare_outputs([out], args.overwrite)
     from preimage.representations.cnn import LayerTap
 
     extra = {"weights": args.weights} if ":" in args.rep else {}
     rep = create_representation(args.rep, backend=args.backend, **extra)
-    items = list(iter_images(args.images, size=args.size, fit=args.fit, limit=args.limit))
-    if not items:
-        raise PreimageError("no images found — check the paths")
+    items, skipped = read_images(args.images, size=args.size, fit=args.fit, limit=args.limit, strict=args.strict)
     if args.fit == "center":
         note(upsampled_note(items, args.size))
     images = torch.stack([it.image for it in items])
@@ -73,20 +81,20 @@ def _features(args: argparse.Namespace) -> int:
             tensors = {f"features.{k}": v.contiguous().float() for k, v in rep.features(images).items()}
         else:
             tensors = {"features": rep(images).contiguous().float()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(
-        {**tensors, "images": resize(images, args.output_size or args.size).contiguous()},
-        str(out),
-        metadata={
-            "rep": args.rep,
-            "backend": args.backend,
-            "size": str(args.size),
-            "output_size": str(args.output_size or args.size),
-            "names": json.dumps([it.name for it in items]),
-        },
-    )
+    with atomic_path(out) as tmp:
+        save_file(
+            {**tensors, "images": resize(images, args.output_size or args.size).contiguous()},
+            str(tmp),
+            metadata={
+                "rep": args.rep,
+                "backend": args.backend,
+                "size": str(args.size),
+                "output_size": str(args.output_size or args.size),
+                "names": json.dumps([it.name for it in items]),
+            },
+        )
     shapes = {k: list(v.shape[1:]) for k, v in tensors.items()}
-    print(json.dumps({"out": str(out), "rep": args.rep, "n": len(items), "shapes": shapes}))
+    print(dumps({"out": str(out), "rep": args.rep, "n": len(items), "skipped": skipped.total, "shapes": shapes}))
     return 0
 
 
@@ -113,7 +121,7 @@ def _list(args: argparse.Namespace) -> int:
         for name in list_models():
             cfg = get_config(name)
             path = default_weights_path(name)
-            weights = f"weights: {path.name}" if path else "weights: bring your own (weights=PATH)"
+            weights = f"weights: {path.name}" if path else "weights: bring your own (--weights PATH)"
             print(f"{name:10s} {cfg.input_size}px  {weights}  — {cfg.description}")
     else:
         from preimage.data import COLOR_SAMPLES, SAMPLE_NAMES

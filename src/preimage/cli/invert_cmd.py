@@ -8,8 +8,10 @@ from pathlib import Path
 
 import torch
 
+from preimage.cli import args as types
 from preimage.cli.main import add_decoder_arguments, add_size_arguments, command, note
 from preimage.errors import PreimageError, unknown_name
+from preimage.files import check_folder, dumps, prepare_outputs
 
 METHODS = ("optimize", "decoder", "hoggles")
 OUTPUT_HELP = (
@@ -55,21 +57,29 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
         help="hog, hog-dt, lbp, sift (lbp@4: another cell size) or MODEL:LAYER (e.g. alexnet64:conv3)",
     )
     p.add_argument(
-        "--method", default="optimize", help="optimize (gradient descent), decoder (learned) or hoggles (HOG only)"
+        "--method",
+        default="optimize",
+        help="optimize (gradient descent), decoder (learned) or hoggles (HOG only); default optimize",
     )
     add_size_arguments(p, OUTPUT_HELP)
-    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the method's)")
-    p.add_argument("--preset", choices=["mahendran", "xia"], default=None, help="optimisation recipe")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--weights", default="default", help="for MODEL:LAYER: shipped weights or a file")
-    p.add_argument("--limit", type=int, default=None)
+    p.add_argument(
+        "--steps", type=types.positive, default=None, help="optimisation steps, at least 1 (default: the method's)"
+    )
+    p.add_argument(
+        "--preset", choices=["mahendran", "xia"], default=None, help="optimisation recipe (default: the method's)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed of the starting noise")
+    p.add_argument(
+        "--weights", default="default", help="for MODEL:LAYER: 'default' (the shipped weights) or a weights file"
+    )
+    p.add_argument("--limit", type=types.positive, default=None, help="at most N images, N >= 1 (default: all of them)")
     add_decoder_arguments(p)
     p.add_argument("-o", "--out", required=True, help="output folder: one PNG per input, named after it")
 
 
 @command("invert", "reconstruct images from their features (one PNG per input)", _invert_args)
 def _invert(args: argparse.Namespace) -> int:
-    from preimage.data import iter_images, save_image, upsampled_note
+    from preimage.data import read_images, save_image, upsampled_note
     from preimage.evaluation import check_decoder_options, output_size_for, to_output_size
     from preimage.inverters.optimize import invert_optimize
     from preimage.representations import create_representation
@@ -81,9 +91,14 @@ def _invert(args: argparse.Namespace) -> int:
     rep = create_representation(args.rep, **extra)
     if args.method == "hoggles" and rep.name != "hog":  # hog and hog@8 are HOG's default
         raise PreimageError(f"--method hoggles inverts HOG only, not {args.rep!r}; use --method decoder")
-    items = list(iter_images(args.images, size=args.size, limit=args.limit))
-    if not items:
-        raise PreimageError("no images found — check the paths")
+    items, skipped = read_images(args.images, size=args.size, limit=args.limit, strict=args.strict)
+    names = []
+    seen: dict[str, int] = {}
+    for item in items:
+        names.append(item.name if item.name not in seen else f"{item.name}_{seen[item.name]}")
+        seen[item.name] = seen.get(item.name, 0) + 1
+    out = Path(args.out)
+    targets = prepare_outputs([out / f"{stem}.png" for stem in names], args.overwrite)
     note(upsampled_note(items, args.size))
     images = torch.stack([it.image for it in items])
     with torch.no_grad():
@@ -102,14 +117,8 @@ def _invert(args: argparse.Namespace) -> int:
         recon = _decoder_invert(args, codes)
     size = output_size_for(recon.shape[-1], args.size, args.output_size, args.method == "decoder")
     recon = to_output_size(recon, size, what)
-    out = Path(args.out)
-    written = []
-    seen: dict[str, int] = {}
-    for item, img in zip(items, recon, strict=True):
-        stem = item.name if item.name not in seen else f"{item.name}_{seen[item.name]}"
-        seen[item.name] = seen.get(item.name, 0) + 1
-        written.append(str(save_image(img, out / f"{stem}.png")))
-    print(json.dumps({"out": str(out), "rep": args.rep, "method": args.method, "files": written}))
+    written = [str(save_image(img, target)) for target, img in zip(targets, recon, strict=True)]
+    print(dumps({"out": str(out), "rep": args.rep, "method": args.method, "files": written, "skipped": skipped.total}))
     return 0
 
 
@@ -118,12 +127,12 @@ def _textures_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rep", default="alexnet64:conv2", help="MODEL:LAYER whose filters to show")
     p.add_argument("--channels", default="0-15", help="filters, e.g. 0-63 or 0,5,9 (default 0-15)")
     p.add_argument("--layers", default="conv1,conv2,conv3,conv4,conv5", help="layers of the comparison sheet")
-    p.add_argument("--per-layer", type=int, default=8, help="filters per layer in the sheet")
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--weights", default="default")
-    p.add_argument("-o", "--out", required=True)
+    p.add_argument("--per-layer", type=types.positive, default=8, help="filters per layer in the sheet")
+    p.add_argument("--steps", type=types.positive, default=200, help="optimisation steps per texture")
+    p.add_argument("--size", type=types.size, default=64, help="side in pixels of the textures")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the starting noise")
+    p.add_argument("--weights", default="default", help="'default' (the shipped weights) or a weights file")
+    p.add_argument("-o", "--out", required=True, help="output folder: atlas, one PNG per filter, sheet and CSV")
 
 
 @command("textures", "feature-map inversion: the texture every filter extracts (atlas, sheet, CSV)", _textures_args)
@@ -136,7 +145,9 @@ def _textures(args: argparse.Namespace) -> int:
     from preimage.report.figures import save_grid
     from preimage.representations.cnn import create_cnn_representation
 
+    check_folder(args.out)
     image = next(iter_images([args.image], size=args.size)).image
+    prepare_outputs([Path(args.out) / "textures_by_layer.csv"], args.overwrite)
     tap = create_cnn_representation(args.rep, weights=args.weights)
     layer = tap.layers[0]
     n_channels = tap.out_shape(args.size)[0]
@@ -173,14 +184,16 @@ def _textures(args: argparse.Namespace) -> int:
 def _restyle_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("content", metavar="CONTENT", help="content image file or samples:NAME")
     p.add_argument("--style", default=None, help="style image (needed for --mode purposeful)")
-    p.add_argument("--mode", choices=["random", "purposeful"], default="random")
-    p.add_argument("--n", type=int, default=6, help="number of random styles (one per seed)")
+    p.add_argument(
+        "--mode", choices=["random", "purposeful"], default="random", help="random styles, or towards --style"
+    )
+    p.add_argument("--n", type=types.positive, default=6, help="number of random styles (one per seed)")
     p.add_argument("--layer", default="conv3", help="layer whose energy is reallocated / content layer")
-    p.add_argument("--model", default="alexnet64")
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--weights", default="default")
-    p.add_argument("-o", "--out", required=True)
+    p.add_argument("--model", default="alexnet64", help="registered CNN (see: preimage list models)")
+    p.add_argument("--steps", type=types.positive, default=300, help="optimisation steps per image")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the first style")
+    p.add_argument("--weights", default="default", help="'default' (the shipped weights) or a weights file")
+    p.add_argument("-o", "--out", required=True, help="output folder: one PNG per style and summary.json")
 
 
 @command(
@@ -202,25 +215,31 @@ def _restyle(args: argparse.Namespace) -> int:
         "mode": args.mode,
         "steps": args.steps,
     }
+    first = "purposeful.png" if args.mode == "purposeful" else f"random_seed{args.seed}.png"
+    prepare_outputs([Path(args.out) / first], args.overwrite)
     ctx = Context(Path(args.out), seed=args.seed, model=args.model, weights=args.weights, options=options)
     summary = restyle(ctx)
-    print(json.dumps({"out": str(args.out), **summary}))
+    print(dumps({"out": str(args.out), **summary}))
     return 0
 
 
 def _experiment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="an experiment name, or 'all' (see: preimage experiment list)")
-    p.add_argument("-o", "--out", default="out/experiments")
+    p.add_argument("-o", "--out", default="out/experiments", help="output folder, one sub-folder per experiment")
     p.add_argument("--quick", action="store_true", help="tiny settings: each experiment in under a minute")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", default="alexnet64")
-    p.add_argument("--weights", default="default")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--model", default="alexnet64", help="registered CNN (see: preimage list models)")
+    p.add_argument("--weights", default="default", help="'default' (the shipped weights) or a weights file")
     p.add_argument("--data", default=None, help="test-set root, e.g. ../shared/data/tiny-imagenet-200")
-    p.add_argument("--limit", type=int, default=None, help="images per test set (default: each experiment's)")
-    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default 200; 10 with --quick)")
+    p.add_argument(
+        "--limit", type=types.positive, default=None, help="images per test set (default: each experiment's)"
+    )
+    p.add_argument(
+        "--steps", type=types.positive, default=None, help="optimisation steps (default 200; 10 with --quick)"
+    )
     p.add_argument(
         "--size",
-        type=int,
+        type=types.size,
         default=None,
         help="side in pixels of the images the representations see (default 64); shallow-table --size 224 runs "
         "the paper's protocol (features of the 224-px photo, reconstructions at 64 px) beside the 64-px one",
@@ -243,6 +262,7 @@ def _experiment(args: argparse.Namespace) -> int:
     todo = names if args.name == "all" else [args.name]
     if args.name != "all" and args.name not in names:
         raise unknown_name("experiment", args.name, [*names, "all", "list"])
+    prepare_outputs([Path(args.out) / n / "summary.json" for n in todo], args.overwrite)
     ctx = Context(
         Path(args.out),
         quick=args.quick,
@@ -256,7 +276,7 @@ def _experiment(args: argparse.Namespace) -> int:
     )
     for name in todo:
         summary = run_experiment(name, ctx)
-        print(json.dumps(summary, default=str))
+        print(dumps(summary, default=str))
     return 0
 
 
@@ -269,6 +289,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 def _report(args: argparse.Namespace) -> int:
     from preimage.report.page import build_report
 
-    page = build_report(Path(args.dir), Path(args.out) if args.out else None)
+    target = Path(args.out) if args.out else Path(args.dir) / "report.html"
+    prepare_outputs([target], args.overwrite)
+    page = build_report(Path(args.dir), target)
     print(f"wrote {page}")
     return 0

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from preimage.errors import PreimageError
+from preimage.cli import args as types
+from preimage.cli.args import HelpFormatter, add_common_arguments
+from preimage.errors import PreimageError, RunInterrupted
 
 
 @dataclass(frozen=True)
@@ -62,12 +66,12 @@ def add_size_arguments(p: argparse.ArgumentParser, output_help: str) -> None:
     """``--size`` (what the representation sees) and ``--output-size`` (the reconstruction), one definition."""
     p.add_argument(
         "--size",
-        type=int,
+        type=types.size,
         default=64,
         help="side in pixels of the square image the representation sees: photos are centre-cropped to a "
         "square and resized (smaller ones upsampled, with a note); 64 (default) or 224 for the paper's protocol",
     )
-    p.add_argument("--output-size", type=int, default=None, metavar="M", help=output_help)
+    p.add_argument("--output-size", type=types.size, default=None, metavar="M", help=output_help)
 
 
 def note(message: str | None) -> None:
@@ -77,6 +81,10 @@ def note(message: str | None) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
@@ -84,13 +92,34 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from preimage.cli import commands as _commands  # noqa: F401  (registers the sub-commands)
 
-    parser = _Parser(prog="preimage", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(
+        prog="preimage",
+        description="What does an image representation keep? Invert HOG, SIFT, LBP and CNN features back into "
+        "images. Every option of a sub-command is in: preimage COMMAND --help",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for cmd in COMMANDS.values():
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
         cmd.configure(p)
+        add_common_arguments(p)
         p.set_defaults(_run=cmd.run)
     return parser
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
+    return f"preimage: warning: {' '.join(str(message).split())}\n"
+
+
+def configure_runtime(args: argparse.Namespace) -> None:
+    """Apply the common options: torch threads and the largest image Pillow may decode."""
+    from preimage.data.images import set_max_pixels
+    from preimage.runtime import set_threads
+
+    set_threads(args.threads)
+    set_max_pixels(args.max_pixels)
+    warnings.formatwarning = _one_line_warning
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,10 +129,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        configure_runtime(args)
         code = args._run(args)
     except PreimageError as err:
         print(f"preimage: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the file system said no (disk full, permission, read-only): one line, not a traceback
+        where = f": {err.filename}" if err.filename else ""
+        print(f"preimage: error: {err.strerror or err.__class__.__name__}{where}", file=sys.stderr)
+        return 2
+    except RunInterrupted as stop:
+        print(f"preimage: {stop}", file=sys.stderr)
+        return stop.code
     except KeyboardInterrupt:
         print("preimage: interrupted", file=sys.stderr)
         return 130

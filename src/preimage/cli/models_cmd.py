@@ -3,26 +3,66 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
+from pathlib import Path
 
+from preimage.cli import args as types
 from preimage.cli.main import add_decoder_arguments, add_size_arguments, command
+from preimage.files import dumps, prepare_outputs
+from preimage.runtime import AMP_CHOICES
+
+
+def add_run_arguments(
+    p: argparse.ArgumentParser, epochs: int, batch_size: int, lr: float, per_process: bool = False
+) -> None:
+    """Options every training run shares: length, batch, learning rate, precision, data and checkpoints."""
+    p.add_argument("--epochs", type=types.positive, default=epochs, help="passes over the training images")
+    split = " (the global batch, split over torchrun processes)" if per_process else ""
+    p.add_argument("--batch-size", type=types.positive, default=batch_size, help=f"images per step{split}")
+    p.add_argument("--lr", type=types.positive_float, default=lr, help="peak learning rate")
+    p.add_argument("--seed", type=int, default=0, help="random seed (initialisation, data order, augmentation)")
+    p.add_argument(
+        "--amp",
+        choices=AMP_CHOICES,
+        default="auto",
+        help="bf16 autocast; default auto: bf16 where the hardware has it (a GPU, or a CPU with AVX512-BF16/AMX), "
+        "none elsewhere (emulated bf16 is ~20x slower than float32)",
+    )
+    p.add_argument(
+        "--limit-train",
+        type=types.positive,
+        default=None,
+        help="use only the first N training images, N >= --batch-size (default: all)",
+    )
+    p.add_argument(
+        "--limit-val", type=types.positive, default=1000 if per_process else None, help="validation images per epoch"
+    )
+    p.add_argument("--cache-dir", default=None, help="keep decoded uint8 arrays here between runs (default: none)")
+    p.add_argument(
+        "--checkpoint-every",
+        type=types.positive_float,
+        default=300.0,
+        help="seconds between mid-epoch checkpoints (one is also written after every epoch and on Ctrl-C/SIGTERM)",
+    )
+    p.add_argument(
+        "--stop-after",
+        type=types.positive,
+        default=None,
+        help="end this process after epoch N, to continue later with --resume (default: run to the end)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT/checkpoint.pt (settings that differ from the checkpoint's are an error, "
+        "except the run length, checkpoint interval and threads)",
+    )
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="Tiny-ImageNet-200 shard folder (train-*.tar.gz, val-0000.tar.gz)")
     p.add_argument("-o", "--out", required=True, help="run folder: checkpoint, metrics.csv, weights, model card")
-    p.add_argument("--epochs", type=int, default=18)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--amp", choices=["bf16", "none"], default="bf16", help="bf16 autocast (2x faster on AVX512-BF16)")
-    p.add_argument("--limit-train", type=int, default=None, help="use only the first N training images (smoke tests)")
-    p.add_argument("--limit-val", type=int, default=None)
-    p.add_argument("--cache-dir", default=None, help="keep decoded uint8 arrays here between runs")
-    p.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds between mid-epoch checkpoints")
-    p.add_argument("--stop-after", type=int, default=None, help="end this process after epoch N (resume later)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    add_run_arguments(p, epochs=18, batch_size=128, lr=0.1)
+    p.add_argument("--weight-decay", type=types.non_negative_float, default=5e-4, help="SGD weight decay (L2)")
 
 
 @command("train-classifier", "train alexnet64 on Tiny-ImageNet-200 (seeded, resumable)", _train_args)
@@ -44,7 +84,7 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint_every_s=args.checkpoint_every,
         stop_after_epochs=args.stop_after,
     )
-    train_classifier(cfg, resume=args.resume)
+    train_classifier(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)
     return 0
 
 
@@ -54,8 +94,8 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data", required=True, help="labelled shards, e.g. ../shared/data/tiny-imagenet-200/val-0000.tar.gz"
     )
-    p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--size", type=int, default=None, help="input side (default: the model's)")
+    p.add_argument("--limit", type=types.positive, default=None, help="at most N images, N >= 1 (default: all of them)")
+    p.add_argument("--size", type=types.size, default=None, help="input side in pixels (default: the model's)")
 
 
 @command("evaluate-classifier", "top-1/top-5 accuracy of a classifier on labelled shards (JSON)", _eval_args)
@@ -66,26 +106,26 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     cfg = get_config(args.model)
     model = create_model(args.model, weights=args.weights)
-    x, y = materialize(args.data, args.size or cfg.input_size, "center", args.limit)
+    x, y = materialize(args.data, args.size or cfg.input_size, "center", args.limit, strict=args.strict)
     result = evaluate_classifier(model, x, y, cfg.mean, cfg.std)
-    print(json.dumps({"model": args.model, "weights": str(args.weights), **result}))
+    print(dumps({"model": args.model, "weights": str(args.weights), **result}))
     return 0
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--images", default="samples:all", help="images to use (default: scikit-image's photos)")
-    p.add_argument("--steps", type=int, default=100, help="optimisation steps per inversion")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=types.positive, default=100, help="optimisation steps per inversion")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
 
 
 @command("demo", "the main job on the embedded sample photos: writes out/demo/index.html", _demo_args)
 def _demo(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from preimage.report.demo import run_demo
 
-    summary = run_demo(Path(args.out), args.images, args.steps, args.seed)
+    out = Path(args.out)
+    prepare_outputs([out / "index.html", out / "summary.json"], args.overwrite)
+    summary = run_demo(out, args.images, args.steps, args.seed, args.strict)
     print(f"wrote {summary['page']} ({summary['seconds']} s)")
     return 0
 
@@ -94,62 +134,65 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rep", required=True, help="hog, lbp, sift (lbp@4: another cell size) or alexnet64:LAYER")
     p.add_argument("--data", required=True, help="shard folder with train-*.tar.gz and val-*.tar.gz")
     p.add_argument("-o", "--out", required=True, help="run folder")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64, help="global batch (split over torchrun processes)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--width", type=int, default=32, help="decoder width knob (channels of the finest stage x 2)")
-    p.add_argument("--hidden", type=int, default=512, help="fully connected width of fc/prob decoders")
-    p.add_argument("--blocks", type=int, default=0, help="residual blocks at the code resolution (spatial codes)")
-    p.add_argument("--top", type=int, default=0, help="channels at the code resolution (default 4 x width)")
+    add_run_arguments(p, epochs=10, batch_size=64, lr=1e-3, per_process=True)
+    p.add_argument(
+        "--width", type=types.positive, default=32, help="decoder width knob (channels of the finest stage x 2)"
+    )
+    p.add_argument("--hidden", type=types.positive, default=512, help="fully connected width of fc/prob decoders")
+    p.add_argument(
+        "--blocks", type=types.non_negative, default=0, help="residual blocks at the code resolution (spatial codes)"
+    )
+    p.add_argument(
+        "--top", type=types.non_negative, default=0, help="channels at the code resolution (default 0: 4 x width)"
+    )
     p.add_argument(
         "--crop-pad",
-        type=int,
+        type=types.non_negative,
         default=4,
         help="random crops of the image reflect-padded by this many pixels (default 4; 0 = flips only)",
     )
     p.add_argument(
         "--stage-blocks",
-        type=int,
+        type=types.non_negative,
         default=0,
         help="residual blocks after each expansion stage below the output size (grows an --init-decoder)",
     )
     p.add_argument(
         "--shuffle",
-        type=int,
+        type=types.positive,
         default=1,
         help="do the last doublings (a power of 2) as one sub-pixel convolution instead of up-convolutions: "
         "a faster decoder (1 = up-convolutions all the way)",
     )
-    p.add_argument("--ema", type=float, default=0.0, help="average the weights with this decay (e.g. 0.999); 0 = off")
     p.add_argument(
-        "--size", type=int, default=64, help="side in pixels of the image the representation sees (default 64)"
+        "--ema",
+        type=types.decay,
+        default=0.0,
+        help="average the weights with this decay in [0, 1), e.g. 0.999; 0 = off",
+    )
+    p.add_argument(
+        "--size", type=types.size, default=64, help="side in pixels of the image the representation sees (default 64)"
     )
     p.add_argument(
         "--output-size",
-        type=int,
+        type=types.size,
         default=None,
         help="side in pixels of the reconstruction (default: --size); the paper's protocol is --size 224 "
         "--output-size 64: features of the full photo, targets downsampled (bilinear, antialiased)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--amp", choices=["bf16", "none"], default="bf16")
     p.add_argument("--finetune-encoder", action="store_true", help="autoencoder bound: train the CNN encoder too")
     p.add_argument("--init-decoder", default=None, help="start from these decoder weights (.safetensors)")
-    p.add_argument("--limit-train", type=int, default=None)
-    p.add_argument("--limit-val", type=int, default=1000, help="validation images per epoch")
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--checkpoint-every", type=float, default=300.0)
-    p.add_argument("--stop-after", type=int, default=None, help="end this process after epoch N (resume later)")
-    p.add_argument("--resume", action="store_true")
     p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader processes computing SIFT codes")
+    p.add_argument("--workers", type=types.non_negative, default=2, help="DataLoader processes computing SIFT codes")
     p.add_argument(
         "--teacher",
         action="append",
         default=[],
         help="distil: train towards the mean output of these trained decoders (repeatable) instead of the images",
     )
-    p.add_argument("--warmup-steps", type=int, default=200, help="linear learning-rate warm-up steps")
+    p.add_argument(
+        "--warmup-steps", type=types.non_negative, default=200, help="linear learning-rate warm-up, in steps"
+    )
     p.add_argument(
         "--teacher-flip-average", action="store_true", help="teachers average with their mirrored decoding (HOG, LBP)"
     )
@@ -193,20 +236,20 @@ def _train_decoder(args: argparse.Namespace) -> int:
         teacher_flip_average=args.teacher_flip_average,
         warmup_steps=args.warmup_steps,
     )
-    train_decoder(cfg, resume=args.resume)
+    train_decoder(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)
     return 0
 
 
 def _train_hoggles_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="shard folder with train-*.tar.gz and val-*.tar.gz")
     p.add_argument("-o", "--out", required=True, help="run folder")
-    p.add_argument("--atoms", type=int, default=256)
-    p.add_argument("--alpha", type=float, default=0.02, help="lasso penalty")
-    p.add_argument("--windows", type=int, default=20_000, help="training windows")
-    p.add_argument("--rounds", type=int, default=5, help="coding + dictionary-update rounds")
-    p.add_argument("--train-images", type=int, default=20_000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache-dir", default=None)
+    p.add_argument("--atoms", type=types.positive, default=256, help="dictionary atoms (paired HOG/image pairs)")
+    p.add_argument("--alpha", type=types.positive_float, default=0.02, help="lasso penalty")
+    p.add_argument("--windows", type=types.positive, default=20_000, help="training windows")
+    p.add_argument("--rounds", type=types.positive, default=5, help="coding + dictionary-update rounds")
+    p.add_argument("--train-images", type=types.positive, default=20_000, help="training images to cut windows from")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--cache-dir", default=None, help="keep decoded uint8 arrays here between runs (default: none)")
 
 
 @command("train-hoggles", "learn the HOGgles paired dictionary (baseline HOG inverter)", _train_hoggles_args)
@@ -214,27 +257,32 @@ def _train_hoggles(args: argparse.Namespace) -> int:
     from preimage.inverters.hoggles import HogglesConfig
     from preimage.training.hoggles import train_hoggles
 
+    prepare_outputs([Path(args.out) / "hoggles_hog.safetensors"], args.overwrite)
     cfg = HogglesConfig(atoms=args.atoms, alpha=args.alpha, windows=args.windows, epochs=args.rounds, seed=args.seed)
     train_hoggles(args.data, args.out, cfg, args.train_images, args.cache_dir)
     return 0
 
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rep", required=True)
-    p.add_argument("--method", default="decoder", help="decoder, optimize, autoencoder or hoggles (HOG only)")
+    p.add_argument("--rep", required=True, help="hog, hog-dt, lbp, sift (lbp@4: another cell size) or MODEL:LAYER")
+    p.add_argument(
+        "--method", default="decoder", help="decoder, optimize, autoencoder or hoggles (HOG only); default decoder"
+    )
     p.add_argument("--data", required=True, help="images: shards, folder, glob or samples:all")
-    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--limit", type=types.positive, default=None, help="at most N images, N >= 1 (default: all of them)")
     add_size_arguments(
         p,
         "side in pixels the error is measured at, against the input downsampled to it (bilinear, antialiased); "
         "default: the decoder's own (64 for every shipped one), min(--size, 64) for the other methods. "
         "normalized_error_full is measured at --size, the reconstruction upsampled bilinearly",
     )
-    p.add_argument("--steps", type=int, default=200, help="optimisation steps (method optimize)")
-    p.add_argument("--batch", type=int, default=64, help="images optimised together (method optimize)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=types.positive, default=200, help="optimisation steps (method optimize)")
+    p.add_argument("--batch", type=types.positive, default=64, help="images optimised together (method optimize)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (optimisation noise, bootstrap)")
     add_decoder_arguments(p)
-    p.add_argument("--json", action="store_true", help="print only the JSON result")
+    p.add_argument(
+        "--json", action="store_true", help="print only the JSON result on stdout (no summary line on stderr)"
+    )
 
 
 @command(
@@ -256,8 +304,16 @@ def _evaluate_inverter(args: argparse.Namespace) -> int:
         args.decoder_weights,
         args.decoder_variant,
         args.output_size,
+        args.strict,
     )
-    print(json.dumps(result))
+    print(dumps(result))
+    if not args.json:
+        ci = result["ci95"]
+        print(
+            f"preimage: {args.rep} by {args.method}: normalised error {result['normalized_error']:.4f} "
+            f"(95% CI {ci[0]:.4f}-{ci[1]:.4f}) on {result.get('n')} images, {result['skipped']} skipped",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -274,6 +330,7 @@ def _shrink_args(p: argparse.ArgumentParser) -> None:
 def _shrink(args: argparse.Namespace) -> int:
     from preimage.training.common import shrink_checkpoint
 
+    prepare_outputs([args.out], args.overwrite)
     out = shrink_checkpoint(args.checkpoint, args.out)
-    print(json.dumps({"out": str(out), "mb": round(out.stat().st_size / 2**20, 2)}))
+    print(dumps({"out": str(out), "mb": round(out.stat().st_size / 2**20, 2)}))
     return 0

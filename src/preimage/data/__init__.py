@@ -6,6 +6,7 @@ from preimage.data.datasets import (
     ShardImageDataset,
     iter_images,
     materialize,
+    read_images,
     upsampled_note,
 )
 from preimage.data.images import (
@@ -37,6 +38,7 @@ __all__ = [
     "load_sample",
     "materialize",
     "random_crop",
+    "read_images",
     "resize",
     "resolve_shards",
     "save_image",

@@ -9,8 +9,8 @@ a seed that changes with :meth:`ShardImageDataset.set_epoch`.
 from __future__ import annotations
 
 import glob
-import os
 import random
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ from preimage.data.images import IMAGE_SUFFIXES, decode_image, fit_image, load_i
 from preimage.data.samples import load_sample, sample_names
 from preimage.data.shards import SkipCounter, is_shard, iter_shard, parse_label, resolve_shards
 from preimage.errors import PreimageError
+from preimage.files import atomic_path
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,44 @@ def iter_images(
             count += 1
             if limit is not None and count >= limit:
                 return
+
+
+def read_images(
+    specs: Sequence[str],
+    size: int | None = None,
+    fit: str = "center",
+    limit: int | None = None,
+    strict: bool = False,
+) -> tuple[list[NamedImage], SkipCounter]:
+    """Every readable image named by ``specs`` (at most ``limit``), and what was skipped.
+
+    A corrupt image in a folder or shard, or a truncated shard, is skipped and counted; the run prints one
+    warning line for all of them (not one per file). With ``strict`` the first one is an error instead. A
+    single file named on its own that cannot be read is always an error, and so is finding no image at all.
+    """
+    skipped = SkipCounter()
+    items: list[NamedImage] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for item in iter_images(specs, size, fit, limit, skipped, strict=True):
+            if strict and skipped.total:
+                break
+            items.append(item)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    others = [w for w in caught if not issubclass(w.category, UserWarning)]
+    for w in others:  # warnings of other kinds are not ours to swallow
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if skipped.total and strict:
+        first = messages[0] if messages else next(iter(skipped.counts))
+        raise PreimageError(f"{first} (--strict: a damaged input is an error; drop --strict to skip it)")
+    example = f"; first: {messages[0]}" if messages else ""
+    if not items:
+        what = f"; {skipped.total} unreadable item(s) were skipped{example}" if skipped.total else ""
+        raise PreimageError(f"no readable images in {' '.join(specs)}{what}")
+    if skipped.total:
+        reasons = ", ".join(f"{k}: {v}" for k, v in skipped.counts.items())
+        print(f"preimage: warning: skipped {skipped.total} unreadable item(s) ({reasons}){example}", file=sys.stderr)
+    return items, skipped
 
 
 def _iter_one(spec: str, size: int | None, fit: str, skipped: SkipCounter | None, strict: bool) -> Iterator[NamedImage]:
@@ -244,7 +283,12 @@ class ImageListDataset(Dataset[tuple[torch.Tensor, int]]):
 
 
 def materialize(
-    spec: str, size: int, fit: str = "center", limit: int | None = None, cache_dir: str | Path | None = None
+    spec: str,
+    size: int,
+    fit: str = "center",
+    limit: int | None = None,
+    cache_dir: str | Path | None = None,
+    strict: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Decode a whole (small) data set once into uint8 ``(N, 3, size, size)`` plus int64 labels.
 
@@ -267,17 +311,15 @@ def materialize(
         labels.append(item.label)
     if not images:
         raise PreimageError(f"no readable images in {spec}")
+    if skipped.total and strict:
+        raise PreimageError(
+            f"{skipped.total} unreadable items in {spec} ({skipped.counts}) — --strict makes that an error; "
+            "drop it to skip them"
+        )
     if skipped.total:
         warnings.warn(f"skipped {skipped.total} unreadable items in {spec}: {skipped.counts}", stacklevel=2)
     arr, lab = torch.stack(images), torch.tensor(labels, dtype=torch.int64)
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        # A per-process temporary name: two runs filling the same cache at once
-        # must not rename each other's file away (os.replace keeps the last).
-        tmp = cache_file.with_name(f"{cache_file.stem}.{os.getpid()}.tmp.npz")
-        try:
-            np.savez(tmp, images=arr.numpy(), labels=lab.numpy())
-            tmp.replace(cache_file)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_path(cache_file) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, images=arr.numpy(), labels=lab.numpy())
     return arr, lab

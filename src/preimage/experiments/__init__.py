@@ -9,13 +9,13 @@ well under a minute (the test suite runs them all that way).
 from __future__ import annotations
 
 import csv
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from preimage.files import atomic_path, write_json
 from preimage.registry import Registry
 
 
@@ -45,11 +45,10 @@ def register_experiment(name: str, help: str = "") -> Callable[[Experiment], Exp
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        fields: list[str] = []
-        for row in rows:
-            fields.extend(k for k in row if k not in fields)
+    fields: list[str] = []
+    for row in rows:
+        fields.extend(k for k in row if k not in fields)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
@@ -71,7 +70,7 @@ def run_experiment(name: str, ctx: Context) -> dict[str, Any]:
         "seconds": round(time.time() - start, 1),
         **summary,
     }
-    sub.path("summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_json(sub.path("summary.json"), summary, default=str)
     return summary
 
 

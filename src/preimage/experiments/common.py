@@ -20,6 +20,7 @@ from preimage.data import iter_images
 from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.experiments import Context
+from preimage.files import atomic_path
 from preimage.metrics import protocol_errors, psnr, ssim
 
 SIZE = 64
@@ -126,10 +127,8 @@ def reconstruct(
     if path.is_file():
         return torch.load(path)
     out = run()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(out, tmp)
-    tmp.replace(path)  # atomic: an interrupted run never leaves a half-written cache entry
+    with atomic_path(path) as tmp:  # an interrupted run never leaves a half-written cache entry
+        torch.save(out, tmp)
     return out
 
 

@@ -376,20 +376,27 @@ class Decoder(nn.Module):
             ) from None
         if "config" not in meta:
             raise PreimageError(f"{path} has no decoder config in its metadata — export it with preimage")
-        cfg = json.loads(meta["config"])
-        dec = cls(
-            cfg["rep"],
-            tuple(cfg["code_shape"]),
-            cfg["image_size"],
-            cfg["width"],
-            cfg.get("hidden", 512),
-            cfg.get("blocks", 0),
-            cfg.get("top", 0),
-            cfg.get("stage_blocks", 0),
-            cfg.get("shuffle", 1),
-            cfg.get("input_size"),  # files from before the two-size protocol saw images of their output size
-        )
-        dec.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
+        try:
+            cfg = json.loads(meta["config"])
+            dec = cls(
+                cfg["rep"],
+                tuple(cfg["code_shape"]),
+                cfg["image_size"],
+                cfg["width"],
+                cfg.get("hidden", 512),
+                cfg.get("blocks", 0),
+                cfg.get("top", 0),
+                cfg.get("stage_blocks", 0),
+                cfg.get("shuffle", 1),
+                cfg.get("input_size"),  # files from before the two-size protocol saw images of their output size
+            )
+        except PreimageError:
+            raise
+        except (KeyError, TypeError, ValueError) as err:
+            raise PreimageError(
+                f"{path} has a damaged decoder config ({type(err).__name__}: {err}) — re-export it with preimage"
+            ) from None
+        dec.load_state_dict(_checked_tensors(dec, load_file(str(path)), path))
         return dec.to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
 
     @classmethod
@@ -424,6 +431,29 @@ class Decoder(nn.Module):
                 " — use --method optimize, or train one with preimage train-decoder"
             )
         return cls.from_file(path)
+
+
+def _checked_tensors(dec: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+    """The file's tensors as float32, after checking names, shapes and values against ``dec``: a hand-made or
+    damaged file is a one-line error, not a traceback or black images."""
+    expected = dec.state_dict()
+    missing = [k for k in expected if k not in tensors]
+    if missing:
+        raise PreimageError(
+            f"{path} lacks {len(missing)} tensor(s) its config needs, e.g. {missing[0]} — re-export it with preimage"
+        )
+    unknown = [k for k in tensors if k not in expected]
+    if unknown:
+        raise PreimageError(f"{path} holds tensor {unknown[0]}, which its config has no place for — re-export it")
+    for k, v in tensors.items():
+        if tuple(v.shape) != tuple(expected[k].shape):
+            raise PreimageError(
+                f"{path}: tensor {k} has shape {tuple(v.shape)}, its config needs {tuple(expected[k].shape)}"
+                " — re-export it with preimage"
+            )
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise PreimageError(f"{path}: tensor {k} holds NaN or Inf — the weights are damaged; use another file")
+    return {k: v.float() for k, v in tensors.items()}
 
 
 def _other_sizes_hint(rep: str, input_size: int) -> str:

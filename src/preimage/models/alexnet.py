@@ -76,7 +76,7 @@ class AlexNet(nn.Module):
         num_classes=1000,
         aliases=ALEXNET_ALIASES,
         weights_licence="torchvision weights: BSD-3-Clause code, ImageNet non-commercial research terms",
-        description="torchvision AlexNet; load torchvision's alexnet-owt-7be5be79.pth with weights=PATH",
+        description="torchvision AlexNet; load torchvision's alexnet-owt-7be5be79.pth with --weights PATH",
     )
 )
 def alexnet() -> nn.Module:

@@ -126,7 +126,8 @@ def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
             path = default_weights_path(name)
             if path is None:
                 raise PreimageError(
-                    f"model {name!r} ships no weights — pass weights=PATH to a .pth/.safetensors file"
+                    f"model {name!r} ships no weights — pass --weights PATH (Python: weights=PATH) to a "
+                    ".pth/.safetensors file"
                     " (e.g. the torchvision download)"
                 )
         else:

@@ -99,7 +99,7 @@ def _register(name: str) -> None:
             num_classes=1000,
             aliases=vgg_aliases(cfg),
             weights_licence="torchvision weights: BSD-3-Clause code, ImageNet non-commercial research terms",
-            description=f"torchvision {name.upper()}; load torchvision's {name}-*.pth with weights=PATH",
+            description=f"torchvision {name.upper()}; load torchvision's {name}-*.pth with --weights PATH",
         )
     )
     def build() -> nn.Module:

@@ -7,14 +7,14 @@ photos ship with scikit-image and the network with preimage. Writes
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from preimage.data import iter_images, save_image
+from preimage.data import read_images, save_image
+from preimage.files import write_json
 from preimage.inverters.decoders import Decoder, shipped_reps
 from preimage.inverters.feature_maps import filter_textures, restyle_random
 from preimage.inverters.optimize import OptimizeConfig, invert_optimize
@@ -66,7 +66,7 @@ def full_resolution_section(out: Path, images: str, summary: dict[str, Any]) -> 
     size = FULL_RESOLUTION
     if not zoo_path("hog", None, size).is_file():
         return None
-    photos = torch.stack([it.image for it in iter_images([images], size=size)])
+    photos = torch.stack([it.image for it in read_images([images], size=size)[0]])
     thumbs = resize(photos, 64)
     hog = create_representation("hog")
     with torch.no_grad():
@@ -111,10 +111,12 @@ def full_resolution_section(out: Path, images: str, summary: dict[str, Any]) -> 
     )
 
 
-def run_demo(out: Path, images: str = "samples:all", steps: int = 100, seed: int = 0) -> dict[str, Any]:
+def run_demo(
+    out: Path, images: str = "samples:all", steps: int = 100, seed: int = 0, strict: bool = False
+) -> dict[str, Any]:
     start = time.time()
+    items, _ = read_images([images], size=64, strict=strict)
     out.mkdir(parents=True, exist_ok=True)
-    items = list(iter_images([images], size=64))
     x = torch.stack([it.image for it in items])
     sections: list[Section] = []
     summary: dict[str, Any] = {"images": [it.name for it in items]}
@@ -281,6 +283,6 @@ def run_demo(out: Path, images: str = "samples:all", steps: int = 100, seed: int
         f"Generated in {summary['seconds']} s on this machine by <code>preimage demo</code>.",
         sections,
     )
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(out / "summary.json", summary)
     summary["page"] = str(page)
     return summary

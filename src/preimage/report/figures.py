@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from preimage.data import save_image
+from preimage.files import atomic_path
 
 
 def grid(images: torch.Tensor, columns: int | None = None, pad: int = 2, value: float = 1.0) -> torch.Tensor:
@@ -52,8 +53,8 @@ def labelled_rows(rows: Sequence[torch.Tensor], labels: Sequence[str], path: str
         draw.text((4, y * scale + tile.shape[-2] * scale // 2 - 6), label, fill="black")
         y += tile.shape[-2]
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path)
+    with atomic_path(path) as tmp:
+        canvas.save(tmp, format="PNG")
     return path
 
 
@@ -105,7 +106,7 @@ def line_plot(
         ax.legend()
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
     return path

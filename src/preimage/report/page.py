@@ -27,7 +27,12 @@ def _fmt(v: Any) -> str:
 
 
 def _row_errors(rows: list[dict[str, Any]], key: str) -> dict[str, float]:
-    return {str(r[key]): float(r["normalized_error"]) for r in rows if "normalized_error" in r}
+    # summary.json writes null for a NaN (strict JSON): read it back as NaN, shown as n/a
+    return {
+        str(r[key]): math.nan if r["normalized_error"] is None else float(r["normalized_error"])
+        for r in rows
+        if "normalized_error" in r
+    }
 
 
 @READERS.register("shallow-table")

@@ -9,11 +9,10 @@ the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,24 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from preimage.data import materialize
+from preimage.files import dumps, write_json, write_text
 from preimage.models import AlexNet64, fold_batchnorm, get_config
+from preimage.runtime import resolve_amp
 from preimage.training.common import (
     MetricsLog,
     Progress,
+    StopSignals,
+    check_finite,
+    check_resume_config,
     export_safetensors,
+    load_checkpoint,
     load_training_state,
+    prepare_run,
     save_training_state,
     seed_everything,
+)
+from preimage.training.common import (
+    steps_per_epoch as count_steps,
 )
 
 
@@ -45,7 +54,7 @@ class ClassifierConfig:
     label_smoothing: float = 0.1
     warmup_epochs: float = 1.0
     seed: int = 0
-    amp: str = "bf16"
+    amp: str = "auto"  # bf16 autocast on a CPU with native bf16 (resolved when the run starts), else none
     limit_train: int | None = None
     limit_val: int | None = None
     checkpoint_every_s: float = 300.0
@@ -137,16 +146,22 @@ def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
     return 0.5 * peak * (1.0 + math.cos(math.pi * progress))
 
 
-def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, Any]:
+def train_classifier(
+    cfg: ClassifierConfig, resume: bool = False, overwrite: bool = False, strict: bool = False
+) -> dict[str, Any]:
     """Train (or resume) and export ``alexnet64.safetensors`` + a model card into ``cfg.out``."""
+    cfg = replace(cfg, amp=resolve_amp(cfg.amp))  # "auto": bf16 only on a CPU that has it natively
     run = Path(cfg.out)
-    run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "checkpoint.pt"
+    prepare_run(run, resume, overwrite)
+    if resume:  # before the data is decoded: differing settings are an error naming them
+        check_resume_config(load_checkpoint(ckpt_path).get("config", {}), asdict(cfg), ckpt_path)
+    run.mkdir(parents=True, exist_ok=True)
     mcfg = get_config("alexnet64")
     seed_everything(cfg.seed)
     root = Path(cfg.data)
-    train_x, train_y = materialize(str(root / cfg.train_pattern), 64, "center", cfg.limit_train, cfg.cache_dir)
-    val_x, val_y = materialize(str(root / cfg.val_pattern), 64, "center", cfg.limit_val, cfg.cache_dir)
+    train_x, train_y = materialize(str(root / cfg.train_pattern), 64, "center", cfg.limit_train, cfg.cache_dir, strict)
+    val_x, val_y = materialize(str(root / cfg.val_pattern), 64, "center", cfg.limit_val, cfg.cache_dir, strict)
 
     model = AlexNet64(batchnorm=True)
     decay: list[torch.nn.Parameter] = []
@@ -159,82 +174,89 @@ def train_classifier(cfg: ClassifierConfig, resume: bool = False) -> dict[str, A
         momentum=cfg.momentum,
         nesterov=True,
     )
-    steps_per_epoch = len(train_x) // cfg.batch_size
+    steps_per_epoch = count_steps(len(train_x), cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
-    progress = load_training_state(ckpt_path, model, opt) if resume else Progress()
+    progress = load_training_state(ckpt_path, model, opt, asdict(cfg)) if resume else Progress()
     epoch, step_in_epoch, wall, history = progress.epoch, progress.step_in_epoch, progress.wall, progress.history
-    (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    write_json(run / "config.json", asdict(cfg))
     log = MetricsLog(run)
     use_amp = cfg.amp == "bf16"
 
     def save(ep: int, st: int) -> None:
         save_training_state(ckpt_path, model, opt, Progress(ep, st, wall, history), asdict(cfg))
 
-    while epoch < cfg.epochs:
-        model.train()
-        order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-        seen_loss, seen_correct, seen = 0.0, 0, 0
-        t0, last_ckpt = time.time(), time.time()
-        bar = tqdm(
-            range(step_in_epoch, steps_per_epoch),
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            unit="batch",
-            mininterval=1.0 if sys.stderr.isatty() else 60.0,
-            file=sys.stderr,
-        )
-        for step in bar:
-            gstep = epoch * steps_per_epoch + step
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(gstep, total_steps, warmup, cfg.lr)
-            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + gstep)
-            # dropout draws from the global generator: seed it per step so a resumed run matches exactly
-            torch.manual_seed(cfg.seed * 7_000_003 + gstep)
-            x = normalize(augment(train_x[idx], gen), mcfg.mean, mcfg.std)
-            y = train_y[idx]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_amp):
-                logits = model(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            seen_loss += float(loss.detach()) * len(y)
-            seen_correct += int((logits.argmax(1) == y).sum())
-            seen += len(y)
-            elapsed = time.time() - t0
-            bar.set_postfix(
-                loss=f"{seen_loss / seen:.3f}",
-                acc=f"{100 * seen_correct / seen:.1f}",
-                img_s=f"{seen / max(elapsed, 1e-9):.0f}",
-                refresh=False,
+    signals = StopSignals()
+    with signals.installed():
+        while epoch < cfg.epochs:
+            model.train()
+            order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+            seen_loss, seen_correct, seen = 0.0, 0, 0
+            t0, last_ckpt = time.time(), time.time()
+            bar = tqdm(
+                range(step_in_epoch, steps_per_epoch),
+                desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                unit="batch",
+                mininterval=1.0 if sys.stderr.isatty() else 60.0,
+                file=sys.stderr,
             )
-            if time.time() - last_ckpt > cfg.checkpoint_every_s:
-                wall += time.time() - last_ckpt
-                last_ckpt = time.time()
-                save(epoch, step + 1)
-        wall += time.time() - last_ckpt
-        metrics = evaluate_classifier(model, val_x, val_y, mcfg.mean, mcfg.std)
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": seen_loss / max(seen, 1),
-            "train_acc": 100 * seen_correct / max(seen, 1),
-            "val_top1": metrics["top1"],
-            "val_top5": metrics["top5"],
-            "lr": opt.param_groups[0]["lr"],
-            "wall_s": round(wall, 1),
-            "img_per_s": seen / max(time.time() - t0, 1e-9),
-        }
-        history.append(row)
-        log.log(row)
-        print(json.dumps(row), flush=True)
-        epoch, step_in_epoch = epoch + 1, 0
-        save(epoch, 0)
-        if cfg.stop_after_epochs is not None and epoch >= cfg.stop_after_epochs and epoch < cfg.epochs:
-            print(f"stopping after epoch {epoch} as asked; continue with --resume", flush=True)
-            return {"stopped_at_epoch": epoch, "history": history}
+            for step in bar:
+                gstep = epoch * steps_per_epoch + step
+                for group in opt.param_groups:
+                    group["lr"] = _lr_at(gstep, total_steps, warmup, cfg.lr)
+                idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+                gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + gstep)
+                # dropout draws from the global generator: seed it per step so a resumed run matches exactly
+                torch.manual_seed(cfg.seed * 7_000_003 + gstep)
+                x = normalize(augment(train_x[idx], gen), mcfg.mean, mcfg.std)
+                y = train_y[idx]
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_amp):
+                    logits = model(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                seen_loss += float(loss.detach()) * len(y)
+                check_finite(seen_loss, f"epoch {epoch + 1} step {step + 1}", ckpt_path)
+                if signals.signum is not None:
+                    wall += time.time() - last_ckpt
+                    save(epoch, step + 1)
+                    signals.stop(run)
+                seen_correct += int((logits.argmax(1) == y).sum())
+                seen += len(y)
+                elapsed = time.time() - t0
+                bar.set_postfix(
+                    loss=f"{seen_loss / seen:.3f}",
+                    acc=f"{100 * seen_correct / seen:.1f}",
+                    img_s=f"{seen / max(elapsed, 1e-9):.0f}",
+                    refresh=False,
+                )
+                if time.time() - last_ckpt > cfg.checkpoint_every_s:
+                    wall += time.time() - last_ckpt
+                    last_ckpt = time.time()
+                    save(epoch, step + 1)
+            wall += time.time() - last_ckpt
+            metrics = evaluate_classifier(model, val_x, val_y, mcfg.mean, mcfg.std)
+            row = {
+                "epoch": epoch + 1,
+                "train_loss": seen_loss / max(seen, 1),
+                "train_acc": 100 * seen_correct / max(seen, 1),
+                "val_top1": metrics["top1"],
+                "val_top5": metrics["top5"],
+                "lr": opt.param_groups[0]["lr"],
+                "wall_s": round(wall, 1),
+                "img_per_s": seen / max(time.time() - t0, 1e-9),
+            }
+            history.append(row)
+            log.log(row)
+            print(dumps(row), flush=True)
+            epoch, step_in_epoch = epoch + 1, 0
+            save(epoch, 0)
+            if cfg.stop_after_epochs is not None and epoch >= cfg.stop_after_epochs and epoch < cfg.epochs:
+                print(f"stopping after epoch {epoch} as asked; continue with --resume", flush=True)
+                return {"stopped_at_epoch": epoch, "history": history}
 
-    return export_alexnet64(model, run, cfg, history, val_x, val_y)
+        return export_alexnet64(model, run, cfg, history, val_x, val_y)
 
 
 def export_alexnet64(
@@ -270,7 +292,7 @@ def export_alexnet64(
         "weights": str(path),
         "size_mb": round(path.stat().st_size / 2**20, 2),
     }
-    (run / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(run / "summary.json", summary)
     card = f"""# alexnet64 — AlexNet for 64x64 images, trained on Tiny-ImageNet-200
 
 - **Architecture**: 5 conv (64-128-192-192-128, conv1 5x5 stride 2) + 3 fully connected (1024-1024-200),
@@ -290,6 +312,6 @@ def export_alexnet64(
   --seed {cfg.seed} -o runs/alexnet64`; measure: `preimage evaluate-classifier alexnet64
   --data ../shared/data/tiny-imagenet-200/val-0000.tar.gz`.
 """
-    (run / "alexnet64.md").write_text(card)
-    print(json.dumps(summary), flush=True)
+    write_text(run / "alexnet64.md", card)
+    print(dumps(summary), flush=True)
     return summary

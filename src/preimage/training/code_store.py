@@ -15,7 +15,6 @@ Features of 224-px photos cost far more than a decoder's training step on a CPU
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Protocol
 
 import torch
 
+from preimage.files import atomic_path
 from preimage.representations import Representation
 
 
@@ -106,15 +106,10 @@ class SparseCodePairs:
         return sum(t.numel() * t.element_size() for t in (self.cells, self.values, self.offsets))
 
     def save(self, path: Path) -> None:
-        """Atomically: a per-process temporary name, renamed when complete."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        try:
-            state = {"cells": self.cells, "values": self.values, "offsets": self.offsets, "shape": list(self.shape)}
+        """Atomically (a unique temporary file, renamed when complete)."""
+        state = {"cells": self.cells, "values": self.values, "offsets": self.offsets, "shape": list(self.shape)}
+        with atomic_path(path) as tmp:
             torch.save(state, tmp)
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: Path) -> SparseCodePairs:

@@ -1,12 +1,23 @@
-"""Shared training plumbing: seeding, atomic checkpoints, metrics logs, fp16 export."""
+"""Shared training plumbing: seeding, atomic checkpoints, metrics logs, fp16 export, and run safety.
+
+Run safety: a run folder that holds a checkpoint is never started over by accident (:func:`prepare_run`),
+a resumed run must use the settings it was started with (:func:`check_resume_config`), SIGINT/SIGTERM
+write a checkpoint before the process ends (:class:`StopSignals`), a non-finite loss stops the run before
+it can overwrite the last good checkpoint (:func:`check_finite`), and a run with zero steps is refused
+(:func:`steps_per_epoch`).
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import random
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from preimage.errors import PreimageError
+from preimage.errors import PreimageError, RunInterrupted
+from preimage.files import atomic_path
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -27,14 +39,10 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def atomic_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temporary file, fsync, then rename: a crash never leaves half a checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         torch.save(obj, fh)
         fh.flush()
         os.fsync(fh.fileno())
-    tmp.replace(path)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -64,10 +72,12 @@ class MetricsLog:
         self.events = EventWriter(run_dir)
 
     def log(self, row: dict[str, float | int | str]) -> None:
-        new = not self.csv_path.is_file()
-        with open(self.csv_path, "a", newline="") as fh:
+        # the CSV is rewritten whole through a temporary file: a kill never leaves half a row in it
+        old = self.csv_path.read_bytes() if self.csv_path.is_file() else b""
+        with atomic_path(self.csv_path) as tmp, open(tmp, "w", newline="") as fh:
+            fh.write(old.decode("utf-8"))
             writer = csv.DictWriter(fh, fieldnames=list(row))
-            if new:
+            if not old:
                 writer.writeheader()
             writer.writerow(row)
         step = int(row.get("step", row.get("epoch", 0)))
@@ -93,9 +103,8 @@ def export_safetensors(
     out = {
         k: (v.detach().half() if fp16 and v.is_floating_point() else v.detach()).contiguous() for k, v in state.items()
     }
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(out, str(tmp), metadata=metadata or {})
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file(out, str(tmp), metadata=metadata or {})
     return path
 
 
@@ -127,11 +136,25 @@ def save_training_state(
     )
 
 
-def load_training_state(path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> Progress:
-    """Restore a checkpoint written by :func:`save_training_state` (fp16 checkpoints are widened)."""
+def load_training_state(
+    path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer, config: dict[str, Any] | None = None
+) -> Progress:
+    """Restore a checkpoint written by :func:`save_training_state` (fp16 checkpoints are widened).
+
+    With ``config`` (the settings of this run), settings that differ from the checkpoint's are an error.
+    """
+    path = Path(path)
     ckpt = load_checkpoint(path)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
-    opt.load_state_dict(ckpt["optimizer"])
+    if config is not None:
+        check_resume_config(ckpt.get("config", {}), config, path)
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
+        opt.load_state_dict(ckpt["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0][:200]
+        raise PreimageError(
+            f"--resume: {path} does not fit this model ({first}) — resume with the checkpoint's settings"
+        ) from None
     print(f"resumed from {path}: epoch {ckpt['epoch']}, step {ckpt['step_in_epoch']}", flush=True)
     return Progress(ckpt["epoch"], ckpt["step_in_epoch"], ckpt["wall"], ckpt["history"])
 
@@ -155,3 +178,108 @@ def shrink_checkpoint(src: str | Path, dst: str | Path) -> Path:
     ckpt = load_checkpoint(src)
     atomic_save(_to_half(ckpt), dst)
     return Path(dst)
+
+
+RUN_FILES = ("checkpoint.pt", "metrics.csv", "metrics.scalars.jsonl", "config.json", "summary.json")
+# settings a resumed run may change: how long it runs, how often it checkpoints, where its caches and
+# output live and how many processes/threads compute it; everything else changes the model or the data
+RESUME_MAY_CHANGE = frozenset(
+    {"epochs", "checkpoint_every_s", "stop_after_epochs", "cache_dir", "workers", "device", "out", "threads"}
+)
+
+
+def prepare_run(run: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to start a new run over an existing one unless ``overwrite``; with it, clear the old run's logs.
+
+    ``resume`` needs the checkpoint (:func:`load_checkpoint` says so); without ``resume`` a folder holding a
+    checkpoint is an error naming both ways on.
+    """
+    from preimage.files import check_folder
+
+    check_folder(run)
+    if resume:
+        return
+    if (run / "checkpoint.pt").is_file() and not overwrite:
+        raise PreimageError(
+            f"{run} holds a training run (checkpoint.pt): pass --resume to continue it, or --overwrite to start "
+            "again from scratch"
+        )
+    if overwrite:
+        for name in RUN_FILES:
+            (run / name).unlink(missing_ok=True)
+        for events in run.glob("events.out.tfevents.*"):
+            events.unlink()
+
+
+def check_resume_config(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+    """A one-line error naming every setting that differs from the checkpoint's (outside RESUME_MAY_CHANGE)."""
+    # a setting the checkpoint does not record is newer than the checkpoint: nothing to compare it with
+    keys = sorted((set(saved) & set(current)) - RESUME_MAY_CHANGE)
+    differ = [k for k in keys if _comparable(saved.get(k)) != _comparable(current.get(k))]
+    if differ:
+        shown = ", ".join(f"--{k.replace('_', '-')} {saved.get(k)!r} (now {current.get(k)!r})" for k in differ)
+        raise PreimageError(
+            f"--resume: {path} was trained with {shown} — resume with the checkpoint's settings, or start a new "
+            "run with --overwrite or another -o"
+        )
+
+
+def _comparable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def steps_per_epoch(n_train: int, batch_size: int, world: int = 1) -> int:
+    """Optimiser steps per epoch; a run that would take none is refused instead of exporting an untrained model."""
+    steps = n_train // batch_size
+    if steps < 1:
+        raise PreimageError(
+            f"--batch-size {batch_size} is larger than the {n_train} training images (--limit-train): an epoch "
+            f"would take no step — use --batch-size <= {n_train} or more images"
+        )
+    return steps
+
+
+def check_finite(loss: torch.Tensor | float, where: str, ckpt: Path) -> None:
+    """Stop the run on a NaN/Inf loss, before a checkpoint could store the damaged weights."""
+    value = float(loss)
+    if not math.isfinite(value):
+        kept = f"the last good checkpoint {ckpt} is kept" if ckpt.is_file() else "no checkpoint was written"
+        raise PreimageError(
+            f"the training loss became {value} at {where}; stopped ({kept}) — lower --lr or use --amp none, "
+            "then --resume or --overwrite"
+        )
+
+
+class StopSignals:
+    """SIGINT/SIGTERM set a flag instead of killing the process, so the loop can checkpoint and stop."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signum is not None:  # a second Ctrl-C: the user insists
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    @contextmanager
+    def installed(self) -> Iterator[StopSignals]:
+        """Catch the signals inside the block (main thread only; elsewhere signals keep their handlers)."""
+        try:
+            old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+    def stop(self, run: Path) -> None:
+        """Raise :class:`RunInterrupted` (exit 130 for SIGINT, 143 for SIGTERM) once the checkpoint is written."""
+        assert self.signum is not None
+        name = signal.Signals(self.signum).name
+        raise RunInterrupted(
+            f"{name}: checkpoint written to {run / 'checkpoint.pt'}; continue with the same command and --resume",
+            128 + self.signum,
+        )

@@ -36,20 +36,28 @@ from tqdm import tqdm
 from preimage.data import materialize
 from preimage.data.images import resize
 from preimage.errors import PreimageError
+from preimage.files import dumps, write_json, write_text
 from preimage.inverters.decoders import DEFAULT_INPUT_SIZE, Decoder
 from preimage.metrics import protocol_errors
 from preimage.representations import canonical_name, create_representation, parse_cell_size
 from preimage.representations.base import Representation
+from preimage.runtime import resolve_amp
 from preimage.training.classifier import augment, augment_with_flips
 from preimage.training.code_store import CodeStore, MirroredCodes, SparseCodePairs
 from preimage.training.code_store import cache_file as code_cache_file
 from preimage.training.common import (
     MetricsLog,
     Progress,
+    StopSignals,
+    check_finite,
+    check_resume_config,
     export_safetensors,
+    load_checkpoint,
     load_training_state,
+    prepare_run,
     save_training_state,
     seed_everything,
+    steps_per_epoch,
 )
 
 
@@ -74,7 +82,7 @@ class DecoderConfig:
     # photos (224) and predicts images downsampled to 64 px (bilinear with antialiasing)
     output_size: int | None = None
     seed: int = 0
-    amp: str = "bf16"
+    amp: str = "auto"  # bf16 autocast where the hardware has bf16 (resolved when the run starts), else none
     finetune_encoder: bool = False
     encoder_lr: float = 1e-4
     limit_train: int | None = None
@@ -277,13 +285,15 @@ def _lr(step: int, total: int, peak: float, floor: float, warmup: int = 200) -> 
     return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * t))
 
 
-def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
+def train_decoder(
+    cfg: DecoderConfig, resume: bool = False, overwrite: bool = False, strict: bool = False
+) -> dict[str, Any]:
     cfg = replace(cfg, rep=canonical_name(cfg.rep))  # one name per representation: decoders and teachers match
     device = resolve_device(cfg.device)
+    cfg = replace(cfg, amp=resolve_amp(cfg.amp, device))  # "auto": bf16 only where it is native
     rank, world = init_distributed(device)
     run = Path(cfg.out)
-    if rank == 0:
-        run.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run / "checkpoint.pt"
     seed_everything(cfg.seed)
     if cfg.batch_size % world:
         raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
@@ -295,6 +305,11 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
             f"--output-size {out_size} is larger than --size {cfg.size}: a decoder predicts the input image "
             "or a downsampled one; pass --output-size <= --size"
         )
+    if rank == 0:  # after the settings' own checks, before any model, teacher or data is loaded
+        prepare_run(run, resume, overwrite)
+        if resume:  # differing settings are an error naming them, before minutes of data loading
+            check_resume_config(load_checkpoint(ckpt_path).get("config", {}), asdict(cfg), ckpt_path)
+        run.mkdir(parents=True, exist_ok=True)
     rep = make_encoder(cfg.rep, cfg.finetune_encoder).to(device)
     code_shape = tuple(rep.out_shape(cfg.size))
     decoder = Decoder(
@@ -332,13 +347,12 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
     teachers = load_teachers(cfg, code_shape, device)
     # the data last: a bad model, teacher or device is a one-line error before minutes of JPEG decoding
     root = Path(cfg.data)
-    train_x, _ = materialize(str(root / cfg.train_pattern), cfg.size, "center", cfg.limit_train, cfg.cache_dir)
-    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", cfg.limit_val, cfg.cache_dir)
+    train_x, _ = materialize(str(root / cfg.train_pattern), cfg.size, "center", cfg.limit_train, cfg.cache_dir, strict)
+    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", cfg.limit_val, cfg.cache_dir, strict)
     opt = torch.optim.Adam(params, betas=(0.9, 0.999))
-    steps_per_epoch = len(train_x) // cfg.batch_size
-    total = steps_per_epoch * cfg.epochs
-    ckpt_path = run / "checkpoint.pt"
-    progress = load_training_state(ckpt_path, module, opt) if resume else Progress()
+    n_steps = steps_per_epoch(len(train_x), cfg.batch_size)
+    total = n_steps * cfg.epochs
+    progress = load_training_state(ckpt_path, module, opt, asdict(cfg)) if resume else Progress()
     epoch, step_in_epoch, wall, history = progress.epoch, progress.step_in_epoch, progress.wall, progress.history
     ddp: torch.nn.Module = module
     if world > 1:
@@ -347,11 +361,13 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         )
     log = MetricsLog(run) if rank == 0 else None
     if rank == 0:
-        (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        write_json(run / "config.json", asdict(cfg))
 
     def save(ep: int, st: int) -> None:
         if rank == 0:
             save_training_state(ckpt_path, module, opt, Progress(ep, st, wall, history), asdict(cfg))
+
+    signals = StopSignals()
 
     # non-differentiable, non-torch features (SIFT) are computed in worker processes
     slow = not getattr(rep, "differentiable", True) and parse_cell_size(cfg.rep)[0] == "sift"
@@ -363,99 +379,112 @@ def train_decoder(cfg: DecoderConfig, resume: bool = False) -> dict[str, Any]:
         workers = 0
         slow = False
     val_codes: torch.Tensor | None = None  # computed at the first validation, for slow features only
-    while epoch < cfg.epochs:
-        decoder.train()
-        order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-        batches = Batches(
-            source,
-            order,
-            cfg.batch_size,
-            epoch * steps_per_epoch,
-            cfg.seed,
-            rank,
-            world,
-            rep if slow else None,
-            cfg.crop_pad,
-            stored,
-        )
-        loader = torch.utils.data.DataLoader(
-            batches,
-            batch_size=None,
-            num_workers=workers,
-            sampler=list(range(step_in_epoch, steps_per_epoch)),
-            pin_memory=slow and device.type == "cuda",
-        )
-        # the loss is summed on the device and read every few steps: a read per step would stall a GPU
-        seen, t0, last = 0, time.time(), time.time()
-        loss_sum = torch.zeros((), device=device)
-        bar = tqdm(
-            range(step_in_epoch, steps_per_epoch),
-            desc=f"{cfg.rep} epoch {epoch + 1}/{cfg.epochs}",
-            unit="batch",
-            disable=rank != 0,
-            mininterval=1.0 if sys.stderr.isatty() else 60.0,
-        )
-        for step, (x, codes) in zip(bar, loader, strict=True):
-            gstep = epoch * steps_per_epoch + step
-            x = x.to(device, non_blocking=True)
-            codes = codes.to(device, non_blocking=True) if codes is not None else None
-            for group in opt.param_groups:
-                group["lr"] = _lr(gstep, total, group["peak"], cfg.min_lr * group["peak"] / cfg.lr, cfg.warmup_steps)
-            # the paper's targets: the input downsampled to the output size (antialiased bilinear)
-            target = x if out_size == cfg.size else resize(x, out_size)
-            if teachers:
-                with torch.no_grad():
-                    if codes is None:
-                        codes = rep(x)
-                    target = torch.stack([t(codes) for t in teachers]).mean(0)
-            loss = F.mse_loss(ddp(x, codes), target)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            module.update_ema()
-            loss_sum += loss.detach() * len(x)
-            seen += len(x)
-            if step % 50 == 0:
-                bar.set_postfix(
-                    mse=f"{float(loss_sum) / seen:.4f}",
-                    img_s=f"{seen * world / max(time.time() - t0, 1e-9):.0f}",
-                    refresh=False,
-                )
-            if time.time() - last > cfg.checkpoint_every_s:
-                wall += time.time() - last
-                last = time.time()
-                save(epoch, step + 1)
-        wall += time.time() - last
-        if rank == 0:
-            if val_codes is None:
-                val_codes = slow_codes(rep, val_x)
-            val = evaluate_decoder(module.shipped_decoder(), rep, val_x, codes=val_codes)
-            row = {
-                "epoch": epoch + 1,
-                "train_mse": float(loss_sum) / max(seen, 1),
-                "val_normalized_error": val["normalized_error"],
-                **(
-                    {"val_raw_weights": evaluate_decoder(decoder, rep, val_x, codes=val_codes)["normalized_error"]}
-                    if cfg.ema
-                    else {}
-                ),
-                "lr": opt.param_groups[0]["lr"],
-                "wall_s": round(wall, 1),
-                "img_per_s": seen * world / max(time.time() - t0, 1e-9),
-            }
-            history.append(row)
-            assert log is not None
-            log.log(row)
-            print(json.dumps(row), flush=True)
-        epoch, step_in_epoch = epoch + 1, 0
-        save(epoch, 0)
-        if cfg.stop_after_epochs is not None and cfg.stop_after_epochs <= epoch < cfg.epochs:
+    with signals.installed():
+        while epoch < cfg.epochs:
+            decoder.train()
+            order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+            batches = Batches(
+                source,
+                order,
+                cfg.batch_size,
+                epoch * n_steps,
+                cfg.seed,
+                rank,
+                world,
+                rep if slow else None,
+                cfg.crop_pad,
+                stored,
+            )
+            loader = torch.utils.data.DataLoader(
+                batches,
+                batch_size=None,
+                num_workers=workers,
+                sampler=list(range(step_in_epoch, n_steps)),
+                pin_memory=slow and device.type == "cuda",
+            )
+            # the loss is summed on the device and read every few steps: a read per step would stall a GPU
+            seen, t0, last = 0, time.time(), time.time()
+            loss_sum = torch.zeros((), device=device)
+            bar = tqdm(
+                range(step_in_epoch, n_steps),
+                desc=f"{cfg.rep} epoch {epoch + 1}/{cfg.epochs}",
+                unit="batch",
+                disable=rank != 0,
+                mininterval=1.0 if sys.stderr.isatty() else 60.0,
+            )
+            for step, (x, codes) in zip(bar, loader, strict=True):
+                gstep = epoch * n_steps + step
+                x = x.to(device, non_blocking=True)
+                codes = codes.to(device, non_blocking=True) if codes is not None else None
+                for group in opt.param_groups:
+                    group["lr"] = _lr(
+                        gstep, total, group["peak"], cfg.min_lr * group["peak"] / cfg.lr, cfg.warmup_steps
+                    )
+                # the paper's targets: the input downsampled to the output size (antialiased bilinear)
+                target = x if out_size == cfg.size else resize(x, out_size)
+                if teachers:
+                    with torch.no_grad():
+                        if codes is None:
+                            codes = rep(x)
+                        target = torch.stack([t(codes) for t in teachers]).mean(0)
+                loss = F.mse_loss(ddp(x, codes), target)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                module.update_ema()
+                loss_sum += loss.detach() * len(x)
+                seen += len(x)
+                # a NaN stays in the sum: read it every step on a CPU (free), every 50 on a GPU (a sync)
+                if device.type == "cpu" or step % 50 == 0:
+                    check_finite(loss_sum, f"epoch {epoch + 1} step {step + 1}", ckpt_path)
+                if signals.signum is not None:
+                    check_finite(loss_sum, f"epoch {epoch + 1} step {step + 1}", ckpt_path)
+                    wall += time.time() - last
+                    save(epoch, step + 1)
+                    signals.stop(run)
+                if step % 50 == 0:
+                    bar.set_postfix(
+                        mse=f"{float(loss_sum) / seen:.4f}",
+                        img_s=f"{seen * world / max(time.time() - t0, 1e-9):.0f}",
+                        refresh=False,
+                    )
+                if time.time() - last > cfg.checkpoint_every_s:
+                    check_finite(loss_sum, f"epoch {epoch + 1} step {step + 1}", ckpt_path)
+                    wall += time.time() - last
+                    last = time.time()
+                    save(epoch, step + 1)
+            wall += time.time() - last
+            check_finite(loss_sum, f"the end of epoch {epoch + 1}", ckpt_path)
             if rank == 0:
-                print(f"stopping after epoch {epoch} as asked; continue with --resume", flush=True)
-            return {"stopped_at_epoch": epoch, "history": history}
-    if rank != 0:
-        return {"rank": rank}
-    return export_decoder(module.shipped_decoder(), rep, cfg, history)
+                if val_codes is None:
+                    val_codes = slow_codes(rep, val_x)
+                val = evaluate_decoder(module.shipped_decoder(), rep, val_x, codes=val_codes)
+                row = {
+                    "epoch": epoch + 1,
+                    "train_mse": float(loss_sum) / max(seen, 1),
+                    "val_normalized_error": val["normalized_error"],
+                    **(
+                        {"val_raw_weights": evaluate_decoder(decoder, rep, val_x, codes=val_codes)["normalized_error"]}
+                        if cfg.ema
+                        else {}
+                    ),
+                    "lr": opt.param_groups[0]["lr"],
+                    "wall_s": round(wall, 1),
+                    "img_per_s": seen * world / max(time.time() - t0, 1e-9),
+                }
+                history.append(row)
+                assert log is not None
+                log.log(row)
+                print(dumps(row), flush=True)
+            epoch, step_in_epoch = epoch + 1, 0
+            save(epoch, 0)
+            if cfg.stop_after_epochs is not None and cfg.stop_after_epochs <= epoch < cfg.epochs:
+                if rank == 0:
+                    print(f"stopping after epoch {epoch} as asked; continue with --resume", flush=True)
+                return {"stopped_at_epoch": epoch, "history": history}
+        if rank != 0:
+            return {"rank": rank}
+        return export_decoder(module.shipped_decoder(), rep, cfg, history)
 
 
 def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Tensor, rank: int) -> CodeStore | None:
@@ -602,9 +631,9 @@ def export_decoder(
     if bsds.is_file():
         bx, _ = materialize(str(bsds), cfg.size, "center", None, cfg.cache_dir)
         summary["bsds500_val"] = evaluate_decoder(shipped, rep, bx)
-    (run / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(run / "summary.json", summary)
     write_decoder_card(run / f"decoder_{tag}.md", cfg, summary, sum(p.numel() for p in shipped.parameters()))
-    print(json.dumps(summary), flush=True)
+    print(dumps(summary), flush=True)
     return summary
 
 
@@ -694,7 +723,9 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
             f"{', each averaged with its decoding of the mirrored code' if cfg.teacher_flip_average else ''}), "
             "not the image; validation measures against the images.\n"
         )
-    path.write_text(f"""# Decoder for `{cfg.rep}`{" (autoencoder: encoder fine-tuned)" if cfg.finetune_encoder else ""}
+    write_text(
+        path,
+        f"""# Decoder for `{cfg.rep}`{" (autoencoder: encoder fine-tuned)" if cfg.finetune_encoder else ""}
 
 - **Task**: predict the expected pre-image E[x | Phi(x)] of a {out_size}x{out_size} RGB image from the
   `{cfg.rep}` code of the {cfg.size}x{cfg.size} image (Dosovitskiy & Brox 2016), pixel MSE in [0, 1]
@@ -713,4 +744,5 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
 - **Reproduce**: `preimage train-decoder --rep {cfg.rep} --data ../shared/data/{folder}{size_flags}
   --epochs {cfg.epochs} --width {cfg.width}{flags} -o {run_name}`
 {start_line}
-""")
+""",
+    )

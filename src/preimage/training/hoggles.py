@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import torch
 
 from preimage.data import materialize
+from preimage.files import dumps, write_json, write_text
 from preimage.inverters.hoggles import HogglesConfig, PairedDictionary, learn_paired_dictionary
 from preimage.metrics import bootstrap, mean_pairwise_distance, per_image_normalized_error
 from preimage.representations.hog import hog_uoctti
@@ -48,14 +48,16 @@ def train_hoggles(
     if bsds.is_file():
         bx, _ = materialize(str(bsds), 64, "center", None, cache_dir)
         summary["bsds500_val"] = evaluate_hoggles(shipped, bx, config.seed)
-    (run / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(run / "summary.json", summary)
     tiny = summary["tiny_imagenet_val"]
     bsds_line = (
         f"- BSDS500 val, 100 centre crops: **{summary['bsds500_val']['normalized_error']:.3f}**"
         if "bsds500_val" in summary
         else "- BSDS500 val: not measured"
     )
-    (run / "hoggles_hog.md").write_text(f"""# HOGgles paired dictionary for `hog` (baseline)
+    write_text(
+        run / "hoggles_hog.md",
+        f"""# HOGgles paired dictionary for `hog` (baseline)
 
 - **Method**: Vondrick et al. 2013 paired dictionary: joint lasso codes of gray {config.window * 8}x{config.window * 8}
   windows and their {config.window}x{config.window}-cell UoCTTI HOG; inversion sparse-codes HOG windows (one cell
@@ -69,6 +71,7 @@ def train_hoggles(
   {bsds_line}
 - **Reproduce**: `preimage train-hoggles --data ../shared/data/tiny-imagenet-200 --atoms {config.atoms}
   --alpha {config.alpha} --windows {config.windows} --rounds {config.epochs} -o runs/hoggles`
-""")
-    print(json.dumps(summary), flush=True)
+""",
+    )
+    print(dumps(summary), flush=True)
     return summary

@@ -1,0 +1,129 @@
+"""Outputs that are never half-written and never clobbered by surprise.
+
+Every file the package writes goes through :func:`atomic_path`: the bytes land in a temporary file in the
+same folder, which is renamed over the final name only when complete. A crash, a ``kill -9`` or a second
+run writing the same name leaves either the old file or the new one, never a truncated mix. Files get the
+permissions any file the user makes gets (``0666 & ~umask``), not the ``0600`` of :mod:`tempfile`.
+
+:func:`prepare_outputs` and :func:`check_folder` turn the usual mistakes (an existing file without
+``--overwrite``, an output folder that is a file, under ``/proc`` or not writable) into one-line errors
+before any work is done. :func:`dumps` writes strict JSON (``null`` for NaN and infinities).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from preimage.errors import PreimageError
+
+_FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_folder(folder: str | Path, what: str = "-o", shown: str | Path | None = None) -> Path:
+    """Make sure ``folder`` is, or can become, a writable folder; a one-line error otherwise.
+
+    ``shown`` is the path the user typed, when ``folder`` is the parent of an output file.
+    """
+    folder = Path(folder)
+    resolved = folder.resolve()
+    named = f"{what} {shown if shown is not None else folder}"
+    if any(str(resolved) == r or str(resolved).startswith(r + "/") for r in _FORBIDDEN_ROOTS):
+        raise PreimageError(f"{named} is under /{resolved.parts[1]}, a kernel file system — write to a normal folder")
+    # the nearest part of the path that exists decides: it must be a folder we may write into
+    probe = resolved
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise PreimageError(f"{named}: {probe} is a file, not a folder — pick another output path")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise PreimageError(f"{named}: {probe} is not writable — pick a folder you can write to")
+    return folder
+
+
+def prepare_outputs(paths: Iterable[str | Path], overwrite: bool, what: str = "-o") -> list[Path]:
+    """Check every output path before work starts: folders writable, no existing file unless ``overwrite``.
+
+    The error names the first existing file, so the user knows what would have been replaced.
+    """
+    out = [Path(p) for p in paths]
+    checked: set[Path] = set()
+    for path in out:
+        if path.parent not in checked:
+            check_folder(path.parent, what, shown=path)
+            checked.add(path.parent)
+        if path.is_dir():
+            raise PreimageError(f"output {path} is a folder — remove it or pick another name")
+        if path.exists() and not overwrite:
+            raise PreimageError(f"{path} exists; pass --overwrite to replace it, or pick another -o")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``final``; on success it replaces ``final`` in one rename.
+
+    On an exception the temporary file is removed and ``final`` is untouched.
+
+    Example:
+        >>> with atomic_path(folder / "a.png") as tmp:  # doctest: +SKIP
+        ...     image.save(tmp, format="PNG")
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Atomically write ``data`` to ``path``."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Atomically write UTF-8 ``text`` to ``path``."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """``json.dumps`` that writes ``null`` for NaN and infinities, so the result is valid JSON."""
+    return json.dumps(_finite(obj), allow_nan=False, **kwargs)
+
+
+def write_json(path: str | Path, obj: Any, **kwargs: Any) -> Path:
+    """Atomically write ``obj`` as strict JSON (indented by 2 unless told)."""
+    kwargs.setdefault("indent", 2)
+    return write_text(path, dumps(obj, **kwargs))

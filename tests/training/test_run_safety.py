@@ -1,0 +1,109 @@
+"""A training run cannot be clobbered, resumed with other settings, poisoned by NaN, or run with no steps."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from preimage.errors import PreimageError
+from preimage.training import decoder as decoder_module
+from preimage.training.common import RESUME_MAY_CHANGE, check_resume_config, load_checkpoint
+from preimage.training.decoder import DecoderConfig, train_decoder
+from tests.conftest import make_tiny_dataset
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    make_tiny_dataset(root, n_per_class=8)  # 32 training images: 2 steps of 16 per epoch
+    return root
+
+
+def _cfg(data: Path, out: Path, **kw: Any) -> DecoderConfig:
+    base: dict[str, Any] = {
+        "rep": "hog",
+        "data": str(data),
+        "out": str(out),
+        "epochs": 2,
+        "batch_size": 16,
+        "width": 4,
+        "limit_val": 16,
+        "amp": "none",
+        "device": "cpu",
+    }
+    return DecoderConfig(**{**base, **kw})
+
+
+def _epochs_logged(run: Path) -> list[str]:
+    with open(run / "metrics.csv") as fh:
+        return [row["epoch"] for row in csv.DictReader(fh)]
+
+
+def test_a_run_folder_is_not_restarted_without_resume_or_overwrite(data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train_decoder(_cfg(data, run, stop_after_epochs=1))
+    before = (run / "checkpoint.pt").read_bytes()
+    with pytest.raises(PreimageError, match=r"--resume to continue it, or --overwrite"):
+        train_decoder(_cfg(data, run))
+    assert (run / "checkpoint.pt").read_bytes() == before  # untouched
+    assert _epochs_logged(run) == ["1"]
+    train_decoder(_cfg(data, run, epochs=1), overwrite=True)  # starts again: the old log is gone, not appended to
+    assert _epochs_logged(run) == ["1"]
+    assert (run / "decoder_hog.safetensors").is_file()
+
+
+def test_resume_names_the_settings_that_differ(data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train_decoder(_cfg(data, run, stop_after_epochs=1))
+    with pytest.raises(PreimageError, match=r"--width 4 \(now 8\)") as err:
+        train_decoder(_cfg(data, run, width=8), resume=True)
+    assert "\n" not in str(err.value)
+    with pytest.raises(PreimageError, match=r"--rep 'hog' \(now 'lbp'\)"):
+        train_decoder(_cfg(data, run, rep="lbp"), resume=True)
+    # the run length may change: resuming for a third epoch is allowed and goes on from epoch 1
+    train_decoder(_cfg(data, run, epochs=3), resume=True)
+    assert _epochs_logged(run) == ["1", "2", "3"]
+
+
+def test_resume_may_change_only_what_leaves_the_model_and_data_alone() -> None:
+    saved = {"width": 4, "lr": 1e-3, "epochs": 2, "checkpoint_every_s": 300.0, "teachers": ()}
+    check_resume_config(saved, {**saved, "epochs": 5, "checkpoint_every_s": 10.0, "teachers": []}, Path("c"))
+    assert {"epochs", "checkpoint_every_s", "threads"} <= RESUME_MAY_CHANGE
+    assert not {"width", "lr", "rep", "batch_size", "seed", "amp", "size"} & RESUME_MAY_CHANGE
+    # a checkpoint from before a setting existed records nothing to compare it with
+    check_resume_config(saved, {**saved, "crop_pad": 4}, Path("c"))
+    with pytest.raises(PreimageError, match=r"--lr 0.001 \(now 0.01\)"):
+        check_resume_config(saved, {**saved, "lr": 1e-2}, Path("c"))
+
+
+def test_a_run_with_no_steps_is_refused(data: Path, tmp_path: Path) -> None:
+    with pytest.raises(PreimageError, match=r"--batch-size 64 is larger than the 32 training images"):
+        train_decoder(_cfg(data, tmp_path / "run", batch_size=64))
+    assert not (tmp_path / "run" / "decoder_hog.safetensors").exists()
+
+
+def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"n": 0}
+    real = F.mse_loss  # decoder_module.F is torch.nn.functional itself: keep the original before patching
+
+    def poisoned(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1  # 2 steps an epoch: the 4th call is the last step of epoch 2
+        loss = real(pred, target)
+        return loss * math.nan if calls["n"] == 4 else loss
+
+    monkeypatch.setattr(decoder_module.F, "mse_loss", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(PreimageError, match=r"loss became nan at epoch 2 step 2; stopped \(the last good checkpoint"):
+        train_decoder(_cfg(data, run, epochs=3))
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    assert (ckpt["epoch"], ckpt["step_in_epoch"]) == (1, 0)  # written after epoch 1, never after the NaN
+    assert all(bool(torch.isfinite(v).all()) for v in ckpt["model"].values() if v.is_floating_point())
+    assert not (run / "decoder_hog.safetensors").exists()
