@@ -414,6 +414,7 @@ def test_a_cheaper_student_starts_from_the_trained_trunk() -> None:
 
 def test_a_cell_size_variant_trains_and_is_told_apart_from_the_default(data: Path, tmp_path: Path) -> None:
     from preimage.evaluation import evaluate_inverter
+    from preimage.representations import create_representation
 
     cfg = DecoderConfig(rep="lbp@4", data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=16, width=8)
     cfg.limit_val = 32
@@ -422,10 +423,10 @@ def test_a_cell_size_variant_trains_and_is_told_apart_from_the_default(data: Pat
     dec = Decoder.from_file(path)
     assert (dec.rep, dec.code_shape) == ("lbp@4", (58, 16, 16))  # 16 cells a side, not the default's 4
     val = str(data / "val-0000.tar.gz")
-    result = evaluate_inverter("lbp@4", "decoder", val, limit=8, decoder_weights=str(path))
+    result = evaluate_inverter(create_representation("lbp@4"), "decoder", val, limit=8, weights=str(path))
     assert 0 < result["normalized_error"] < 1.5
     with pytest.raises(PreimageError, match="lbp@4") as err:
-        evaluate_inverter("lbp", "decoder", val, limit=8, decoder_weights=str(path))
+        evaluate_inverter(create_representation("lbp"), "decoder", val, limit=8, weights=str(path))
     assert "\n" not in str(err.value)
 
 

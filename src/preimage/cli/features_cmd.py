@@ -98,14 +98,14 @@ def _features(args: argparse.Namespace) -> int:
     return 0
 
 
-LISTABLE = ("reps", "models", "samples")
+LISTABLE = ("reps", "inverters", "models", "samples")
 
 
 def _list_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", help="reps, models or samples")
+    p.add_argument("what", help="reps, inverters, models or samples")
 
 
-@command("list", "list representations, models (with their weights) or sample images", _list_args)
+@command("list", "list representations, inverters, models (with their weights) or sample images", _list_args)
 def _list(args: argparse.Namespace) -> int:
     if args.what not in LISTABLE:
         raise unknown_name("listing", args.what, LISTABLE)
@@ -115,6 +115,11 @@ def _list(args: argparse.Namespace) -> int:
         for name in REPRESENTATIONS.names():
             print(f"{name:10s} {REPRESENTATIONS.help(name)}")
         print(f"{'MODEL:LAYER':10s} a CNN layer, e.g. alexnet64:conv3, alexnet64:fc7,prob, vgg19:relu4_1")
+    elif args.what == "inverters":
+        from preimage.inverters import INVERTERS, inverter_options
+
+        for name in INVERTERS.names():
+            print(f"{name:12s} {INVERTERS.help(name)}  options: {', '.join(inverter_options(name))}")
     elif args.what == "models":
         from preimage.models import default_weights_path, get_config, list_models
 

@@ -9,11 +9,17 @@ from pathlib import Path
 import torch
 
 from preimage.cli import args as types
-from preimage.cli.main import add_decoder_arguments, add_size_arguments, command, note
+from preimage.cli.main import (
+    add_decoder_arguments,
+    add_size_arguments,
+    build_representation,
+    command,
+    decoder_options,
+    note,
+)
 from preimage.errors import PreimageError, unknown_name
 from preimage.files import check_folder, dumps, prepare_outputs
 
-METHODS = ("optimize", "decoder", "hoggles")
 OUTPUT_HELP = (
     "side in pixels of the reconstructions (default: the decoder's own, 64 for every shipped one; optimize and "
     "hoggles reconstruct at --size, then downsample to min(--size, 64)); larger than the method's own output is "
@@ -36,19 +42,6 @@ def parse_channels(spec: str) -> list[int]:
     return out
 
 
-def _decoder_invert(args: argparse.Namespace, codes: torch.Tensor) -> torch.Tensor:
-    from preimage.inverters.decoders import invert_with_decoder
-
-    return invert_with_decoder(
-        args.rep,
-        codes,
-        flip_average=args.flip_average,
-        weights=args.decoder_weights,
-        variant=args.decoder_variant,
-        size=args.size,
-    )
-
-
 def _invert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders, globs, shards or samples:NAME")
     p.add_argument(
@@ -59,7 +52,8 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--method",
         default="optimize",
-        help="optimize (gradient descent), decoder (learned) or hoggles (HOG only); default optimize",
+        help="optimize (gradient descent), decoder (learned), hoggles (HOG only), autoencoder or textures "
+        "(see: preimage list inverters); default optimize",
     )
     add_size_arguments(p, OUTPUT_HELP)
     p.add_argument(
@@ -80,17 +74,21 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
 @command("invert", "reconstruct images from their features (one PNG per input)", _invert_args)
 def _invert(args: argparse.Namespace) -> int:
     from preimage.data import read_images, save_image, upsampled_note
-    from preimage.evaluation import check_decoder_options, output_size_for, to_output_size
-    from preimage.inverters.optimize import invert_optimize
-    from preimage.representations import create_representation
+    from preimage.inverters import create_inverter, taken_options
 
-    if args.method not in METHODS:
-        raise unknown_name("method", args.method, METHODS)
-    check_decoder_options(args.method, args.flip_average, args.decoder_weights, args.decoder_variant)
-    extra = {"weights": args.weights} if ":" in args.rep else {}
-    rep = create_representation(args.rep, **extra)
-    if args.method == "hoggles" and rep.name != "hog":  # hog and hog@8 are HOG's default
-        raise PreimageError(f"--method hoggles inverts HOG only, not {args.rep!r}; use --method decoder")
+    rep = build_representation(args.rep, args.weights)
+    given = {"steps": args.steps, "preset": args.preset}
+    run_settings = taken_options(args.method, {"seed": args.seed, "progress": True})
+    # built before any image is read: a refused option or a missing decoder is named at once
+    inverter = create_inverter(
+        args.method,
+        rep,
+        input_size=args.size,
+        output_size=args.output_size,
+        **run_settings,
+        **{k: v for k, v in given.items() if v is not None},
+        **decoder_options(args),
+    )
     items, skipped = read_images(args.images, size=args.size, limit=args.limit, strict=args.strict)
     names = []
     seen: dict[str, int] = {}
@@ -100,23 +98,7 @@ def _invert(args: argparse.Namespace) -> int:
     out = Path(args.out)
     targets = prepare_outputs([out / f"{stem}.png" for stem in names], args.overwrite)
     note(upsampled_note(items, args.size))
-    images = torch.stack([it.image for it in items])
-    with torch.no_grad():
-        codes = rep(images)
-    what = {"optimize": "optimisation", "hoggles": "HOGgles", "decoder": "the decoder"}[args.method]
-    if args.method == "optimize":
-        overrides = {"seed": args.seed}
-        if args.steps is not None:
-            overrides["steps"] = args.steps
-        recon = invert_optimize(rep, codes, args.size, args.preset, **overrides)
-    elif args.method == "hoggles":
-        from preimage.inverters.hoggles import PairedDictionary
-
-        recon = PairedDictionary.from_pretrained()(codes)
-    else:
-        recon = _decoder_invert(args, codes)
-    size = output_size_for(recon.shape[-1], args.size, args.output_size, args.method == "decoder")
-    recon = to_output_size(recon, size, what)
+    recon = inverter.reconstruct(torch.stack([it.image for it in items]))
     written = [str(save_image(img, target)) for target, img in zip(targets, recon, strict=True)]
     print(dumps({"out": str(out), "rep": args.rep, "method": args.method, "files": written, "skipped": skipped.total}))
     return 0

@@ -62,6 +62,20 @@ def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def decoder_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The decoder options the user set (``flip_average``, ``weights``, ``variant``), for ``create_inverter``:
+    passed only when set, so that a method that does not take them refuses them by name."""
+    given = {"flip_average": args.flip_average, "weights": args.decoder_weights, "variant": args.decoder_variant}
+    return {k: v for k, v in given.items() if v}
+
+
+def build_representation(spec: str, weights: str = "default") -> Any:
+    """The representation ``--rep`` names; ``--weights`` for a ``MODEL:LAYER`` tap."""
+    from preimage.representations import create_representation
+
+    return create_representation(spec, **({"weights": weights} if ":" in spec else {}))
+
+
 def add_size_arguments(p: argparse.ArgumentParser, output_help: str) -> None:
     """``--size`` (what the representation sees) and ``--output-size`` (the reconstruction), one definition."""
     p.add_argument(

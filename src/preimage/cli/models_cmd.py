@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from preimage.cli import args as types
-from preimage.cli.main import add_decoder_arguments, add_size_arguments, command
+from preimage.cli.main import add_decoder_arguments, add_size_arguments, build_representation, command, decoder_options
 from preimage.files import dumps, prepare_outputs
 from preimage.runtime import AMP_CHOICES
 
@@ -266,7 +266,10 @@ def _train_hoggles(args: argparse.Namespace) -> int:
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rep", required=True, help="hog, hog-dt, lbp, sift (lbp@4: another cell size) or MODEL:LAYER")
     p.add_argument(
-        "--method", default="decoder", help="decoder, optimize, autoencoder or hoggles (HOG only); default decoder"
+        "--method",
+        default="decoder",
+        help="decoder, optimize, autoencoder, hoggles (HOG only) or textures (see: preimage list inverters); "
+        "default decoder",
     )
     p.add_argument("--data", required=True, help="images: shards, folder, glob or samples:all")
     p.add_argument("--limit", type=types.positive, default=None, help="at most N images, N >= 1 (default: all of them)")
@@ -292,7 +295,7 @@ def _evaluate_inverter(args: argparse.Namespace) -> int:
     from preimage.evaluation import evaluate_inverter
 
     result = evaluate_inverter(
-        args.rep,
+        build_representation(args.rep),
         args.method,
         args.data,
         args.limit,
@@ -300,11 +303,9 @@ def _evaluate_inverter(args: argparse.Namespace) -> int:
         args.steps,
         args.batch,
         args.seed,
-        args.flip_average,
-        args.decoder_weights,
-        args.decoder_variant,
         args.output_size,
         args.strict,
+        **decoder_options(args),
     )
     print(dumps(result))
     if not args.json:

@@ -106,7 +106,7 @@ def reconstruct(
     output_size: int | None = None,
 ) -> torch.Tensor:
     """``method``'s reconstructions of ``images`` (at ``output_size``: see
-    :func:`preimage.evaluation.output_size_for`); optimisation results are cached beside the experiments.
+    :func:`preimage.inverters.output_size_for`); optimisation results are cached beside the experiments.
 
     Optimisation is the slow inverter and is deterministic given the images,
     representation, weights, steps and seed, so ``OUT/.cache`` keeps its output
@@ -117,7 +117,7 @@ def reconstruct(
 
     n_steps = steps(ctx, full_steps)
     run = lambda: _reconstruct(  # noqa: E731
-        rep, method, images, steps=n_steps, batch=64, seed=ctx.seed, weights=ctx.weights, output_size=output_size
+        rep_for(rep, ctx), method, images, steps=n_steps, batch=64, seed=ctx.seed, output_size=output_size
     )
     if method != "optimize":
         return run()

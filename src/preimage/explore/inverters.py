@@ -1,7 +1,7 @@
 """The explorer's one door to the inverters: every call it makes into ``preimage.inverters`` is here.
 
-When the inverters get one interface (a registry built by name), only this module changes. It offers what the
-page needs: the representations with a shipped decoder, encoding, decoding, the code edits of Dosovitskiy &
+The inverters are built by name from the registry (:func:`preimage.inverters.create_inverter`). It offers what
+the page needs: the representations with a shipped decoder, encoding, decoding, the code edits of Dosovitskiy &
 Brox (binarise, dropout, drop the least, top-k classes, interpolation, random codes), and the two slow
 inversions the job queue runs (optimisation, Xia et al.'s filter textures), each with a per-step callback.
 """
@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from preimage.errors import PreimageError, unknown_name
-from preimage.experiments.feature_maps import texture_config
+from preimage.inverters import DEFAULT_INPUT_SIZE, Inverter, OptimizeInverter, create_inverter
 from preimage.inverters import codes as C
-from preimage.inverters.decoders import DEFAULT_INPUT_SIZE, Decoder, shipped_reps, shipped_sizes
-from preimage.inverters.feature_maps import filter_textures
-from preimage.inverters.optimize import OptimizationInverter, OptimizeConfig
+from preimage.inverters.decoders import shipped_reps, shipped_sizes
 from preimage.representations import create_representation
-from preimage.representations.cnn import LayerTap
 
 # the model whose layers the page offers for textures and class names
 CNN = "alexnet64"
@@ -84,7 +81,7 @@ class Models:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._encoders: dict[str, tuple[nn.Module, threading.Lock]] = {}
-        self._decoders: dict[tuple[str, int], Decoder] = {}
+        self._decoders: dict[tuple[str, int], Inverter] = {}
 
     def _encoder(self, rep: str) -> tuple[nn.Module, threading.Lock]:
         with self._lock:
@@ -92,11 +89,12 @@ class Models:
                 self._encoders[rep] = (create_representation(rep).eval(), threading.Lock())
             return self._encoders[rep]
 
-    def decoder(self, choice: RepChoice) -> Decoder:
+    def decoder(self, choice: RepChoice) -> Inverter:
         key = (choice.rep, choice.size)
+        encoder = self._encoder(choice.rep)[0]  # before the lock below: it takes it too
         with self._lock:
             if key not in self._decoders:
-                self._decoders[key] = Decoder.from_pretrained(choice.rep, size=choice.size)
+                self._decoders[key] = create_inverter("decoder", encoder, input_size=choice.size)  # type: ignore[arg-type]
             return self._decoders[key]
 
     def differentiable(self, rep: str) -> bool:
@@ -171,13 +169,12 @@ def optimize_code(rep: str, code: torch.Tensor, image_size: int, steps: int, on_
         raise PreimageError(
             f"{rep} is not differentiable, so optimisation cannot invert it — pick hog or an {CNN} layer"
         )
-    config = replace(OptimizeConfig(), **getattr(encoder, "optimize_defaults", {}))
-    surrogate = getattr(encoder, "for_optimization", None)
-    target: nn.Module = surrogate() if config.surrogate and callable(surrogate) else encoder
-    config = replace(config, steps=steps, surrogate=False, progress=False)
-    handle = _count_steps(target, on_step)
+    # the representation's own settings, ``steps`` at most; delivered at the size it was optimised at
+    inverter = create_inverter("optimize", encoder, input_size=image_size, output_size=image_size, steps=steps)
+    assert isinstance(inverter, OptimizeInverter)
+    handle = _count_steps(inverter.target, on_step)
     try:
-        return OptimizationInverter(target, config)(code.detach().clone(), image_size)
+        return inverter(code.detach().clone())
     finally:
         handle.remove()
 
@@ -188,10 +185,12 @@ def texture(image: torch.Tensor, layer: str, channel: int, steps: int, on_step: 
     if layer not in TEXTURE_LAYERS:
         raise unknown_name("texture layer", layer, TEXTURE_LAYERS)
     tap = create_representation(f"{CNN}:{layer}")
-    assert isinstance(tap, LayerTap)
     channels = texture_channels(layer)
     if not 0 <= channel < channels:
         raise PreimageError(f"{CNN}:{layer} has {channels} filters: pick a channel in 0..{channels - 1}")
+    size = int(image.shape[-1])
+    # the settings of `preimage textures` (Adam on the normalised loss, TV, jitter), at the image's own size
+    inverter = create_inverter("textures", tap, input_size=size, output_size=size, channel=channel, steps=steps)
     calls = [0]
 
     def step() -> None:  # the first forward pass computes the code to invert, not a step
@@ -201,8 +200,7 @@ def texture(image: torch.Tensor, layer: str, channel: int, steps: int, on_step: 
 
     handle = _count_steps(tap, step)
     try:
-        # the settings of `preimage textures` (Adam on the normalised loss, TV, jitter; see texture_config)
-        return filter_textures(tap, image, [channel], replace(texture_config(False, 0), steps=steps))
+        return inverter.reconstruct(image)
     finally:
         handle.remove()
 

@@ -24,6 +24,7 @@ import copy
 import functools
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,12 @@ from torch import nn
 
 from preimage.errors import PreimageError
 
-# the image side of the Tiny-ImageNet protocol, which every decoder file without a size tag was trained at
-DEFAULT_INPUT_SIZE = 64
+# DEFAULT_INPUT_SIZE: the image side of the Tiny-ImageNet protocol, which every decoder file without a size tag
+# was trained at
+from preimage.inverters.base import DEFAULT_INPUT_SIZE
+from preimage.representations.base import Representation
+
+CodeFlip = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _act() -> nn.Module:
@@ -287,6 +292,8 @@ class Decoder(nn.Module):
         self.precision = "auto"
         # test-time flip averaging, for representations that can mirror their code (HOG, LBP); off by default
         self.flip_average = False
+        # the representation's code mirroring (see :func:`code_flip_for`); None: built from ``rep`` when needed
+        self.code_flip: CodeFlip | None = None
         # (weights' addresses and versions, their storages, bf16 copy of ``net``): see ``_bf16_net``; a tuple, so
         # not a submodule
         self._bf16: tuple[tuple[tuple[int, int], ...], list[Any], nn.Module] | None = None
@@ -303,7 +310,8 @@ class Decoder(nn.Module):
         if self.flip_average and not self.training:
             # the mirrored image's code decodes to the mirrored image: averaging both estimates of
             # E[x | Phi(x)] cancels part of the decoder's error (at twice the cost)
-            mirrored = self._decode(_code_flip(self.rep, self.input_size)(codes)).flip(-1)
+            flip = self.code_flip or _code_flip(self.rep, self.input_size)
+            mirrored = self._decode(flip(codes)).flip(-1)
             return (self._decode(codes) + mirrored) / 2
         return self._decode(codes)
 
@@ -400,17 +408,18 @@ class Decoder(nn.Module):
         return dec.to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
 
     @classmethod
-    def from_pretrained(cls, rep: str, variant: str | None = None, size: int = DEFAULT_INPUT_SIZE) -> Decoder:
+    def from_pretrained(
+        cls, rep: str | Representation, variant: str | None = None, size: int = DEFAULT_INPUT_SIZE
+    ) -> Decoder:
         """The decoder shipped in the package zoo for ``rep`` (e.g. ``"hog"``, ``"alexnet64:conv3"``).
 
         ``size`` is the side of the image the representation sees: 64 (Tiny-ImageNet thumbnails, the
         default) or 224 (the paper's protocol: features of a full-resolution photo, decoded to 64 px).
         ``variant`` picks another shipped decoder for the same representation, e.g. ``"fast"`` for HOG: a
-        cheaper sub-pixel student (see its model card for its error and speed).
+        cheaper sub-pixel student (see its model card for its error and speed). ``rep`` may be the built
+        representation, whose name is already the canonical one.
         """
-        from preimage.representations import canonical_name
-
-        rep = canonical_name(rep)  # "lbp@16" is "lbp", "lbp@04" is "lbp@4"
+        rep = _canonical(rep)  # "lbp@16" is "lbp", "lbp@04" is "lbp@4"
         path = zoo_path(rep, variant, size)
         if variant is not None and not path.is_file() and zoo_path(rep, None, size).is_file():
             variants = shipped_variants(rep, size)
@@ -466,22 +475,39 @@ def _other_sizes_hint(rep: str, input_size: int) -> str:
     )
 
 
-@functools.cache
-def _code_flip(rep: str, image_size: int) -> Any:
-    """``rep``'s code of the mirrored image, from the code: exact only when whole cells tile the image."""
-    from preimage.representations import create_representation
+def _canonical(rep: str | Representation) -> str:
+    """The name decoder files go by: a built representation's own name, or a name string made canonical."""
+    if isinstance(rep, Representation):
+        return rep.name
+    from preimage.representations import canonical_name  # only for callers that name the representation
 
-    encoder = create_representation(rep) if ":" not in rep else None
-    flip = getattr(encoder, "flip_code", None)
+    return canonical_name(rep)
+
+
+def code_flip_for(rep: Representation, image_size: int) -> CodeFlip:
+    """``rep``'s code of the mirrored image, from the code: exact only when whole cells tile the image."""
+    flip = getattr(rep, "flip_code", None)
     if flip is None:
-        raise PreimageError(f"flip averaging needs a representation that can mirror its code (hog, lbp), not {rep!r}")
-    cell = int(getattr(encoder, "cell_size", 1))
+        raise PreimageError(
+            f"flip averaging needs a representation that can mirror its code (hog, lbp), not {rep.name!r}"
+        )
+    cell = int(getattr(rep, "cell_size", 1))
     if image_size % cell:
         raise PreimageError(
-            f"flip averaging: {rep} codes mirror exactly only when its {cell}-px cells tile the image, not "
+            f"flip averaging: {rep.name} codes mirror exactly only when its {cell}-px cells tile the image, not "
             f"{image_size} px — drop --flip-average, or use a size that is a multiple of {cell}"
         )
     return flip
+
+
+@functools.cache
+def _code_flip(rep: str, image_size: int) -> CodeFlip:
+    """:func:`code_flip_for` of the representation named ``rep`` (for a decoder used on its own)."""
+    if ":" in rep:
+        raise PreimageError(f"flip averaging needs a representation that can mirror its code (hog, lbp), not {rep!r}")
+    from preimage.representations import create_representation  # only for a decoder used without its Inverter
+
+    return code_flip_for(create_representation(rep), image_size)
 
 
 @functools.cache
@@ -531,15 +557,16 @@ def zoo_path(rep: str, variant: str | None = None, size: int = DEFAULT_INPUT_SIZ
 
 
 def load_decoder(
-    rep: str, weights: str | Path | None = None, size: int | None = None, variant: str | None = None
+    rep: str | Representation,
+    weights: str | Path | None = None,
+    size: int | None = None,
+    variant: str | None = None,
 ) -> Decoder:
     """The shipped decoder for ``rep`` at input ``size`` (or its ``variant``), or the one in ``weights``
     (a ``train-decoder`` export), checked to fit."""
-    from preimage.representations import canonical_name
-
     if weights is not None and variant is not None:
         raise PreimageError("--decoder-weights and --decoder-variant both pick the decoder; pass one of them")
-    rep = canonical_name(rep)
+    rep = _canonical(rep)
     if weights is None:
         return Decoder.from_pretrained(rep, variant, DEFAULT_INPUT_SIZE if size is None else size)
     if Path(weights).stem.endswith("_autoencoder"):
