@@ -319,7 +319,7 @@ def test_a_224px_decoder_in_the_zoo_is_offered_and_decodes_to_64px(monkeypatch: 
             return Decoder("hog", (31, 28, 28), image_size=64, width=8, input_size=224).eval()
         return real(rep, variant, size)
 
-    monkeypatch.setattr(inv.Decoder, "from_pretrained", from_pretrained)
+    monkeypatch.setattr(Decoder, "from_pretrained", from_pretrained)
     ex = Explorer(max_pending=1, max_steps=5)
     try:
         with TestClient(create_app(ex)) as test_client:

@@ -15,42 +15,43 @@ import torch
 
 from preimage.data import read_images, save_image
 from preimage.files import write_json
+from preimage.inverters import create_inverter
 from preimage.inverters.decoders import Decoder, shipped_reps
 from preimage.inverters.feature_maps import filter_textures, restyle_random
-from preimage.inverters.optimize import OptimizeConfig, invert_optimize
+from preimage.inverters.optimize import OptimizeConfig
 from preimage.metrics import normalized_reconstruction_error
 from preimage.models.registry import ZOO_DIR
 from preimage.report.figures import labelled_rows, line_plot, save_grid
 from preimage.report.html import Section, write_page
-from preimage.representations import create_representation
+from preimage.representations import Representation, create_representation
 from preimage.representations.cnn import create_cnn_representation
 
 FULL_RESOLUTION = 224  # the paper's protocol: features of the 224-px photo, reconstructions at 64 px
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8", "prob")
 
 
-def _decoder_error(rep: str, code: torch.Tensor, x: torch.Tensor, rows: list[torch.Tensor], labels: list[str]) -> float:
+def _decoder_error(
+    rep: Representation, code: torch.Tensor, x: torch.Tensor, rows: list[torch.Tensor], labels: list[str]
+) -> float:
     from preimage.inverters.decoders import zoo_path
 
-    if not zoo_path(rep).is_file():
+    if not zoo_path(rep.name).is_file():
         return float("nan")
     with torch.no_grad():
-        rec = Decoder.from_pretrained(rep)(code)
+        rec = create_inverter("decoder", rep)(code)
     rows.append(rec)
-    labels.append(rep.split(":")[1])
+    labels.append(rep.name.split(":")[1])
     return normalized_reconstruction_error(x, rec)
 
 
-def _autoencoder_error(rep: str, x: torch.Tensor) -> float:
+def _autoencoder_error(rep: Representation, x: torch.Tensor) -> float:
     from preimage.errors import PreimageError
-    from preimage.inverters.decoders import load_autoencoder
 
     try:
-        encoder, decoder = load_autoencoder(rep)
+        autoencoder = create_inverter("autoencoder", rep)
     except PreimageError:  # not shipped for this layer
         return float("nan")
-    with torch.no_grad():
-        return normalized_reconstruction_error(x, decoder(encoder(x)))
+    return normalized_reconstruction_error(x, autoencoder.reconstruct(x))
 
 
 def full_resolution_section(out: Path, images: str, summary: dict[str, Any]) -> Section | None:
@@ -71,8 +72,8 @@ def full_resolution_section(out: Path, images: str, summary: dict[str, Any]) -> 
     hog = create_representation("hog")
     with torch.no_grad():
         code_full, code_thumb = hog(photos), hog(thumbs)
-        rec_full = Decoder.from_pretrained("hog", size=size)(code_full)
-        rec_thumb = Decoder.from_pretrained("hog")(code_thumb)
+        rec_full = create_inverter("decoder", hog, input_size=size)(code_full)
+        rec_thumb = create_inverter("decoder", hog)(code_thumb)
     err_full = protocol_errors(photos, rec_full, 0)
     err_thumb = protocol_errors(photos, rec_thumb, 0)
     labelled_rows([thumbs, rec_full, rec_thumb], ["input", f"HOG@{size}", "HOG@64"], out / "hog_full_resolution.png")
@@ -125,19 +126,17 @@ def run_demo(
     hog = create_representation("hog")
     with torch.no_grad():
         code = hog(x)
-    rec_hog = invert_optimize(hog, code, 64, steps=steps, seed=seed, progress=False)
+    rec_hog = create_inverter("optimize", hog, steps=steps, seed=seed)(code)
     err_hog = normalized_reconstruction_error(x, rec_hog)
     hog_rows, hog_labels, hog_table = [x, rec_hog], ["input", "optimize"], [{"method": "optimize", "error": err_hog}]
     if (ZOO_DIR / "hoggles_hog.safetensors").is_file():
-        from preimage.inverters.hoggles import PairedDictionary
-
-        rec = PairedDictionary.from_pretrained()(code)
+        rec = create_inverter("hoggles", hog)(code)
         hog_rows.append(rec)
         hog_labels.append("HOGgles")
         hog_table.append({"method": "HOGgles (paired dictionary)", "error": normalized_reconstruction_error(x, rec)})
     if (ZOO_DIR / "decoder_hog.safetensors").is_file():
         with torch.no_grad():
-            rec = Decoder.from_pretrained("hog")(code)
+            rec = create_inverter("decoder", hog)(code)
         hog_rows.append(rec)
         hog_labels.append("decoder")
         hog_table.append({"method": "learned decoder", "error": normalized_reconstruction_error(x, rec)})
@@ -169,12 +168,12 @@ def run_demo(
         net = tap.model
         with torch.no_grad():
             c = tap(x)
-        rec = invert_optimize(tap, c, 64, steps=steps, seed=seed, progress=False)
+        rec = create_inverter("optimize", tap, steps=steps, seed=seed)(c)
         rows.append(rec)
         labels.append(layer)
         errors.append(normalized_reconstruction_error(x, rec))
-        curves["decoder"].append(_decoder_error(f"alexnet64:{layer}", c, x, dec_rows, dec_labels))
-        curves["autoencoder"].append(_autoencoder_error(f"alexnet64:{layer}", x))
+        curves["decoder"].append(_decoder_error(tap, c, x, dec_rows, dec_labels))
+        curves["autoencoder"].append(_autoencoder_error(tap, x))
     labelled_rows(rows, labels, out / "layers.png")
     if len(dec_rows) > 1:
         labelled_rows(dec_rows, dec_labels, out / "layers_decoder.png")
