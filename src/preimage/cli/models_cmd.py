@@ -9,6 +9,12 @@ from preimage.cli.main import add_decoder_arguments, add_size_arguments, command
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        choices=["alexnet64", "vgg19_64"],
+        default="alexnet64",
+        help="network to train (default alexnet64); vgg19_64 is the VGG-19 structure of Xia et al. at 64 px",
+    )
     p.add_argument("--data", required=True, help="Tiny-ImageNet-200 shard folder (train-*.tar.gz, val-0000.tar.gz)")
     p.add_argument("-o", "--out", required=True, help="run folder: checkpoint, metrics.csv, weights, model card")
     p.add_argument("--epochs", type=int, default=18)
@@ -25,13 +31,14 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
 
 
-@command("train-classifier", "train alexnet64 on Tiny-ImageNet-200 (seeded, resumable)", _train_args)
+@command("train-classifier", "train alexnet64 or vgg19_64 on Tiny-ImageNet-200 (seeded, resumable)", _train_args)
 def _train(args: argparse.Namespace) -> int:
     from preimage.training.classifier import ClassifierConfig, train_classifier
 
     cfg = ClassifierConfig(
         data=args.data,
         out=args.out,
+        model=args.model,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
