@@ -94,6 +94,25 @@ def save_atlas(tex: Textures, path: Path, columns: int = 8) -> Path:
     return captioned_grid(tex.images, captions, path, columns=columns, scale=3)
 
 
+def _recipe_summary(tex: Textures) -> dict[str, float]:
+    on = [i for i, a in enumerate(tex.active) if a][:8]
+    return {
+        "feature_error": float(np.mean([tex.feature_error[i] for i in on])) if on else math.nan,
+        "image_std": float(np.mean([float(tex.images[i].std()) for i in on])) if on else math.nan,
+        "steps": float(np.mean([tex.steps[i] for i in on])) if on else math.nan,
+    }
+
+
+def _recipe_rows(a: Textures, b: Textures) -> list[dict[str, Any]]:
+    rows = []
+    for t in (a, b):
+        for i, c in enumerate(t.channels[: len(b.channels)]):
+            std = float(t.images[i].std()) if t.active[i] else math.nan
+            rows.append({"recipe": t.recipe, "channel": c, "status": t.status(i), "steps": t.steps[i],
+                         "feature_error": t.feature_error[i], "image_std": std})  # fmt: skip
+    return rows
+
+
 def textures_across_layers(
     tap_spec: str,
     image: torch.Tensor,
@@ -181,9 +200,16 @@ def textures(ctx: Context) -> dict[str, Any]:
     )  # fmt: skip
     hfe = [r["high_freq_energy"] for r in table]
     first, last = table[0], table[-1]
+    # the official recipe beside the default one, on the same channels of the atlas layer (for the report)
+    other = "xia" if recipe == "preimage" else "preimage"
+    cmp_cfg = recipe_config(other, ctx.quick, ctx.seed, steps)
+    cmp = filter_textures(tap, image, tex.channels[:8], cmp_cfg, recipe=other)
+    save_atlas(cmp, ctx.path(f"atlas_{layer}_{other}.png"))
+    write_csv(ctx.path(f"atlas_{layer}_recipes.csv"), _recipe_rows(tex, cmp))
     return {
         "model": model,
         "recipe": recipe,
+        "recipes": {r.recipe: _recipe_summary(r) for r in (tex, cmp)},
         "atlas": f"atlas_{layer}.png",
         "inactive_in_atlas": [c for c, a in zip(tex.channels, tex.active, strict=True) if not a],
         "layers": table,
