@@ -59,7 +59,13 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
     )
     add_size_arguments(p, OUTPUT_HELP)
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the method's)")
-    p.add_argument("--preset", choices=["mahendran", "xia"], default=None, help="optimisation recipe")
+    p.add_argument(
+        "--preset",
+        choices=["mahendran", "xia"],
+        default=None,
+        help="optimisation recipe: mahendran (default settings of the representation) or xia (the official "
+        "MXNet recipe of Xia et al. exactly; --steps caps its 1000 updates)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default="default", help="for MODEL:LAYER: shipped weights or a file")
     p.add_argument("--limit", type=int, default=None)
@@ -93,7 +99,13 @@ def _invert(args: argparse.Namespace) -> int:
         overrides = {"seed": args.seed}
         if args.steps is not None:
             overrides["steps"] = args.steps
-        recon = invert_optimize(rep, codes, args.size, args.preset, **overrides)
+        if args.preset == "xia":
+            from preimage.inverters.xia import XIA_INVERSION, xia_invert
+
+            cap = {"max_steps": args.steps} if args.steps is not None else {}
+            recon = xia_invert(rep, codes, args.size, XIA_INVERSION, seed=args.seed, **cap)
+        else:
+            recon = invert_optimize(rep, codes, args.size, args.preset, **overrides)
     elif args.method == "hoggles":
         from preimage.inverters.hoggles import PairedDictionary
 

@@ -188,9 +188,17 @@ def xia_invert(
     config: XiaConfig = XIA_INVERSION,
     **overrides: float | int | None,
 ) -> torch.Tensor:
-    """Functional form: invert ``target`` codes ``(B, ...)`` of ``encoder`` with the official recipe."""
+    """Functional form: invert ``target`` codes ``(B, ...)`` of ``encoder`` with the official recipe.
+
+    A representation with a differentiable surrogate (``for_optimization()``, e.g. HOG) is optimised
+    through it, as :class:`~preimage.inverters.optimize.OptimizationInverter` does.
+    """
     cfg = replace(config, **overrides) if overrides else config  # type: ignore[arg-type]
-    return XiaInverter(half_squared_objective(encoder, target), cfg)(target.shape[0], size, target.device)
+    if getattr(encoder, "differentiable", True) is False:
+        raise PreimageError(f"{getattr(encoder, 'name', encoder)} is not differentiable — use --method decoder")
+    surrogate = getattr(encoder, "for_optimization", None)
+    enc = surrogate() if callable(surrogate) else encoder
+    return XiaInverter(half_squared_objective(enc, target), cfg)(target.shape[0], size, target.device)
 
 
 def xia_style_objective(
