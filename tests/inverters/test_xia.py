@@ -87,3 +87,33 @@ def test_finish_is_xias_save_image() -> None:
     u8 = np.clip(arr, 0, 255).astype("uint8")  # utils.PostprocessImage
     want = denoise_tv_chambolle(u8, weight=0.2, channel_axis=-1)  # skimage reads uint8 as [0, 1]
     assert np.allclose(out[0].numpy().transpose(1, 2, 0), want, atol=1e-5)
+
+
+def test_style_objective_gradients_are_the_official_ones() -> None:
+    # vis_style.py / utils.get_style_grad (purposeful_optimization): at the content layer the gradient is
+    # content_weight * (F - F0) / HW; at a style layer (sum_p F - s) 1^T / (C HW), times style_weight
+    from preimage.inverters.xia import xia_style_objective
+
+    gen = torch.Generator().manual_seed(0)
+    f = torch.rand(1, 3, 2, 4, generator=gen, requires_grad=True)
+    f0 = torch.rand(1, 3, 2, 4, generator=gen)
+    s = torch.rand(1, 3, generator=gen) * 8
+    objective = xia_style_objective(lambda im: {"content": im, "style": im}, "content", f0, {"style": s}, 10.0, 1.0)
+    objective(f).sum().backward()
+    assert f.grad is not None
+    hw, c = 8, 3
+    want = 10.0 * (f - f0) / hw + ((f.sum((2, 3)) - s) / (c * hw))[:, :, None, None].expand_as(f)
+    assert torch.allclose(f.grad, want.detach(), atol=1e-6)
+
+
+def test_purposeful_optimisation_on_vgg_uses_the_official_layers() -> None:
+    from preimage.inverters.feature_maps import XIA_CONTENT_LAYER, XIA_STYLE_LAYERS, restyle_purposeful
+    from preimage.representations.cnn import create_cnn_representation
+
+    assert (XIA_CONTENT_LAYER, XIA_STYLE_LAYERS) == ("relu2_2", ("relu1_1", "relu2_1", "relu3_1", "relu4_1"))
+    torch.manual_seed(0)
+    tap = create_cnn_representation("vgg19_64:relu2_2", weights=None)
+    gen = torch.Generator().manual_seed(1)
+    content, style = torch.rand(3, 32, 32, generator=gen), torch.rand(3, 32, 32, generator=gen)
+    out = restyle_purposeful(tap, content, style, recipe="xia", max_steps=3)
+    assert out.shape == (1, 3, 32, 32) and float(out.min()) >= 0 and float(out.max()) <= 1
