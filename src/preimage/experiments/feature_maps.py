@@ -14,8 +14,11 @@ import torch
 from preimage.data import iter_images, save_image
 from preimage.experiments import Context, register_experiment, write_csv
 from preimage.inverters.feature_maps import (
+    CONV_LAYERS,
     INACTIVE,
+    TEXTURE_MODELS,
     TEXTURE_PRESET,
+    VGG_LAYERS,
     XIA_CONTENT_LAYER,
     XIA_CONTENT_WEIGHT,
     XIA_STYLE_LAYERS,
@@ -26,10 +29,11 @@ from preimage.inverters.feature_maps import (
     restyle_direct,
     restyle_purposeful,
     restyle_random,
+    texture_layers,
+    texture_model,
 )
 from preimage.inverters.optimize import OptimizeConfig
 from preimage.inverters.xia import XIA_INVERSION, XIA_STYLE, XiaConfig
-from preimage.models import default_weights_path, get_config
 from preimage.report.figures import (
     captioned_grid,
     colour_count,
@@ -40,22 +44,7 @@ from preimage.report.figures import (
 )
 from preimage.representations.cnn import LayerTap, create_cnn_representation
 
-CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
-VGG_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")  # the layers of Xia et al.'s figures
-TEXTURE_MODELS = ("vgg19_64", "alexnet64")  # preferred first: Xia et al. ran VGG-19 with average pooling
-
-
-def texture_model() -> str:
-    """``vgg19_64`` once its weights are in the zoo, else ``alexnet64`` (the only shipped network now)."""
-    for name in TEXTURE_MODELS:
-        if default_weights_path(name) is not None:
-            return name
-    return TEXTURE_MODELS[-1]
-
-
-def texture_layers(model: str) -> tuple[str, ...]:
-    """relu1_1 .. relu5_1 on a VGG (the paper's figures), conv1 .. conv5 on an AlexNet."""
-    return VGG_LAYERS if "relu5_1" in get_config(model).aliases else CONV_LAYERS
+__all__ = ["CONV_LAYERS", "TEXTURE_MODELS", "VGG_LAYERS", "texture_layers", "texture_model"]
 
 
 def load_one(spec: str, size: int = 64) -> torch.Tensor:

@@ -30,6 +30,7 @@ from preimage.errors import PreimageError
 from preimage.inverters.codes import channel_energy, keep_channels, reallocate_by_rank, reallocate_random
 from preimage.inverters.optimize import OptimizationInverter, OptimizeConfig
 from preimage.inverters.xia import XIA_INVERSION, XIA_STYLE, XiaConfig, XiaInverter, xia_invert, xia_style_objective
+from preimage.models import default_weights_path, get_config
 from preimage.representations.cnn import LayerTap
 
 # The defaults of every feature-map entry point, for the shipped networks' [0, 1] mean/std-normalised
@@ -51,6 +52,25 @@ TEXTURE_PRESET = OptimizeConfig(
     progress=False,
 )
 RECIPES = ("preimage", "xia")
+CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
+VGG_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")  # the layers of Xia et al.'s figures
+TEXTURE_MODELS = ("vgg19_64", "alexnet64")  # preferred first: Xia et al. ran VGG-19 with average pooling
+
+
+def texture_model() -> str:
+    """``vgg19_64`` once its weights are in the zoo, else ``alexnet64`` (the network the textures
+    experiment, ``preimage textures`` and the demo use)."""
+    for name in TEXTURE_MODELS:
+        if default_weights_path(name) is not None:
+            return name
+    return TEXTURE_MODELS[-1]
+
+
+def texture_layers(model: str) -> tuple[str, ...]:
+    """relu1_1 .. relu5_1 on a VGG (the paper's figures), conv1 .. conv5 on an AlexNet."""
+    return VGG_LAYERS if "relu5_1" in get_config(model).aliases else CONV_LAYERS
+
+
 INACTIVE = "inactive on this image"
 
 
