@@ -117,3 +117,14 @@ def test_purposeful_optimisation_on_vgg_uses_the_official_layers() -> None:
     content, style = torch.rand(3, 32, 32, generator=gen), torch.rand(3, 32, 32, generator=gen)
     out = restyle_purposeful(tap, content, style, recipe="xia", max_steps=3)
     assert out.shape == (1, 3, 32, 32) and float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_long_edge_resize_keeps_the_aspect() -> None:
+    from preimage.inverters.xia import resize_long_edge
+
+    img = torch.rand(3, 40, 20)
+    out = resize_long_edge(img, 512)
+    assert out.shape == (3, 512, 256)
+    assert resize_long_edge(torch.rand(2, 3, 30, 90), 60).shape == (2, 3, 20, 60)
+    flat = resize_long_edge(torch.full((3, 10, 5), 0.25), 64)
+    assert torch.allclose(flat, torch.full_like(flat, 0.25), atol=1e-6)

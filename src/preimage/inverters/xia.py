@@ -10,7 +10,8 @@ Read from github.com/xzqjack/FeatureMapInversion (``vis_invert.py``, ``vis_style
   (``FactorScheduler(step=10, factor=0.9)``); weight decay 5e-4 for inversion, 5e-3 for style;
 - at most 1000 updates, and stop as soon as ``||x_new - x_old|| / ||x_new|| < 0.005``;
 - the result: add the mean, clip to 0-255, cast to uint8 (truncation), and TV-Chambolle denoise with
-  weight 0.2 on the [0, 1] image; the content image's long edge is resized to 512 first.
+  weight 0.2 on the [0, 1] image; the content image's long edge is resized to 512 first
+  (:func:`resize_long_edge`, ``preimage textures --long-edge 512``).
 
 The networks here take [0, 1] images normalised with their own mean/std: the variable stays in Xia's
 0-255 units and is mapped to [0, 1] (``(x + mean) / 255``) before the network, so every number above
@@ -46,7 +47,6 @@ class XiaConfig:
     stop_eps: float = 0.005
     init_range: float = 0.1
     denoise: float = 0.2
-    long_edge: int | None = None  # the official scripts resize the content image to a long edge of 512
     seed: int = 0
 
 
