@@ -241,7 +241,7 @@ def filter_textures(
         raise PreimageError(f"{tap.name} gives vectors, not feature maps — pick a convolutional layer")
     chosen = most_energetic(code, k) if channels is None else [int(c) for c in channels]
     energy = channel_energy(code)[0]
-    active = [bool(energy[c] > 0) for c in chosen]  # post-ReLU maps: zero sum <=> all zero
+    active = [bool(code[0, c].abs().amax() > 0) for c in chosen]  # any non-zero value (pre-ReLU taps too)
     h, w = image.shape[-2:]
     images = torch.stack([inactive_tile(h, w) for _ in chosen]) if chosen else torch.zeros(0, 3, h, w)
     errors = [math.nan] * len(chosen)
