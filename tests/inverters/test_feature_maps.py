@@ -107,3 +107,14 @@ def test_xia_rates_are_normal_3_1000_over_their_sum() -> None:
     new = reallocate_random(code, 0, rates="xia")
     assert channel_energy(new).sum().item() == pytest.approx(channel_energy(code).sum().item(), rel=1e-4)
     assert channel_energy(new)[0, 2] == 0
+
+
+def test_xia_recipe_textures_take_the_same_keywords(chelsea: torch.Tensor) -> None:
+    from preimage.inverters.feature_maps import filter_textures
+    from preimage.representations.cnn import create_cnn_representation
+
+    tap = create_cnn_representation("alexnet64:conv1", weights="default")
+    tex = filter_textures(tap, chelsea, k=2, recipe="xia", steps=5, progress=False)
+    assert tex.recipe == "xia" and all(1 <= s <= 5 for s in tex.steps)
+    with pytest.raises(PreimageError, match="unknown recipe"):
+        filter_textures(tap, chelsea, k=1, recipe="gatys")

@@ -29,7 +29,15 @@ from torch import nn
 from preimage.errors import PreimageError
 from preimage.inverters.codes import channel_energy, keep_channels, reallocate_by_rank, reallocate_random
 from preimage.inverters.optimize import OptimizationInverter, OptimizeConfig
-from preimage.inverters.xia import XIA_INVERSION, XIA_STYLE, XiaConfig, XiaInverter, xia_invert, xia_style_objective
+from preimage.inverters.xia import (
+    XIA_INVERSION,
+    XIA_STYLE,
+    XiaConfig,
+    XiaInverter,
+    half_squared_objective,
+    xia_invert,
+    xia_style_objective,
+)
 from preimage.models import default_weights_path, get_config
 from preimage.representations.cnn import LayerTap
 
@@ -77,6 +85,14 @@ INACTIVE = "inactive on this image"
 def _check_recipe(recipe: str) -> None:
     if recipe not in RECIPES:
         raise PreimageError(f"unknown recipe {recipe!r}; use 'preimage' (TEXTURE_PRESET) or 'xia' (official code)")
+
+
+def _xia_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The same keywords work for both recipes: ``steps`` caps Xia's updates, ``progress`` has no bar there."""
+    out = {k: v for k, v in overrides.items() if k != "progress"}
+    if "steps" in out:
+        out["max_steps"] = out.pop("steps")
+    return out
 
 
 def relative_feature_error(encoder: Any, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -252,8 +268,8 @@ def filter_textures(
         targets = torch.cat([keep_channels(code, chosen[i]) for i in part])
         if recipe == "xia":
             xcfg = config if isinstance(config, XiaConfig) else XIA_INVERSION
-            xcfg = replace(xcfg, **overrides) if overrides else xcfg
-            inv = XiaInverter(_half_squared(tap, targets), xcfg)
+            xcfg = replace(xcfg, **_xia_overrides(overrides))
+            inv = XiaInverter(half_squared_objective(tap, targets), xcfg)
             out = inv(len(part), (h, w), targets.device)
             ran = inv.steps
         else:
@@ -265,12 +281,6 @@ def filter_textures(
         for j, i in enumerate(part):
             images[i], errors[i], steps[i] = out[j], err[j], ran[j]
     return Textures(images, chosen, energy[chosen].tolist(), active, errors, recipe, steps)
-
-
-def _half_squared(encoder: Any, targets: torch.Tensor) -> Any:
-    from preimage.inverters.xia import half_squared_objective
-
-    return half_squared_objective(encoder, targets)
 
 
 def _invert(
@@ -285,7 +295,7 @@ def _invert(
     _check_recipe(recipe)
     if recipe == "xia":
         xcfg = config if isinstance(config, XiaConfig) else xia_default
-        return xia_invert(encoder, targets, size, xcfg, **overrides)
+        return xia_invert(encoder, targets, size, xcfg, **_xia_overrides(overrides))
     ocfg = config if isinstance(config, OptimizeConfig) else TEXTURE_PRESET
     return OptimizationInverter(encoder, ocfg, **overrides)(targets, size)
 
@@ -386,7 +396,7 @@ def restyle_purposeful(
             style_weight,
         )
         xcfg = config if isinstance(config, XiaConfig) else XIA_STYLE
-        xcfg = replace(xcfg, **overrides) if overrides else xcfg
+        xcfg = replace(xcfg, **_xia_overrides(overrides))
         return XiaInverter(objective, xcfg)(1, size)
     stats = {content_layer: "code"}
     weights = {content_layer: content_weight}
