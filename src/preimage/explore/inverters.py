@@ -201,10 +201,13 @@ def texture(image: torch.Tensor, layer: str, channel: int, steps: int, on_step: 
 
     handle = _count_steps(tap, step)
     try:
-        # the settings of `preimage textures` (Adam on the normalised loss, TV, jitter; see texture_config)
-        return filter_textures(tap, image, [channel], replace(texture_config(False, 0), steps=steps))
+        # the settings of `preimage textures` (TEXTURE_PRESET: Adam on the normalised loss; see texture_config)
+        result = filter_textures(tap, image, [channel], texture_config(False, 0, steps))
     finally:
         handle.remove()
+    if not result.active[0]:
+        raise PreimageError(f"{CNN}:{layer} filter {channel} is inactive on this image (its map is all zero)")
+    return result.images
 
 
 _CHANNELS: dict[str, int] = {}
