@@ -194,9 +194,11 @@ def texture(image: torch.Tensor, layer: str, channel: int, steps: int, on_step: 
         raise PreimageError(f"{CNN}:{layer} has {channels} filters: pick a channel in 0..{channels - 1}")
     calls = [0]
 
-    def step() -> None:  # the first forward pass computes the code to invert, not a step
+    def step() -> None:
+        # the first forward pass computes the code to invert and the last one measures the result's
+        # feature error: neither is a step, so only the `steps` passes between them count
         calls[0] += 1
-        if calls[0] > 1:
+        if 1 < calls[0] <= steps + 1:
             on_step()
 
     handle = _count_steps(tap, step)
