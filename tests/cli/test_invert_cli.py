@@ -218,3 +218,12 @@ def test_decoder_weights_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert main(argv_bad) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1
+
+
+def test_restyle_purposeful_direct_and_xia_rates(tmp_path: Path) -> None:
+    argv = ["restyle", "samples:chelsea", "--style", "samples:coffee", "--mode", "purposeful-direct"]
+    assert main([*argv, "--steps", "3", "-o", str(tmp_path / "d")]) == 0
+    assert (tmp_path / "d" / "purposeful_direct.png").is_file()
+    argv = ["restyle", "samples:chelsea", "--rates", "xia", "--n", "2", "--steps", "3", "-o", str(tmp_path / "r")]
+    assert main(argv) == 0
+    assert (tmp_path / "r" / "random_seed1.png").is_file()

@@ -82,12 +82,15 @@ def test_same_seed_same_result_and_batch_independence() -> None:
     assert torch.equal(a, b)
 
 
-def test_xia_preset_runs_and_stops_early() -> None:
+def test_xia_recipe_runs_through_the_surrogate_and_stops_early() -> None:
+    from preimage.inverters.xia import xia_invert
+
     x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     rep = HOG()
-    inv = OptimizationInverter(rep, "xia", progress=False)
-    out = inv(rep(x), 32)
-    assert out.shape == (1, 3, 32, 32) and len(inv.history) < 1000
+    out = xia_invert(rep, rep(x), 32)
+    assert out.shape == (1, 3, 32, 32) and float(out.min()) >= 0 and float(out.max()) <= 1
+    with pytest.raises(PreimageError, match="xia_invert"):  # no longer an approximate preset here
+        OptimizationInverter(rep, "xia")
 
 
 def test_bad_targets_are_clear_errors() -> None:

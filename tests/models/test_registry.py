@@ -57,7 +57,62 @@ TORCHVISION_VGG16 = {
 
 def test_registry_lists_the_four_models() -> None:
     assert {"alexnet", "alexnet64", "vgg16", "vgg19"} <= set(list_models())
-    assert list_models("vgg*") == ["vgg16", "vgg19"]
+    assert list_models("vgg*") == ["vgg16", "vgg16_avg", "vgg19", "vgg19_64", "vgg19_avg"]
+
+
+def _vgg19_table() -> dict[str, tuple[int, ...]]:
+    """torchvision's VGG-19 state-dict keys and shapes, written out by hand (config "E")."""
+    convs = [(64, 3), (64, 64), (128, 64), (128, 128), (256, 128), *[(256, 256)] * 3, (512, 256)]
+    convs += [(512, 512)] * 7
+    # features.N: every conv is followed by a ReLU, every block by a pool
+    indices = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
+    table: dict[str, tuple[int, ...]] = {}
+    for i, (co, ci) in zip(indices, convs, strict=True):
+        table[f"features.{i}.weight"] = (co, ci, 3, 3)
+        table[f"features.{i}.bias"] = (co,)
+    for i, (co, ci) in {0: (4096, 25088), 3: (4096, 4096), 6: (1000, 4096)}.items():
+        table[f"classifier.{i}.weight"] = (co, ci)
+        table[f"classifier.{i}.bias"] = (co,)
+    return table
+
+
+@pytest.mark.parametrize("name", ["vgg19", "vgg19_avg"])
+def test_a_torchvision_vgg19_pth_loads_unchanged_into_both_poolings(name: str, tmp_path: Path) -> None:
+    gen = torch.Generator().manual_seed(0)
+    state = {k: 0.01 * torch.randn(shape, generator=gen) for k, shape in _vgg19_table().items()}
+    path = tmp_path / "vgg19-dcbb9e9d.pth"
+    torch.save(state, path)
+    model = create_model(name, weights=path)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+    pools = [m for m in model.modules() if isinstance(m, (torch.nn.MaxPool2d, torch.nn.AvgPool2d))]
+    want = torch.nn.AvgPool2d if name.endswith("_avg") else torch.nn.MaxPool2d
+    assert len(pools) == 5 and all(isinstance(p, want) for p in pools)
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, 1000)
+
+
+def test_average_pooling_changes_the_features_not_the_weights() -> None:
+    from preimage.models.vgg import vgg19
+
+    torch.manual_seed(0)
+    mx, av = vgg19("max"), vgg19("avg")
+    av.load_state_dict(mx.state_dict())
+    x = torch.rand(1, 3, 32, 32)
+    relu1_2 = mx.features[:4](x)
+    # pool1 by hand: the mean of each 2x2 block vs its maximum
+    assert torch.allclose(av.features[:5](x), relu1_2.unfold(2, 2, 2).unfold(3, 2, 2).mean((-1, -2)), atol=1e-6)
+    assert torch.allclose(mx.features[:5](x), relu1_2.unfold(2, 2, 2).unfold(3, 2, 2).amax((-1, -2)))
+
+
+def test_vgg19_64_has_the_vgg19_structure_at_reduced_width() -> None:
+    model = create_model("vgg19_64")
+    aliases = get_config("vgg19_64").aliases
+    assert aliases == get_config("vgg19").aliases  # same indices: relu1_1 .. relu5_4, pool1 .. pool5
+    convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [32] * 2 + [64] * 2 + [128] * 4 + [256] * 8
+    modules = dict(model.named_modules())
+    assert all(isinstance(modules[aliases[f"pool{i}"]], torch.nn.AvgPool2d) for i in range(1, 6))
+    n = sum(p.numel() for p in model.parameters())
+    assert 5.5e6 < n < 6.3e6 and 2 * n <= 12 * 10**6  # fp16 fits in 12 MB
 
 
 @pytest.mark.parametrize("name, table", [("alexnet", TORCHVISION_ALEXNET), ("vgg16", TORCHVISION_VGG16)])
@@ -116,16 +171,18 @@ def test_alexnet_aliases_are_the_last_step_of_each_layer(name: str) -> None:
 
 def test_batchnorm_folding_is_exact() -> None:
     torch.manual_seed(0)
-    model = AlexNet64(batchnorm=True).train()
-    for _ in range(3):
-        model(torch.rand(16, 3, 64, 64))  # populate running statistics
-    model.eval()
-    x = torch.rand(4, 3, 64, 64)
-    before = model(x)
-    fold_batchnorm(model)
-    plain = AlexNet64()
-    plain.load_state_dict(model.state_dict())  # the folded model has the plain key layout
-    assert torch.allclose(plain.eval()(x), before, atol=1e-4)
+    from preimage.models.vgg import vgg19_64_net
+
+    for train_form, plain in [(AlexNet64(batchnorm=True), AlexNet64()), (vgg19_64_net(True), vgg19_64_net())]:
+        model = train_form.train()
+        for _ in range(3):
+            model(torch.rand(16, 3, 64, 64))  # populate running statistics
+        model.eval()
+        x = torch.rand(4, 3, 64, 64)
+        before = model(x)
+        fold_batchnorm(model)
+        plain.load_state_dict(model.state_dict())  # the folded model has the plain key layout
+        assert torch.allclose(plain.eval()(x), before, atol=1e-4)
 
 
 def test_alexnet64_class_names() -> None:

@@ -55,3 +55,20 @@ def test_gather_crops_match_slicing_by_hand() -> None:
     out = crops_by_gather(padded, offs, flips, 6, 8)
     assert torch.equal(out[0], padded[0, :, 1:7, 3:11])
     assert torch.equal(out[1], padded[1, :, 2:8, 0:8].flip(-1))
+
+
+def test_vgg19_64_trains_and_exports_the_plain_shipped_layout(data: Path, tmp_path: Path) -> None:
+    from preimage.models import create_model
+
+    cfg = ClassifierConfig(
+        data=str(data), out=str(tmp_path / "v"), model="vgg19_64", epochs=1, batch_size=32, limit_train=64
+    )
+    summary = train_classifier(cfg)
+    path = tmp_path / "v" / "vgg19_64.safetensors"
+    weights = load_file(str(path))
+    assert weights["features.0.weight"].dtype == torch.float16 and "features.0.bn.weight" not in weights
+    assert len([k for k in weights if k.startswith("features.") and k.endswith(".weight")]) == 16
+    model = create_model("vgg19_64", weights=path)  # strict load into the registered, folded form
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, 200)
+    assert summary["size_mb"] <= 12.0
+    assert "vgg19_64" in (tmp_path / "v" / "vgg19_64.md").read_text()

@@ -60,7 +60,11 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
         "--steps", type=types.positive, default=None, help="optimisation steps, at least 1 (default: the method's)"
     )
     p.add_argument(
-        "--preset", choices=["mahendran", "xia"], default=None, help="optimisation recipe (default: the method's)"
+        "--preset",
+        choices=["mahendran", "xia"],
+        default=None,
+        help="optimisation recipe: mahendran (default settings of the representation) or xia (the official "
+        "MXNet recipe of Xia et al. exactly; --steps caps its 1000 updates)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of the starting noise")
     p.add_argument(
@@ -104,13 +108,35 @@ def _invert(args: argparse.Namespace) -> int:
     return 0
 
 
+_RECIPE_HELP = (
+    "preimage (default): Adam on the normalised loss (TEXTURE_PRESET), tuned for the shipped [0, 1] networks; "
+    "xia: the official MXNet recipe exactly (clip-10 SGD, lr 0.1 x0.9 per 10, wd 5e-4/5e-3, <=1000 steps, stop at "
+    "relative change 0.005, 0-255 mean-subtracted variable, TV-Chambolle 0.2)"
+)
+
+
 def _textures_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", metavar="IMAGE", help="an image file or samples:NAME")
-    p.add_argument("--rep", default="alexnet64:conv2", help="MODEL:LAYER whose filters to show")
-    p.add_argument("--channels", default="0-15", help="filters, e.g. 0-63 or 0,5,9 (default 0-15)")
-    p.add_argument("--layers", default="conv1,conv2,conv3,conv4,conv5", help="layers of the comparison sheet")
-    p.add_argument("--per-layer", type=types.positive, default=8, help="filters per layer in the sheet")
-    p.add_argument("--steps", type=types.positive, default=200, help="optimisation steps per texture")
+    p.add_argument(
+        "--rep",
+        default="auto",
+        help="MODEL:LAYER whose filters to show (default: vgg19_64:relu2_1 once its weights ship, "
+        "else alexnet64:conv2)",
+    )
+    p.add_argument(
+        "--channels", default=None, help="filters, e.g. 0-63 or 0,5,9 (default: the 16 most energetic on the image)"
+    )
+    p.add_argument(
+        "--layers", default=None, help="layers of the sheet (default relu1_1..relu5_1 on VGG, conv1..conv5 on AlexNet)"
+    )
+    p.add_argument("--per-layer", type=types.positive, default=8, help="most energetic filters per layer in the sheet")
+    p.add_argument("--recipe", choices=["preimage", "xia"], default="preimage", help=_RECIPE_HELP)
+    p.add_argument(
+        "--steps", type=types.positive, default=None, help="steps per texture (default 150; xia: at most 1000)"
+    )
+    p.add_argument(
+        "--long-edge", type=types.size, default=None, help="resize the image to this long edge in pixels (Xia: 512)"
+    )
     p.add_argument("--size", type=types.size, default=64, help="side in pixels of the textures")
     p.add_argument("--seed", type=int, default=0, help="random seed of the starting noise")
     p.add_argument("--weights", default="default", help="'default' (the shipped weights) or a weights file")
@@ -119,41 +145,52 @@ def _textures_args(p: argparse.ArgumentParser) -> None:
 
 @command("textures", "feature-map inversion: the texture every filter extracts (atlas, sheet, CSV)", _textures_args)
 def _textures(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from preimage.data import iter_images, save_image
-    from preimage.experiments.feature_maps import texture_config, textures_across_layers
+    from preimage.experiments.feature_maps import (
+        recipe_config,
+        save_atlas,
+        texture_layers,
+        texture_model,
+        textures_across_layers,
+    )
     from preimage.inverters.feature_maps import filter_textures
-    from preimage.report.figures import save_grid
+    from preimage.inverters.xia import resize_long_edge
     from preimage.representations.cnn import create_cnn_representation
 
     check_folder(args.out)
+    rep = args.rep
+    if rep == "auto":
+        model = texture_model()
+        rep = f"{model}:{texture_layers(model)[1]}"
     image = next(iter_images([args.image], size=args.size)).image
+    if args.long_edge:
+        image = resize_long_edge(image, args.long_edge)
     prepare_outputs([Path(args.out) / "textures_by_layer.csv"], args.overwrite)
-    tap = create_cnn_representation(args.rep, weights=args.weights)
+    tap = create_cnn_representation(rep, weights=args.weights)
     layer = tap.layers[0]
-    n_channels = tap.out_shape(args.size)[0]
-    channels = parse_channels(args.channels)
-    bad = [c for c in channels if not 0 <= c < n_channels]
+    n_channels = tap.out_shape(tuple(image.shape[-2:]))[0]  # type: ignore[arg-type]
+    channels = parse_channels(args.channels) if args.channels else None
+    bad = [c for c in channels or [] if not 0 <= c < n_channels]
     if bad:
-        raise PreimageError(
-            f"--channels {bad[0]} is out of range: {args.rep} has {n_channels} filters (0-{n_channels - 1})"
-        )
-    cfg = replace(texture_config(False, args.seed), steps=args.steps)
-    tex = filter_textures(tap, image, channels, cfg)
+        raise PreimageError(f"--channels {bad[0]} is out of range: {rep} has {n_channels} filters (0-{n_channels - 1})")
+    cfg = recipe_config(args.recipe, False, args.seed, args.steps)
+    tex = filter_textures(tap, image, channels, cfg, recipe=args.recipe, k=16)
     out = Path(args.out)
-    atlas = save_grid(tex, out / f"atlas_{layer}.png", columns=min(8, len(channels)), scale=2)
-    for c, t in zip(channels, tex, strict=True):
-        save_image(t, out / f"{layer}_filter{c:03d}.png")
-    model = args.rep.split(":")[0]
-    layers = [x for x in args.layers.split(",") if x]
+    atlas = save_atlas(tex, out / f"atlas_{layer}.png")
+    for c, t, a in zip(tex.channels, tex.images, tex.active, strict=True):
+        if a:
+            save_image(t, out / f"{layer}_filter{c:03d}.png")
+    model = rep.split(":")[0]
+    layers = [x for x in args.layers.split(",") if x] if args.layers else list(texture_layers(model))
     table = textures_across_layers(
-        f"{model}:{layer}", image, layers, args.per_layer, out, False, args.seed, args.weights
+        f"{model}:{layer}", image, layers, args.per_layer, out, False, args.seed, args.weights, args.recipe, args.steps
     )
     print(
         json.dumps(
             {
                 "atlas": str(atlas),
+                "channels": tex.channels,
+                "inactive": [c for c, a in zip(tex.channels, tex.active, strict=True) if not a],
                 "sheet": str(out / "textures_by_layer.png"),
                 "csv": str(out / "textures_by_layer.csv"),
                 "layers": table,
@@ -165,14 +202,29 @@ def _textures(args: argparse.Namespace) -> int:
 
 def _restyle_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("content", metavar="CONTENT", help="content image file or samples:NAME")
-    p.add_argument("--style", default=None, help="style image (needed for --mode purposeful)")
+    p.add_argument("--style", default=None, help="style image (needed for the purposeful modes)")
     p.add_argument(
-        "--mode", choices=["random", "purposeful"], default="random", help="random styles, or towards --style"
+        "--mode",
+        choices=["random", "purposeful", "purposeful-direct"],
+        default="random",
+        help="random: energy reallocated by random rates; purposeful: optimise content + the style's per-channel "
+        "energies (on VGG the official layers: content relu2_2 x10, style relu1_1..relu4_1 x1); "
+        "purposeful-direct: content maps reassigned by energy rank to the style's ranking, means set to the style's",
     )
+    p.add_argument(
+        "--rates",
+        choices=["dirichlet", "xia"],
+        default="dirichlet",
+        help="random rates: dirichlet (default: Dirichlet(1), every rate positive, so every target is reachable "
+        "by ReLU maps) or xia (the official N(3, sd 1000) draws over their sum: signed, often negative energies)",
+    )
+    p.add_argument("--recipe", choices=["preimage", "xia"], default="preimage", help=_RECIPE_HELP)
     p.add_argument("--n", type=types.positive, default=6, help="number of random styles (one per seed)")
-    p.add_argument("--layer", default="conv3", help="layer whose energy is reallocated / content layer")
+    p.add_argument("--layer", default=None, help="layer whose energy is reallocated (default conv3 / relu3_1)")
     p.add_argument("--model", default="alexnet64", help="registered CNN (see: preimage list models)")
-    p.add_argument("--steps", type=types.positive, default=300, help="optimisation steps per image")
+    p.add_argument(
+        "--steps", type=types.positive, default=None, help="steps per image (default 150; xia: at most 1000)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed of the first style")
     p.add_argument("--weights", default="default", help="'default' (the shipped weights) or a weights file")
     p.add_argument("-o", "--out", required=True, help="output folder: one PNG per style and summary.json")
@@ -180,24 +232,27 @@ def _restyle_args(p: argparse.ArgumentParser) -> None:
 
 @command(
     "restyle",
-    "diverse styles by reallocating feature-map energy (random or towards a style image)",
+    "diverse styles by reallocating feature-map energy (random, or towards a style image: optimised or direct)",
     _restyle_args,
 )
 def _restyle(args: argparse.Namespace) -> int:
     from preimage.experiments import Context
     from preimage.experiments.feature_maps import restyle
 
-    if args.mode == "purposeful" and not args.style:
-        raise PreimageError("--mode purposeful needs --style STYLE_IMAGE")
+    if args.mode.startswith("purposeful") and not args.style:
+        raise PreimageError(f"--mode {args.mode} needs --style STYLE_IMAGE")
     options = {
         "content": args.content,
         "style": args.style or args.content,
         "n": args.n,
-        "layer": args.layer,
         "mode": args.mode,
-        "steps": args.steps,
+        "rates": args.rates,
+        "recipe": args.recipe,
+        **{k: v for k, v in {"layer": args.layer, "steps": args.steps}.items() if v is not None},
     }
-    first = "purposeful.png" if args.mode == "purposeful" else f"random_seed{args.seed}.png"
+    first = {"purposeful": "purposeful.png", "purposeful-direct": "purposeful_direct.png"}.get(
+        args.mode, f"random_seed{args.seed}.png"
+    )
     prepare_outputs([Path(args.out) / first], args.overwrite)
     ctx = Context(Path(args.out), seed=args.seed, model=args.model, weights=args.weights, options=options)
     summary = restyle(ctx)

@@ -59,19 +59,26 @@ def add_run_arguments(
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        choices=["alexnet64", "vgg19_64"],
+        default="alexnet64",
+        help="network to train (default alexnet64); vgg19_64 is the VGG-19 structure of Xia et al. at 64 px",
+    )
     p.add_argument("--data", required=True, help="Tiny-ImageNet-200 shard folder (train-*.tar.gz, val-0000.tar.gz)")
     p.add_argument("-o", "--out", required=True, help="run folder: checkpoint, metrics.csv, weights, model card")
     add_run_arguments(p, epochs=18, batch_size=128, lr=0.1)
     p.add_argument("--weight-decay", type=types.non_negative_float, default=5e-4, help="SGD weight decay (L2)")
 
 
-@command("train-classifier", "train alexnet64 on Tiny-ImageNet-200 (seeded, resumable)", _train_args)
+@command("train-classifier", "train alexnet64 or vgg19_64 on Tiny-ImageNet-200 (seeded, resumable)", _train_args)
 def _train(args: argparse.Namespace) -> int:
     from preimage.training.classifier import ClassifierConfig, train_classifier
 
     cfg = ClassifierConfig(
         data=args.data,
         out=args.out,
+        model=args.model,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -12,19 +13,38 @@ import torch
 
 from preimage.data import iter_images, save_image
 from preimage.experiments import Context, register_experiment, write_csv
-from preimage.inverters.feature_maps import filter_textures, gram_explain, restyle_purposeful, restyle_random
+from preimage.inverters.feature_maps import (
+    CONV_LAYERS,
+    INACTIVE,
+    TEXTURE_MODELS,
+    TEXTURE_PRESET,
+    VGG_LAYERS,
+    XIA_CONTENT_LAYER,
+    XIA_CONTENT_WEIGHT,
+    XIA_STYLE_LAYERS,
+    XIA_STYLE_WEIGHT,
+    Textures,
+    filter_textures,
+    gram_explain,
+    restyle_direct,
+    restyle_purposeful,
+    restyle_random,
+    texture_layers,
+    texture_model,
+)
 from preimage.inverters.optimize import OptimizeConfig
+from preimage.inverters.xia import XIA_INVERSION, XIA_STYLE, XiaConfig
 from preimage.report.figures import (
+    captioned_grid,
     colour_count,
     colourfulness,
     high_frequency_energy,
     labelled_rows,
     line_plot,
-    save_grid,
 )
-from preimage.representations.cnn import CNN_OPTIMIZE_DEFAULTS, LayerTap, create_cnn_representation
+from preimage.representations.cnn import LayerTap, create_cnn_representation
 
-CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
+__all__ = ["CONV_LAYERS", "TEXTURE_MODELS", "VGG_LAYERS", "texture_layers", "texture_model"]
 
 
 def load_one(spec: str, size: int = 64) -> torch.Tensor:
@@ -33,29 +53,53 @@ def load_one(spec: str, size: int = 64) -> torch.Tensor:
     return item.image
 
 
-def texture_config(quick: bool, seed: int) -> OptimizeConfig:
-    """Feature-map inversion settings for alexnet64-style ([0, 1], mean/std-normalised) networks.
+def texture_config(quick: bool, seed: int, steps: int | None = None) -> OptimizeConfig:
+    """:data:`TEXTURE_PRESET` (the one default of every feature-map entry point) with a seed and budget."""
+    return replace(TEXTURE_PRESET, steps=steps or (30 if quick else TEXTURE_PRESET.steps), seed=seed)
 
-    Xia et al.'s numbers (``XIA_PRESET``) are in 0-255 Caffe units; on a network
-    that takes normalised [0, 1] images the same procedure needs the
-    size-independent normalised loss, so textures use it (Adam, TV, jitter).
-    """
-    return replace(
-        OptimizeConfig(),
-        **CNN_OPTIMIZE_DEFAULTS,
-        steps=30 if quick else 200,
-        tol=0.0,
-        seed=seed,
-        progress=False,
-    )
+
+def recipe_config(recipe: str, quick: bool, seed: int, steps: int | None = None) -> OptimizeConfig | XiaConfig:
+    """The settings of ``recipe``: :func:`texture_config` or the official :data:`XIA_INVERSION` (whose
+    ``max_steps`` only ``steps`` or ``quick`` lowers)."""
+    if recipe == "xia":
+        cap = steps or (30 if quick else XIA_INVERSION.max_steps)
+        return replace(XIA_INVERSION, max_steps=cap, seed=seed)
+    return texture_config(quick, seed, steps)
 
 
 def texture_metrics(images: torch.Tensor) -> dict[str, float]:
+    if len(images) == 0:
+        return {"colour_count": math.nan, "colourfulness": math.nan, "high_freq_energy": math.nan}
     return {
         "colour_count": float(np.mean([colour_count(im) for im in images])),
         "colourfulness": float(np.mean([colourfulness(im) for im in images])),
         "high_freq_energy": float(np.mean([high_frequency_energy(im) for im in images])),
     }
+
+
+def save_atlas(tex: Textures, path: Path, columns: int = 8) -> Path:
+    """The textures with a caption under each: the channel, and "inactive on this image" where it is."""
+    captions = [f"ch {c}" if tex.active[i] else f"ch {c}: {INACTIVE}" for i, c in enumerate(tex.channels)]
+    return captioned_grid(tex.images, captions, path, columns=columns, scale=3)
+
+
+def _recipe_summary(tex: Textures) -> dict[str, float]:
+    on = [i for i, a in enumerate(tex.active) if a][:8]
+    return {
+        "feature_error": float(np.mean([tex.feature_error[i] for i in on])) if on else math.nan,
+        "image_std": float(np.mean([float(tex.images[i].std()) for i in on])) if on else math.nan,
+        "steps": float(np.mean([tex.steps[i] for i in on])) if on else math.nan,
+    }
+
+
+def _recipe_rows(a: Textures, b: Textures) -> list[dict[str, Any]]:
+    rows = []
+    for t in (a, b):
+        for i, c in enumerate(t.channels[: len(b.channels)]):
+            std = float(t.images[i].std()) if t.active[i] else math.nan
+            rows.append({"recipe": t.recipe, "channel": c, "status": t.status(i), "steps": t.steps[i],
+                         "feature_error": t.feature_error[i], "image_std": std})  # fmt: skip
+    return rows
 
 
 def textures_across_layers(
@@ -67,25 +111,45 @@ def textures_across_layers(
     quick: bool,
     seed: int,
     weights: str = "default",
+    recipe: str = "preimage",
+    steps: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Invert ``per_layer`` filters of every layer; write the sheet, the plot and the CSV."""
+    """Invert the ``per_layer`` most energetic filters of every layer; write the sheet, plots and CSVs.
+
+    ``textures_by_layer.csv`` has one row per layer with the complexity measures of the active textures
+    (``high_freq_energy``: mean spectral energy above a quarter of the Nyquist frequency, colours,
+    colourfulness), the mean relative feature error and the number of inactive channels;
+    ``textures_channels.csv`` one row per channel with its status.
+    """
     model_name = tap_spec.split(":")[0]
     rows: list[torch.Tensor] = []
     labels: list[str] = []
     table: list[dict[str, Any]] = []
-    cfg = texture_config(quick, seed)
+    per_channel: list[dict[str, Any]] = []
+    cfg = recipe_config(recipe, quick, seed, steps)
     net = None
     for layer in layers:
         tap = create_cnn_representation(f"{model_name}:{layer}", weights=weights, model=net)
         net = tap.model
-        n_channels = tap.out_shape(tuple(image.shape[-2:]))[0]  # type: ignore[arg-type]
-        channels = np.linspace(0, n_channels - 1, per_layer).round().astype(int).tolist()
-        tex = filter_textures(tap, image, channels, cfg)
-        rows.append(tex)
+        tex = filter_textures(tap, image, None, cfg, recipe=recipe, k=per_layer)
+        rows.append(tex.images)
         labels.append(layer)
-        table.append({"layer": layer, "channels": " ".join(map(str, channels)), **texture_metrics(tex)})
+        active = tex.images[[i for i, a in enumerate(tex.active) if a]]
+        errors = [e for e, a in zip(tex.feature_error, tex.active, strict=True) if a]
+        table.append(
+            {
+                "layer": layer,
+                "channels": " ".join(map(str, tex.channels)),
+                "inactive": sum(not a for a in tex.active),
+                "feature_error": float(np.mean(errors)) if errors else math.nan,
+                "image_std": float(active.flatten(1).std(1).mean()) if len(active) else math.nan,
+                **texture_metrics(active),
+            }
+        )
+        per_channel += [{"layer": layer, **r} for r in tex.rows()]
     labelled_rows(rows, labels, out / "textures_by_layer.png")
     write_csv(out / "textures_by_layer.csv", table)
+    write_csv(out / "textures_channels.csv", per_channel)
     for metric in ("colour_count", "colourfulness", "high_freq_energy"):
         line_plot(
             [r["layer"] for r in table],
@@ -97,74 +161,103 @@ def textures_across_layers(
     return table
 
 
-@register_experiment("textures", "Xia et al.: the texture each filter extracts, and how it changes with depth")
+@register_experiment(
+    "textures",
+    "Xia et al.: the texture each filter extracts, and how it changes with depth (vgg19_64 once shipped)",
+)
 def textures(ctx: Context) -> dict[str, Any]:
+    """Per-layer textures. On the CLI defaults (``--model alexnet64 --weights default``) the network is
+    :func:`texture_model`: ``vgg19_64`` when its weights are in the zoo, else ``alexnet64``.
+    ``options``: image, layer, channels, layers, recipe (``preimage`` or ``xia``), steps."""
+    model = texture_model() if (ctx.model, ctx.weights) == ("alexnet64", "default") else ctx.model
     image = load_one(ctx.options.get("image", "samples:chelsea"))
-    layer = ctx.options.get("layer", "conv2")
-    channels = ctx.options.get("channels") or (list(range(4)) if ctx.quick else list(range(16)))
-    tap = create_cnn_representation(f"{ctx.model}:{layer}", weights=ctx.weights)
-    tex = filter_textures(tap, image, channels, texture_config(ctx.quick, ctx.seed))
-    save_grid(tex, ctx.path(f"atlas_{layer}.png"), columns=min(8, len(channels)), scale=2)
-    for c, t in zip(channels, tex, strict=True):
-        save_image(t, ctx.path(f"{layer}_filter{c:03d}.png"))
-    layers = ctx.options.get("layers", CONV_LAYERS)
+    layers = ctx.options.get("layers", texture_layers(model))
+    layer = ctx.options.get("layer", layers[1])
+    recipe = ctx.options.get("recipe", "preimage")
+    steps = ctx.options.get("steps")
+    channels = ctx.options.get("channels")  # None: the most energetic
+    tap = create_cnn_representation(f"{model}:{layer}", weights=ctx.weights)
+    cfg = recipe_config(recipe, ctx.quick, ctx.seed, steps)
+    tex = filter_textures(tap, image, channels, cfg, recipe=recipe, k=4 if ctx.quick else 16)
+    save_atlas(tex, ctx.path(f"atlas_{layer}.png"))
+    for c, t, a in zip(tex.channels, tex.images, tex.active, strict=True):
+        if a:
+            save_image(t, ctx.path(f"{layer}_filter{c:03d}.png"))
     table = textures_across_layers(
-        f"{ctx.model}:{layer}",
-        image,
-        layers,
-        3 if ctx.quick else 8,
-        ctx.out,
-        ctx.quick,
-        ctx.seed,
-        ctx.weights,
-    )
+        f"{model}:{layer}", image, layers, 3 if ctx.quick else 8, ctx.out, ctx.quick, ctx.seed, ctx.weights,
+        recipe, steps,
+    )  # fmt: skip
+    hfe = [r["high_freq_energy"] for r in table]
     first, last = table[0], table[-1]
+    # the official recipe beside the default one, on the same channels of the atlas layer (for the report)
+    other = "xia" if recipe == "preimage" else "preimage"
+    cmp_cfg = recipe_config(other, ctx.quick, ctx.seed, steps)
+    cmp = filter_textures(tap, image, tex.channels[:8], cmp_cfg, recipe=other)
+    save_atlas(cmp, ctx.path(f"atlas_{layer}_{other}.png"))
+    write_csv(ctx.path(f"atlas_{layer}_recipes.csv"), _recipe_rows(tex, cmp))
     return {
+        "model": model,
+        "recipe": recipe,
+        "recipes": {r.recipe: _recipe_summary(r) for r in (tex, cmp)},
         "atlas": f"atlas_{layer}.png",
+        "inactive_in_atlas": [c for c, a in zip(tex.channels, tex.active, strict=True) if not a],
         "layers": table,
         "claim_more_colours_higher_up": last["colour_count"] > first["colour_count"],
         "claim_more_structure_higher_up": last["high_freq_energy"] > first["high_freq_energy"],
+        "high_freq_energy_by_layer": dict(zip(layers, hfe, strict=True)),
     }
 
 
 @register_experiment("restyle", "Xia et al.: diverse styles from random and purposeful energy reallocation")
 def restyle(ctx: Context) -> dict[str, Any]:
+    """``options``: content, style, n, layer, mode (random, purposeful, purposeful-direct, both, all),
+    steps, rates (dirichlet or xia), recipe (preimage or xia). On a VGG the purposeful optimisation
+    uses the official layers (content relu2_2 x10, style sums at relu1_1 .. relu4_1 x1)."""
     content = load_one(ctx.options.get("content", "samples:chelsea"))
     style = load_one(ctx.options.get("style", "samples:coffee"))
     n = ctx.options.get("n", 2 if ctx.quick else 6)
-    layer = ctx.options.get("layer", "conv3")
+    vgg = texture_layers(ctx.model) == VGG_LAYERS
+    layer = ctx.options.get("layer", "relu3_1" if vgg else "conv3")
     mode = ctx.options.get("mode", "both")
-    steps = ctx.options.get("steps", 30 if ctx.quick else 300)
-    summary: dict[str, Any] = {"layer": layer}
+    recipe = ctx.options.get("recipe", "preimage")
+    rates = ctx.options.get("rates", "dirichlet")
+    cfg = recipe_config(recipe, ctx.quick, ctx.seed, ctx.options.get("steps"))
+    summary: dict[str, Any] = {"layer": layer, "recipe": recipe}
     rows, labels = [torch.stack([content, style])], ["content, style"]
-    if mode in ("random", "both"):
-        tap = create_cnn_representation(f"{ctx.model}:{layer}", weights=ctx.weights)
+    tap = create_cnn_representation(f"{ctx.model}:{layer}", weights=ctx.weights)
+    if mode in ("random", "both", "all"):
         seeds = [ctx.seed + i for i in range(n)]
-        out = restyle_random(tap, content, seeds, steps=steps, seed=ctx.seed, progress=False)
+        out = restyle_random(tap, content, seeds, cfg, rates=rates, recipe=recipe)
         for s, im in zip(seeds, out, strict=True):
             save_image(im, ctx.path(f"random_seed{s}.png"))
         rows.append(out)
         labels.append(f"random {layer}")
         summary["random"] = [f"random_seed{s}.png" for s in seeds]
-    if mode in ("purposeful", "both"):
-        tap = create_cnn_representation(f"{ctx.model}:{layer}", weights=ctx.weights)
-        style_layers = [x for x in CONV_LAYERS if x != layer]
+        summary["rates"] = rates
+    if mode in ("purposeful-direct", "all"):
+        out = restyle_direct(tap, content, style, cfg, recipe=recipe)
+        save_image(out[0], ctx.path("purposeful_direct.png"))
+        rows.append(out)
+        labels.append("direct")
+        summary["purposeful_direct"] = "purposeful_direct.png"
+    if mode in ("purposeful", "both", "all"):
+        if vgg:  # the official layers and weights (vis_style.py)
+            content_layer, style_layers = XIA_CONTENT_LAYER, list(XIA_STYLE_LAYERS)
+            cw, sw = XIA_CONTENT_WEIGHT, XIA_STYLE_WEIGHT
+        else:  # alexnet64: content at the layer, style energies at every other conv layer
+            content_layer, style_layers = layer, [x for x in CONV_LAYERS if x != layer]
+            cw, sw = 1.0, 3.0
+        pcfg: OptimizeConfig | XiaConfig = cfg
+        if isinstance(cfg, XiaConfig):  # the style script's weight decay, 5e-3
+            pcfg = replace(XIA_STYLE, max_steps=cfg.max_steps, seed=cfg.seed)
         out = restyle_purposeful(
-            tap,
-            content,
-            style,
-            layer,
-            style_layers,
-            style_weight=3.0,
-            steps=steps,
-            seed=ctx.seed,
-            progress=False,
+            tap, content, style, content_layer, style_layers, sw, config=pcfg, content_weight=cw, recipe=recipe
         )
         save_image(out[0], ctx.path("purposeful.png"))
         rows.append(out)
         labels.append("purposeful")
         summary["purposeful"] = "purposeful.png"
-        summary["style_layers"] = style_layers
+        summary["content_layer"], summary["style_layers"] = content_layer, style_layers
     labelled_rows(rows, labels, ctx.path("restyle_sheet.png"))
     summary["sheet"] = "restyle_sheet.png"
     return summary

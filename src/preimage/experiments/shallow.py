@@ -43,6 +43,7 @@ SHOWN = 8  # images in the example grids
 # 200 iterations), the optimisation Table 1 reports; at 200 steps HOG optimisation is not yet converged
 # (0.673 vs 0.627 at 800 on the first 250 Tiny val images)
 OPTIMIZE_STEPS = 800
+OPTIMIZE_IMAGES_224 = 64  # the fixed subset optimisation runs on at the paper's protocol (its first images)
 
 
 @register_experiment(
@@ -66,7 +67,10 @@ def shallow_table(ctx: Context) -> dict[str, Any]:
         # (label, what the representation sees, the size the reconstruction is scored at)
         protocols = [(f"{size}->{SIZE}", full, SIZE)] + ([(f"{SIZE}->{SIZE}", small, SIZE)] if size != SIZE else [])
         # optimisation is slow: it and its like-for-like comparisons run on the first `opt_n` images only
-        opt_n = min(len(full), limit(ctx, 250 if size == SIZE else 64))
+        # (at 224 px: the first 64 photos of the main set, the first 16 of the others — 800 steps on a
+        # 224-px image cost ~4 CPU-s a step for 64 images, an hour a set on this 2-core CPU)
+        first = set_name == next(iter(test_sets(ctx)))
+        opt_n = min(len(full), limit(ctx, 250 if size == SIZE else (OPTIMIZE_IMAGES_224 if first else 16)))
         grid_rows, labels = [small[:SHOWN]], ["input"]
         for protocol, images, out_size in protocols:
             in_size = images.shape[-1]
@@ -101,7 +105,9 @@ def shallow_table(ctx: Context) -> dict[str, Any]:
     write_csv(ctx.path("table.csv"), rows)
     return {
         "size": size,
-        "optimize_images": "the first 64 of each set" if size != SIZE else "",
+        "optimize_images": (
+            f"the first {OPTIMIZE_IMAGES_224} of the first set, the first 16 of the others" if size != SIZE else ""
+        ),
         "rows": rows,
         "figures": figures,
     }

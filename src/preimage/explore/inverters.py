@@ -17,10 +17,13 @@ import torch
 from torch import nn
 
 from preimage.errors import PreimageError, unknown_name
+from preimage.experiments.feature_maps import texture_config
 from preimage.inverters import DEFAULT_INPUT_SIZE, Inverter, OptimizeInverter, create_inverter
 from preimage.inverters import codes as C
 from preimage.inverters.decoders import shipped_reps, shipped_sizes
+from preimage.inverters.feature_maps import filter_textures
 from preimage.representations import create_representation
+from preimage.representations.cnn import LayerTap
 
 # the model whose layers the page offers for textures and class names
 CNN = "alexnet64"
@@ -188,21 +191,25 @@ def texture(image: torch.Tensor, layer: str, channel: int, steps: int, on_step: 
     channels = texture_channels(layer)
     if not 0 <= channel < channels:
         raise PreimageError(f"{CNN}:{layer} has {channels} filters: pick a channel in 0..{channels - 1}")
-    size = int(image.shape[-1])
-    # the settings of `preimage textures` (Adam on the normalised loss, TV, jitter), at the image's own size
-    inverter = create_inverter("textures", tap, input_size=size, output_size=size, channel=channel, steps=steps)
+    assert isinstance(tap, LayerTap)
     calls = [0]
 
-    def step() -> None:  # the first forward pass computes the code to invert, not a step
+    def step() -> None:
+        # the first forward pass computes the code to invert and the last one measures the result's
+        # feature error: neither is a step, so only the `steps` passes between them count
         calls[0] += 1
-        if calls[0] > 1:
+        if 1 < calls[0] <= steps + 1:
             on_step()
 
     handle = _count_steps(tap, step)
     try:
-        return inverter.reconstruct(image)
+        # the settings of `preimage textures` (TEXTURE_PRESET: Adam on the normalised loss; see texture_config)
+        result = filter_textures(tap, image, [channel], texture_config(False, 0, steps))
     finally:
         handle.remove()
+    if not result.active[0]:
+        raise PreimageError(f"{CNN}:{layer} filter {channel} is inactive on this image (its map is all zero)")
+    return result.images
 
 
 _CHANNELS: dict[str, int] = {}

@@ -80,18 +80,75 @@ def _rescale_to_rates(code: torch.Tensor, rates: torch.Tensor) -> torch.Tensor:
     return code * scale.view(*scale.shape, *([1] * (code.dim() - 2)))
 
 
-def reallocate_random(code: torch.Tensor, seed: int, concentration: float = 1.0) -> torch.Tensor:
+RATES = ("dirichlet", "xia")
+
+
+def xia_rates(n: int, rng: np.random.Generator, alive: np.ndarray | None = None, min_sum: float = 0.01) -> np.ndarray:
+    """Rates as Xia et al.'s ``utils.ModifyCode(mod_type="random")`` draws them: ``np.random.normal(3, 1e3)``,
+    i.e. **mean 3, standard deviation 1000** (numpy's second argument is the scale, not the variance),
+    divided by their sum. Most rates are therefore of either sign and far from 3; the normalisation keeps
+    their sum at 1. Channels not ``alive`` (all-zero maps, which the official code would divide by 0) get 0.
+    A draw whose sum is near zero (``|sum| < min_sum * sum |r|``: some normalised rate would exceed
+    ``1 / min_sum`` in size) is drawn again rather than divided by ~0.
+    """
+    mask = np.ones(n, dtype=bool) if alive is None else np.asarray(alive, dtype=bool)
+    if not mask.any():
+        return np.zeros(n)
+    while True:
+        r = np.where(mask, rng.normal(3.0, 1e3, size=n), 0.0)
+        total = r.sum()
+        if abs(total) >= min_sum * np.abs(r).sum():
+            return r / total
+
+
+def reallocate_random(
+    code: torch.Tensor, seed: int, concentration: float = 1.0, rates: str = "dirichlet"
+) -> torch.Tensor:
     """Xia et al.'s random energy reallocation: new per-channel rates, total energy conserved.
 
-    Rates are drawn from a symmetric Dirichlet(``concentration``) with ``seed``
-    (uniform draws normalised to sum 1 when ``concentration=1``), one set per
-    image; map c is rescaled so its sum is ``total * rate_c``.
+    ``rates="dirichlet"`` (the default) draws a symmetric Dirichlet(``concentration``): every rate positive,
+    uniform on the simplex when ``concentration=1``. ``rates="xia"`` draws the official code's rates (see
+    :func:`xia_rates`): signed, so some maps get negative energy, which no ReLU layer can produce; the
+    inversion then chases an unreachable target, hence Dirichlet is the default. One set of rates per
+    image, from ``seed``; map c is rescaled so its sum is ``total * rate_c``.
     """
     _maps(code, "reallocate_random")
+    if rates not in RATES:
+        raise PreimageError(f"reallocate_random: unknown rates {rates!r}; use one of {', '.join(RATES)}")
     b, c = code.shape[:2]
-    draws = np.random.default_rng(seed).dirichlet(np.full(c, float(concentration)), size=b)
-    rates = torch.from_numpy(draws).to(code.device, code.dtype)
-    return _rescale_to_rates(code, rates)
+    rng = np.random.default_rng(seed)
+    if rates == "dirichlet":
+        draws = rng.dirichlet(np.full(c, float(concentration)), size=b)
+    else:
+        alive = (channel_energy(code).abs() > 1e-12).cpu().numpy()
+        draws = np.stack([xia_rates(c, rng, alive[i]) for i in range(b)])
+    return _rescale_to_rates(code, torch.from_numpy(draws).to(code.device, code.dtype))
+
+
+def reallocate_by_rank(code: torch.Tensor, style_code: torch.Tensor) -> torch.Tensor:
+    """Xia et al.'s *direct* purposeful reallocation (``utils.ModifyCode(mod_type="purposeful")``).
+
+    The content's maps are sorted by energy (their sum) and given, in that order, the positions of the
+    style's maps sorted by energy: the k-th weakest content map becomes the map of the k-th weakest style
+    channel. Each reassigned map then has its mean replaced by the style map's mean.
+
+    Shape:
+        - code, style_code: :math:`(B, C, H, W)` and :math:`(1 \text{ or } B, C, H', W')`. Output: like ``code``.
+    """
+    _maps(code, "reallocate_by_rank")
+    if style_code.dim() != code.dim() or style_code.shape[1] != code.shape[1]:
+        raise PreimageError(
+            f"reallocate_by_rank: style code has {style_code.shape[1]} channels, content "
+            f"{code.shape[1]} — use the same layer for both"
+        )
+    style_code = style_code.expand(code.shape[0], *style_code.shape[1:])
+    style_index = channel_energy(style_code).argsort(dim=1, stable=True)
+    code_index = channel_energy(code).argsort(dim=1, stable=True)
+    out = torch.empty_like(code)
+    for i in range(code.shape[0]):
+        out[i, style_index[i]] = code[i, code_index[i]]
+    dims = tuple(range(2, code.dim()))
+    return out - out.mean(dim=dims, keepdim=True) + style_code.mean(dim=dims, keepdim=True)
 
 
 def reallocate_toward(code: torch.Tensor, style_code: torch.Tensor, strength: float = 1.0) -> torch.Tensor:

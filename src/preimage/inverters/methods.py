@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,7 +19,7 @@ from preimage.errors import PreimageError
 from preimage.inverters.base import DEFAULT_INPUT_SIZE, Inverter, output_size_for, register_inverter
 from preimage.inverters.codes import keep_channels
 from preimage.inverters.decoders import code_flip_for, load_autoencoder, load_decoder
-from preimage.inverters.optimize import OptimizationInverter, OptimizeConfig
+from preimage.inverters.optimize import OptimizationInverter
 from preimage.representations.base import Representation
 
 
@@ -145,6 +146,10 @@ class OptimizeInverter(Inverter):
         # built once: the recipe is resolved and a non-differentiable representation refused here
         self.optimizer = OptimizationInverter(rep, preset, **{k: v for k, v in overrides.items() if v is not None})
         self.batch = batch
+        # --preset xia runs the official code's recipe (preimage.inverters.xia), ``steps`` capping its updates
+        self.xia: dict[str, Any] | None = None
+        if preset == "xia":
+            self.xia = {"seed": seed, **({"max_steps": steps} if steps is not None else {})}
 
     @property
     def target(self) -> nn.Module:
@@ -152,6 +157,10 @@ class OptimizeInverter(Inverter):
         return self.optimizer.encoder  # type: ignore[return-value]
 
     def invert(self, codes: torch.Tensor) -> torch.Tensor:
+        if self.xia is not None:
+            from preimage.inverters.xia import XIA_INVERSION, xia_invert
+
+            return xia_invert(self.rep, codes, self.input_size, XIA_INVERSION, **self.xia)
         return self.optimizer(codes, self.input_size)
 
     def extra_repr(self) -> str:
@@ -195,8 +204,8 @@ class TextureInverter(Inverter):
     Args:
         rep: a layer tap with feature maps (``alexnet64:conv2``).
         channel: the filter whose texture is made (None: the whole code).
-        steps, seed: of the optimisation (Adam on the normalised loss, TV, jitter; ``preset="xia"``: Xia et
-            al.'s own recipe in Caffe units).
+        steps, seed: of the optimisation (``TEXTURE_PRESET``: Adam on the normalised loss; ``preset="xia"``:
+            Xia et al.'s numbers in Caffe units).
 
     Shape:
         - Input: :math:`(B, C, h, w)`. Output: :math:`(B, 3, S, S)`, ``S = min(input_size, 64)`` unless
@@ -212,7 +221,7 @@ class TextureInverter(Inverter):
         input_size: int = DEFAULT_INPUT_SIZE,
         output_size: int | None = None,
         channel: int | None = None,
-        steps: int = 200,
+        steps: int | None = None,
         seed: int = 0,
         preset: str | None = None,
     ) -> None:
@@ -224,12 +233,14 @@ class TextureInverter(Inverter):
             raise PreimageError(f"{rep.name} has {shape[0]} filters: pick a channel in 0..{shape[0] - 1}")
         self.channel = channel
         if preset is None:
-            # the recipe of `preimage textures` (experiments.feature_maps.texture_config): the representation's
-            # own settings, a fixed number of steps
-            config = replace(OptimizeConfig(), **getattr(rep, "optimize_defaults", {}))
-            self.optimizer = OptimizationInverter(rep, replace(config, steps=steps, tol=0.0, seed=seed, progress=False))
+            # the recipe of `preimage textures` (TEXTURE_PRESET, as experiments.feature_maps.texture_config)
+            from preimage.inverters.feature_maps import TEXTURE_PRESET
+
+            config = replace(TEXTURE_PRESET, steps=steps or TEXTURE_PRESET.steps, seed=seed)
+            self.optimizer = OptimizationInverter(rep, config)
         else:
-            self.optimizer = OptimizationInverter(rep, preset, steps=steps, seed=seed, progress=False)
+            extra = {"steps": steps} if steps is not None else {}
+            self.optimizer = OptimizationInverter(rep, preset, seed=seed, progress=False, **extra)
 
     def invert(self, codes: torch.Tensor) -> torch.Tensor:
         if self.channel is not None:

@@ -11,11 +11,8 @@ images) and ``R_tv = sum ((dx)^2 + (dy)^2)^(beta/2) / (H W V^beta)``,
 ``V = B / 6.5``. Jitter shifts the image by a random offset before each
 evaluation of ``Phi``. Defaults: alpha = 6, beta = 2.
 
-:data:`XIA_PRESET` is the recipe of Xia et al. (2016) for feature-map
-inversion: a plain ``1/2 ||Phi(x) - Phi_0||^2`` loss, SGD with lr 0.1 and
-momentum 0.9, lr x 0.9 every 10 steps, gradient clipping at 10, at most 1000
-steps, stop when the relative change of the loss is below 0.005, start from
-uniform(-0.1, 0.1) around the mean, and a TV-denoised result.
+Xia et al.'s (2016) recipe for feature-map inversion is not a preset of this class: it runs exactly as
+their MXNet code in :mod:`preimage.inverters.xia` (``--recipe xia``, ``invert --preset xia``).
 """
 
 from __future__ import annotations
@@ -122,28 +119,7 @@ class OptimizeConfig:
     progress: bool = True
 
 
-XIA_PRESET = OptimizeConfig(
-    steps=1000,
-    optimizer="sgd",
-    lr=0.1,
-    momentum=0.9,
-    lr_decay=0.9,
-    lr_step=10,
-    loss="half_squared",
-    lambda_alpha=0.0,
-    lambda_tv=0.0,
-    jitter=0,
-    grad_clip=10.0,
-    tol=0.005,
-    patience=1,
-    stop_on="image",
-    init="uniform",
-    init_scale=0.1,
-    min_steps=20,
-    pixel_scale=255.0,
-    denoise=0.02,
-)
-PRESETS = {"mahendran": OptimizeConfig(), "xia": XIA_PRESET}
+PRESETS = {"mahendran": OptimizeConfig()}
 
 
 class OptimizationInverter(nn.Module):
@@ -151,7 +127,7 @@ class OptimizationInverter(nn.Module):
 
     Args:
         encoder: ``Phi``, a module/function ``(B, 3, H, W)`` in ``[0, 1]`` -> codes.
-        config: an :class:`OptimizeConfig` (or a preset name: ``"mahendran"``, ``"xia"``).
+        config: an :class:`OptimizeConfig` (or the preset name ``"mahendran"``).
 
     Shape:
         - Input (:meth:`forward`): target codes ``(B, ...)`` as produced by ``encoder``, and the image size.
@@ -171,7 +147,8 @@ class OptimizationInverter(nn.Module):
             config = replace(OptimizeConfig(), **getattr(encoder, "optimize_defaults", {}))
         elif isinstance(config, str):
             if config not in PRESETS:
-                raise PreimageError(f"unknown preset {config!r}; use one of {', '.join(PRESETS)}")
+                hint = " (Xia et al.'s recipe: preimage.inverters.xia.xia_invert)" if config == "xia" else ""
+                raise PreimageError(f"unknown preset {config!r}; use one of {', '.join(PRESETS)}{hint}")
             config = PRESETS[config]
         self.config = replace(config, **overrides) if overrides else config
         if getattr(encoder, "differentiable", True) is False:

@@ -18,6 +18,8 @@ Shapes of the layers for a 64x64 input::
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 from torch import nn
 
@@ -107,11 +109,17 @@ class AlexNet64(nn.Module):
         return self.classifier(x)
 
 
-def fold_batchnorm(model: AlexNet64) -> AlexNet64:
-    """Replace every :class:`ConvBN` by its folded convolution, in place; returns the model."""
-    for i, module in enumerate(model.features):
+M = TypeVar("M", bound=nn.Module)
+
+
+def fold_batchnorm(model: M) -> M:
+    """Replace every :class:`ConvBN` in ``model.features`` by its folded convolution, in place; returns the
+    model (``alexnet64``, ``vgg19_64`` or any network with a ``features`` sequence)."""
+    features = model.features
+    assert isinstance(features, nn.Sequential)
+    for i, module in enumerate(features):
         if isinstance(module, ConvBN):
-            model.features[i] = module.fold()
+            features[i] = module.fold()
     return model
 
 

@@ -17,8 +17,7 @@ from preimage.data import read_images, save_image
 from preimage.files import write_json
 from preimage.inverters import create_inverter
 from preimage.inverters.decoders import Decoder, shipped_reps
-from preimage.inverters.feature_maps import filter_textures, restyle_random
-from preimage.inverters.optimize import OptimizeConfig
+from preimage.inverters.feature_maps import filter_textures, restyle_random, texture_layers, texture_model
 from preimage.metrics import normalized_reconstruction_error
 from preimage.models.registry import ZOO_DIR
 from preimage.report.figures import labelled_rows, line_plot, save_grid
@@ -202,22 +201,19 @@ def run_demo(
         )
     )
 
-    # 3. What single filters extract (Xia et al.)
-    tap = create_cnn_representation("alexnet64:conv2", model=net)
-    tex = filter_textures(
-        tap,
-        x[1],
-        list(range(16)),
-        OptimizeConfig(steps=steps, lr=0.05, lambda_tv=0.05, jitter=1, tol=0.0, seed=seed, progress=False),
-    )
-    save_grid(tex, out / "textures_conv2.png", columns=8, scale=2)
+    # 3. What single filters extract (Xia et al.): vgg19_64 relu2_1 once its weights ship, else alexnet64 conv2
+    tex_model = texture_model()
+    tex_layer = texture_layers(tex_model)[1]
+    tap = create_cnn_representation(f"{tex_model}:{tex_layer}", model=net if tex_model == "alexnet64" else None)
+    tex = filter_textures(tap, x[1], k=16, steps=steps, seed=seed)  # TEXTURE_PRESET, 16 most energetic
+    save_grid(tex.images, out / "textures_conv2.png", columns=8, scale=2)
     sections.append(
         Section(
-            "The texture each conv2 filter extracts",
+            f"The texture each {tex_model} {tex_layer} filter extracts",
             f"Feature-map inversion: all maps but one are set to zero and the kept one receives the per-pixel sum "
             f"of all maps; inverting that code shows the texture primitive of the filter (here on "
             f"'{items[1].name}').",
-            [(out / "textures_conv2.png", "filters 0-15 of conv2")],
+            [(out / "textures_conv2.png", f"the 16 most energetic {tex_layer} filters: {tex.channels}")],
         )
     )
 

@@ -37,6 +37,29 @@ def save_grid(images: torch.Tensor, path: str | Path, columns: int | None = None
     return save_image(img, path)
 
 
+def captioned_grid(
+    images: torch.Tensor, captions: Sequence[str], path: str | Path, columns: int = 8, scale: int = 3
+) -> Path:
+    """Save images ``(N, 3, H, W)`` in a grid with a caption (wrapped at ':') under every tile."""
+    n = images.shape[0]
+    columns = max(1, min(columns, n))
+    rows = (n + columns - 1) // columns
+    h, w = images.shape[-2] * scale, images.shape[-1] * scale
+    cap_h, pad = 26, 4
+    canvas = Image.new("RGB", (columns * (w + pad), rows * (h + cap_h)), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i in range(n):
+        x0, y0 = (i % columns) * (w + pad), (i // columns) * (h + cap_h)
+        arr = (images[i].clamp(0, 1).numpy().transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+        canvas.paste(Image.fromarray(arr).resize((w, h), Image.Resampling.NEAREST), (x0, y0))
+        for j, line in enumerate(captions[i].split(": ")):
+            draw.text((x0 + 2, y0 + h + 1 + 12 * j), line, fill="black" if j == 0 else "red")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+    return path
+
+
 def labelled_rows(rows: Sequence[torch.Tensor], labels: Sequence[str], path: str | Path, scale: int = 2) -> Path:
     """Save rows of images (each ``(N, 3, H, W)``) with a text label left of every row."""
     tiles = [grid(r, columns=r.shape[0]) for r in rows]

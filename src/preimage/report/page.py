@@ -136,6 +136,25 @@ def _csv_rows(path: Path) -> list[dict[str, Any]]:
         return list(csv.DictReader(fh))
 
 
+@READERS.register("textures")
+def _textures(s: dict[str, Any]) -> str:
+    layers = s.get("layers", [])
+    hfe = ", ".join(f"{r['layer']} {_fmt(r.get('high_freq_energy'))}" for r in layers)
+    inactive = sum(int(r.get("inactive", 0)) for r in layers)
+    text = (
+        f"Textures of the most energetic filters of each layer of {s.get('model', '?')} "
+        f"(recipe {s.get('recipe', '?')}). Mean high-frequency energy of the textures by layer: {hfe}"
+    )
+    text += "; it grows with depth" if s.get("claim_more_structure_higher_up") else "; it does not grow with depth"
+    text += f". Channels inactive on the image (marked, not inverted): {inactive}."
+    for name, r in s.get("recipes", {}).items():
+        text += (
+            f" Recipe {name} on the atlas channels: relative feature error {_fmt(r.get('feature_error'))}, "
+            f"image std {_fmt(r.get('image_std'))}, {_fmt(r.get('steps'))} steps."
+        )
+    return text
+
+
 def build_report(root: Path, out: Path | None = None) -> Path:
     """Collect every ``root/*/summary.json`` into ``root/report.html`` (or ``out``)."""
     root = Path(root)

@@ -1,4 +1,4 @@
-"""Train ``alexnet64`` on Tiny-ImageNet-200 on a CPU: seeded, resumable, logged.
+"""Train ``alexnet64`` or ``vgg19_64`` on Tiny-ImageNet-200 on a CPU: seeded, resumable, logged.
 
 The whole training set is decoded once into a uint8 tensor (1.2 GB), so a
 2-core machine spends its time in the network, not in JPEG decoding.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from preimage.data import materialize
 from preimage.files import dumps, write_json, write_text
 from preimage.models import AlexNet64, fold_batchnorm, get_config
+from preimage.models.vgg import VGG19_64_FC, VGG19_64_WIDTHS, vgg19_64_net
 from preimage.runtime import resolve_amp
 from preimage.training.common import (
     MetricsLog,
@@ -41,11 +43,31 @@ from preimage.training.common import (
     steps_per_epoch as count_steps,
 )
 
+# the networks train-classifier knows: their train-time form (batch norm after every convolution) and the
+# plain, shipped form whose keys the folded train-time form has
+TRAINABLE: dict[str, tuple[Callable[[], torch.nn.Module], Callable[[], torch.nn.Module]]] = {
+    "alexnet64": (lambda: AlexNet64(batchnorm=True), AlexNet64),
+    "vgg19_64": (lambda: vgg19_64_net(batchnorm=True), vgg19_64_net),
+}
+
+_ARCHITECTURE = {
+    "alexnet64": """5 conv (64-128-192-192-128, conv1 5x5 stride 2) + 3 fully connected (1024-1024-200),
+  ReLU, max-pooling""",
+    "vgg19_64": f"""the VGG-19 layer structure: 16 conv 3x3 in blocks of 2-2-4-4-4 at widths
+  {"-".join(map(str, VGG19_64_WIDTHS))}, ReLU, 2x2 *average* pooling (as Xia et al. and Gatys et al. ran VGG-19),
+  aliases relu1_1 .. relu5_4, then 3 fully connected ({VGG19_64_FC}-{VGG19_64_FC}-200, dropout 0.3)""",
+}
+_TITLE = {
+    "alexnet64": "AlexNet for 64x64 images",
+    "vgg19_64": "VGG-19 structure with average pooling for 64x64 images",
+}
+
 
 @dataclass
 class ClassifierConfig:
     data: str
     out: str
+    model: str = "alexnet64"
     epochs: int = 16
     batch_size: int = 128
     lr: float = 0.1
@@ -149,7 +171,11 @@ def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
 def train_classifier(
     cfg: ClassifierConfig, resume: bool = False, overwrite: bool = False, strict: bool = False
 ) -> dict[str, Any]:
-    """Train (or resume) and export ``alexnet64.safetensors`` + a model card into ``cfg.out``."""
+    """Train (or resume) and export ``<model>.safetensors`` + a model card into ``cfg.out``."""
+    if cfg.model not in TRAINABLE:
+        from preimage.errors import unknown_name
+
+        raise unknown_name("trainable model", cfg.model, TRAINABLE)
     cfg = replace(cfg, amp=resolve_amp(cfg.amp))  # "auto": bf16 only on a CPU that has it natively
     run = Path(cfg.out)
     ckpt_path = run / "checkpoint.pt"
@@ -157,13 +183,13 @@ def train_classifier(
     if resume:  # before the data is decoded: differing settings are an error naming them
         check_resume_config(load_checkpoint(ckpt_path).get("config", {}), asdict(cfg), ckpt_path)
     run.mkdir(parents=True, exist_ok=True)
-    mcfg = get_config("alexnet64")
+    mcfg = get_config(cfg.model)
     seed_everything(cfg.seed)
     root = Path(cfg.data)
     train_x, train_y = materialize(str(root / cfg.train_pattern), 64, "center", cfg.limit_train, cfg.cache_dir, strict)
     val_x, val_y = materialize(str(root / cfg.val_pattern), 64, "center", cfg.limit_val, cfg.cache_dir, strict)
 
-    model = AlexNet64(batchnorm=True)
+    model = TRAINABLE[cfg.model][0]()
     decay: list[torch.nn.Parameter] = []
     no_decay: list[torch.nn.Parameter] = []
     for p in model.parameters():
@@ -256,11 +282,11 @@ def train_classifier(
                 print(f"stopping after epoch {epoch} as asked; continue with --resume", flush=True)
                 return {"stopped_at_epoch": epoch, "history": history}
 
-        return export_alexnet64(model, run, cfg, history, val_x, val_y)
+        return export_classifier(model, run, cfg, history, val_x, val_y)
 
 
-def export_alexnet64(
-    model: AlexNet64,
+def export_classifier(
+    model: torch.nn.Module,
     run: Path,
     cfg: ClassifierConfig,
     history: list[dict[str, Any]],
@@ -268,16 +294,17 @@ def export_alexnet64(
     val_y: torch.Tensor,
 ) -> dict[str, Any]:
     """Fold batch norm, write fp16 safetensors, re-measure the *shipped* weights, write the card."""
-    mcfg = get_config("alexnet64")
+    name = cfg.model
+    mcfg = get_config(name)
     model.eval()
     fold_batchnorm(model)
     path = export_safetensors(
         model.state_dict(),
-        run / "alexnet64.safetensors",
+        run / f"{name}.safetensors",
         fp16=True,
-        metadata={"arch": "alexnet64", "data": "tiny-imagenet-200"},
+        metadata={"arch": name, "data": "tiny-imagenet-200"},
     )
-    shipped = AlexNet64()
+    shipped = TRAINABLE[name][1]().eval()
     from safetensors.torch import load_file
 
     shipped.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
@@ -293,10 +320,15 @@ def export_alexnet64(
         "size_mb": round(path.stat().st_size / 2**20, 2),
     }
     write_json(run / "summary.json", summary)
-    card = f"""# alexnet64 — AlexNet for 64x64 images, trained on Tiny-ImageNet-200
+    write_json(run / f"{name}.json", summary)
+    classes = Path(cfg.data) / "classes.tsv"
+    if classes.is_file():  # label<TAB>wnid<TAB>names -> the zoo's label<TAB>names
+        rows = [line.split("\t") for line in classes.read_text().splitlines() if line]
+        write_text(run / f"{name}_classes.tsv", "".join(f"{r[0]}\t{r[-1]}\n" for r in rows))
+    card = f"""# {name} — {_TITLE[name]}, trained on Tiny-ImageNet-200
 
-- **Architecture**: 5 conv (64-128-192-192-128, conv1 5x5 stride 2) + 3 fully connected (1024-1024-200),
-  ReLU, max-pooling; trained with batch norm, shipped with it folded into the convolutions.
+- **Architecture**: {_ARCHITECTURE[name]};
+  trained with batch norm after every convolution, shipped with it folded into the convolutions.
   {sum(p.numel() for p in shipped.parameters()) / 1e6:.2f}M parameters,
   fp16 safetensors ({summary["size_mb"]} MB).
 - **Data**: Tiny-ImageNet-200 train (100,000 images, 200 classes), 64x64; ImageNet non-commercial
@@ -308,10 +340,10 @@ def export_alexnet64(
 - **Wall time**: {summary["wall_min"]} min on a 2-core CPU.
 - **Metrics** (the shipped fp16 weights, Tiny-ImageNet val, {final["n"]} images, centre 64x64):
   top-1 **{final["top1"]:.2f}%**, top-5 **{final["top5"]:.2f}%**.
-- **Reproduce**: `preimage train-classifier --data ../shared/data/tiny-imagenet-200 --epochs {cfg.epochs}
-  --seed {cfg.seed} -o runs/alexnet64`; measure: `preimage evaluate-classifier alexnet64
+- **Reproduce**: `preimage train-classifier --model {name} --data ../shared/data/tiny-imagenet-200
+  --epochs {cfg.epochs} --seed {cfg.seed} -o runs/{name}`; measure: `preimage evaluate-classifier {name}
   --data ../shared/data/tiny-imagenet-200/val-0000.tar.gz`.
 """
-    write_text(run / "alexnet64.md", card)
+    write_text(run / f"{name}.md", card)
     print(dumps(summary), flush=True)
     return summary
