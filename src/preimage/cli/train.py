@@ -1,13 +1,12 @@
-"""``train-classifier``, ``evaluate-classifier`` and ``list models``."""
+"""``train-classifier``, ``evaluate-classifier``, ``train-decoder``, ``train-hoggles`` and ``shrink-checkpoint``."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from preimage.cli import args as types
-from preimage.cli.main import add_decoder_arguments, add_size_arguments, build_representation, command, decoder_options
+from preimage.cli.main import command
 from preimage.files import dumps, prepare_outputs
 from preimage.runtime import AMP_CHOICES
 
@@ -116,24 +115,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     x, y = materialize(args.data, args.size or cfg.input_size, "center", args.limit, strict=args.strict)
     result = evaluate_classifier(model, x, y, cfg.mean, cfg.std)
     print(dumps({"model": args.model, "weights": str(args.weights), **result}))
-    return 0
-
-
-def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--out", default="out/demo", help="output folder (default out/demo)")
-    p.add_argument("--images", default="samples:all", help="images to use (default: scikit-image's photos)")
-    p.add_argument("--steps", type=types.positive, default=100, help="optimisation steps per inversion")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-
-
-@command("demo", "the main job on the embedded sample photos: writes out/demo/index.html", _demo_args)
-def _demo(args: argparse.Namespace) -> int:
-    from preimage.report.demo import run_demo
-
-    out = Path(args.out)
-    prepare_outputs([out / "index.html", out / "summary.json"], args.overwrite)
-    summary = run_demo(out, args.images, args.steps, args.seed, args.strict)
-    print(f"wrote {summary['page']} ({summary['seconds']} s)")
     return 0
 
 
@@ -267,61 +248,6 @@ def _train_hoggles(args: argparse.Namespace) -> int:
     prepare_outputs([Path(args.out) / "hoggles_hog.safetensors"], args.overwrite)
     cfg = HogglesConfig(atoms=args.atoms, alpha=args.alpha, windows=args.windows, epochs=args.rounds, seed=args.seed)
     train_hoggles(args.data, args.out, cfg, args.train_images, args.cache_dir)
-    return 0
-
-
-def _evaluate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rep", required=True, help="hog, hog-dt, lbp, sift (lbp@4: another cell size) or MODEL:LAYER")
-    p.add_argument(
-        "--method",
-        default="decoder",
-        help="decoder, optimize, autoencoder, hoggles (HOG only) or textures (see: preimage list inverters); "
-        "default decoder",
-    )
-    p.add_argument("--data", required=True, help="images: shards, folder, glob or samples:all")
-    p.add_argument("--limit", type=types.positive, default=None, help="at most N images, N >= 1 (default: all of them)")
-    add_size_arguments(
-        p,
-        "side in pixels the error is measured at, against the input downsampled to it (bilinear, antialiased); "
-        "default: the decoder's own (64 for every shipped one), min(--size, 64) for the other methods. "
-        "normalized_error_full is measured at --size, the reconstruction upsampled bilinearly",
-    )
-    p.add_argument("--steps", type=types.positive, default=200, help="optimisation steps (method optimize)")
-    p.add_argument("--batch", type=types.positive, default=64, help="images optimised together (method optimize)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (optimisation noise, bootstrap)")
-    add_decoder_arguments(p)
-    p.add_argument(
-        "--json", action="store_true", help="print only the JSON result on stdout (no summary line on stderr)"
-    )
-
-
-@command(
-    "evaluate", "normalised reconstruction error of an inverter on a test set (JSON with a 95% CI)", _evaluate_args
-)
-def _evaluate_inverter(args: argparse.Namespace) -> int:
-    from preimage.evaluation import evaluate_inverter
-
-    result = evaluate_inverter(
-        build_representation(args.rep),
-        args.method,
-        args.data,
-        args.limit,
-        args.size,
-        args.steps,
-        args.batch,
-        args.seed,
-        args.output_size,
-        args.strict,
-        **decoder_options(args),
-    )
-    print(dumps(result))
-    if not args.json:
-        ci = result["ci95"]
-        print(
-            f"preimage: {args.rep} by {args.method}: normalised error {result['normalized_error']:.4f} "
-            f"(95% CI {ci[0]:.4f}-{ci[1]:.4f}) on {result.get('n')} images, {result['skipped']} skipped",
-            file=sys.stderr,
-        )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""``invert``, ``textures``, ``restyle`` and ``experiment``."""
+"""``preimage textures`` and ``restyle``: feature-map inversion (Xia et al.)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
 from preimage.cli import args as types
 from preimage.cli.main import (
-    add_decoder_arguments,
-    add_size_arguments,
-    build_representation,
     command,
-    decoder_options,
-    note,
 )
-from preimage.errors import PreimageError, unknown_name
+from preimage.errors import PreimageError
 from preimage.files import check_folder, dumps, prepare_outputs
-
-OUTPUT_HELP = (
-    "side in pixels of the reconstructions (default: the decoder's own, 64 for every shipped one; optimize and "
-    "hoggles reconstruct at --size, then downsample to min(--size, 64)); larger than the method's own output is "
-    "upsampled, with a warning that this adds no detail"
-)
 
 
 def parse_channels(spec: str) -> list[int]:
@@ -40,72 +27,6 @@ def parse_channels(spec: str) -> list[int]:
     except ValueError:
         raise PreimageError(f"bad --channels {spec!r}: write ranges like 0-63 or lists like 0,5,9") from None
     return out
-
-
-def _invert_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders, globs, shards or samples:NAME")
-    p.add_argument(
-        "--rep",
-        required=True,
-        help="hog, hog-dt, lbp, sift (lbp@4: another cell size) or MODEL:LAYER (e.g. alexnet64:conv3)",
-    )
-    p.add_argument(
-        "--method",
-        default="optimize",
-        help="optimize (gradient descent), decoder (learned), hoggles (HOG only), autoencoder or textures "
-        "(see: preimage list inverters); default optimize",
-    )
-    add_size_arguments(p, OUTPUT_HELP)
-    p.add_argument(
-        "--steps", type=types.positive, default=None, help="optimisation steps, at least 1 (default: the method's)"
-    )
-    p.add_argument(
-        "--preset",
-        choices=["mahendran", "xia"],
-        default=None,
-        help="optimisation recipe: mahendran (default settings of the representation) or xia (the official "
-        "MXNet recipe of Xia et al. exactly; --steps caps its 1000 updates)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="random seed of the starting noise")
-    p.add_argument(
-        "--weights", default="default", help="for MODEL:LAYER: 'default' (the shipped weights) or a weights file"
-    )
-    p.add_argument("--limit", type=types.positive, default=None, help="at most N images, N >= 1 (default: all of them)")
-    add_decoder_arguments(p)
-    p.add_argument("-o", "--out", required=True, help="output folder: one PNG per input, named after it")
-
-
-@command("invert", "reconstruct images from their features (one PNG per input)", _invert_args)
-def _invert(args: argparse.Namespace) -> int:
-    from preimage.data import read_images, save_image, upsampled_note
-    from preimage.inverters import create_inverter, taken_options
-
-    rep = build_representation(args.rep, args.weights)
-    given = {"steps": args.steps, "preset": args.preset}
-    run_settings = taken_options(args.method, {"seed": args.seed, "progress": True})
-    # built before any image is read: a refused option or a missing decoder is named at once
-    inverter = create_inverter(
-        args.method,
-        rep,
-        input_size=args.size,
-        output_size=args.output_size,
-        **run_settings,
-        **{k: v for k, v in given.items() if v is not None},
-        **decoder_options(args),
-    )
-    items, skipped = read_images(args.images, size=args.size, limit=args.limit, strict=args.strict)
-    names = []
-    seen: dict[str, int] = {}
-    for item in items:
-        names.append(item.name if item.name not in seen else f"{item.name}_{seen[item.name]}")
-        seen[item.name] = seen.get(item.name, 0) + 1
-    out = Path(args.out)
-    targets = prepare_outputs([out / f"{stem}.png" for stem in names], args.overwrite)
-    note(upsampled_note(items, args.size))
-    recon = inverter.reconstruct(torch.stack([it.image for it in items]))
-    written = [str(save_image(img, target)) for target, img in zip(targets, recon, strict=True)]
-    print(dumps({"out": str(out), "rep": args.rep, "method": args.method, "files": written, "skipped": skipped.total}))
-    return 0
 
 
 _RECIPE_HELP = (
@@ -257,77 +178,4 @@ def _restyle(args: argparse.Namespace) -> int:
     ctx = Context(Path(args.out), seed=args.seed, model=args.model, weights=args.weights, options=options)
     summary = restyle(ctx)
     print(dumps({"out": str(args.out), **summary}))
-    return 0
-
-
-def _experiment_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help="an experiment name, or 'all' (see: preimage experiment list)")
-    p.add_argument("-o", "--out", default="out/experiments", help="output folder, one sub-folder per experiment")
-    p.add_argument("--quick", action="store_true", help="tiny settings: each experiment in under a minute")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--model", default="alexnet64", help="registered CNN (see: preimage list models)")
-    p.add_argument("--weights", default="default", help="'default' (the shipped weights) or a weights file")
-    p.add_argument("--data", default=None, help="test-set root, e.g. ../shared/data/tiny-imagenet-200")
-    p.add_argument(
-        "--limit", type=types.positive, default=None, help="images per test set (default: each experiment's)"
-    )
-    p.add_argument(
-        "--steps", type=types.positive, default=None, help="optimisation steps (default 200; 10 with --quick)"
-    )
-    p.add_argument(
-        "--size",
-        type=types.size,
-        default=None,
-        help="side in pixels of the images the representations see (default 64); shallow-table --size 224 runs "
-        "the paper's protocol (features of the 224-px photo, reconstructions at 64 px) beside the 64-px one",
-    )
-
-
-@command(
-    "experiment",
-    "run one of the papers' analyses (or 'all'); writes PNG, CSV and summary.json",
-    _experiment_args,
-)
-def _experiment(args: argparse.Namespace) -> int:
-    from preimage.experiments import EXPERIMENTS, Context, list_experiments, run_experiment
-
-    names = list_experiments()
-    if args.name == "list":
-        for n in names:
-            print(f"{n:14s} {EXPERIMENTS.help(n)}")
-        return 0
-    todo = names if args.name == "all" else [args.name]
-    if args.name != "all" and args.name not in names:
-        raise unknown_name("experiment", args.name, [*names, "all", "list"])
-    prepare_outputs([Path(args.out) / n / "summary.json" for n in todo], args.overwrite)
-    ctx = Context(
-        Path(args.out),
-        quick=args.quick,
-        seed=args.seed,
-        model=args.model,
-        weights=args.weights,
-        data=args.data,
-        options={
-            k: v for k, v in {"limit": args.limit, "steps": args.steps, "size": args.size}.items() if v is not None
-        },
-    )
-    for name in todo:
-        summary = run_experiment(name, ctx)
-        print(dumps(summary, default=str))
-    return 0
-
-
-def _report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", metavar="DIR", help="folder written by preimage experiment ... -o DIR")
-    p.add_argument("-o", "--out", default=None, help="HTML file (default DIR/report.html)")
-
-
-@command("report", "one self-contained HTML page from experiment results", _report_args)
-def _report(args: argparse.Namespace) -> int:
-    from preimage.report.page import build_report
-
-    target = Path(args.out) if args.out else Path(args.dir) / "report.html"
-    prepare_outputs([target], args.overwrite)
-    page = build_report(Path(args.dir), target)
-    print(f"wrote {page}")
     return 0

@@ -1,0 +1,91 @@
+"""``preimage invert``: images reconstructed from their features by any registered inverter."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from preimage.cli import args as types
+from preimage.cli.main import (
+    add_decoder_arguments,
+    add_size_arguments,
+    build_representation,
+    command,
+    decoder_options,
+    note,
+)
+from preimage.files import dumps, prepare_outputs
+
+OUTPUT_HELP = (
+    "side in pixels of the reconstructions (default: the decoder's own, 64 for every shipped one; optimize and "
+    "hoggles reconstruct at --size, then downsample to min(--size, 64)); larger than the method's own output is "
+    "upsampled, with a warning that this adds no detail"
+)
+
+
+def _invert_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders, globs, shards or samples:NAME")
+    p.add_argument(
+        "--rep",
+        required=True,
+        help="hog, hog-dt, lbp, sift (lbp@4: another cell size) or MODEL:LAYER (e.g. alexnet64:conv3)",
+    )
+    p.add_argument(
+        "--method",
+        default="optimize",
+        help="optimize (gradient descent), decoder (learned), hoggles (HOG only), autoencoder or textures "
+        "(see: preimage list inverters); default optimize",
+    )
+    add_size_arguments(p, OUTPUT_HELP)
+    p.add_argument(
+        "--steps", type=types.positive, default=None, help="optimisation steps, at least 1 (default: the method's)"
+    )
+    p.add_argument(
+        "--preset",
+        choices=["mahendran", "xia"],
+        default=None,
+        help="optimisation recipe: mahendran (default settings of the representation) or xia (the official "
+        "MXNet recipe of Xia et al. exactly; --steps caps its 1000 updates)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed of the starting noise")
+    p.add_argument(
+        "--weights", default="default", help="for MODEL:LAYER: 'default' (the shipped weights) or a weights file"
+    )
+    p.add_argument("--limit", type=types.positive, default=None, help="at most N images, N >= 1 (default: all of them)")
+    add_decoder_arguments(p)
+    p.add_argument("-o", "--out", required=True, help="output folder: one PNG per input, named after it")
+
+
+@command("invert", "reconstruct images from their features (one PNG per input)", _invert_args)
+def _invert(args: argparse.Namespace) -> int:
+    from preimage.data import read_images, save_image, upsampled_note
+    from preimage.inverters import create_inverter, taken_options
+
+    rep = build_representation(args.rep, args.weights)
+    given = {"steps": args.steps, "preset": args.preset}
+    run_settings = taken_options(args.method, {"seed": args.seed, "progress": True})
+    # built before any image is read: a refused option or a missing decoder is named at once
+    inverter = create_inverter(
+        args.method,
+        rep,
+        input_size=args.size,
+        output_size=args.output_size,
+        **run_settings,
+        **{k: v for k, v in given.items() if v is not None},
+        **decoder_options(args),
+    )
+    items, skipped = read_images(args.images, size=args.size, limit=args.limit, strict=args.strict)
+    names = []
+    seen: dict[str, int] = {}
+    for item in items:
+        names.append(item.name if item.name not in seen else f"{item.name}_{seen[item.name]}")
+        seen[item.name] = seen.get(item.name, 0) + 1
+    out = Path(args.out)
+    targets = prepare_outputs([out / f"{stem}.png" for stem in names], args.overwrite)
+    note(upsampled_note(items, args.size))
+    recon = inverter.reconstruct(torch.stack([it.image for it in items]))
+    written = [str(save_image(img, target)) for target, img in zip(targets, recon, strict=True)]
+    print(dumps({"out": str(out), "rep": args.rep, "method": args.method, "files": written, "skipped": skipped.total}))
+    return 0
