@@ -18,7 +18,7 @@ SHIPPED = sorted(p for p in ZOO_DIR.glob("decoder_*.safetensors") if not p.stem.
 
 def test_zoo_is_small() -> None:
     total = sum(p.stat().st_size for p in ZOO_DIR.glob("*.safetensors"))
-    assert total < 60 * 2**20
+    assert total < 80 * 2**20  # issue 15: the whole zoo, both protocols, under 80 MB
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
@@ -27,7 +27,8 @@ def test_shipped_decoder_loads_and_has_a_card(path: Path) -> None:
     assert path.with_suffix(".md").is_file()
     out = dec(torch.rand(2, *dec.code_shape))
     assert out.shape == (2, 3, dec.image_size, dec.image_size) and out.min() >= 0 and out.max() <= 1
-    assert Decoder.from_pretrained(dec.rep).code_shape == dec.code_shape
+    # found again by what it inverts: the representation and the size of the image it sees
+    assert Decoder.from_pretrained(dec.rep, size=dec.input_size).code_shape == dec.code_shape
 
 
 def test_unknown_decoder_names_what_ships() -> None:

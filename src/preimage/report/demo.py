@@ -53,6 +53,13 @@ def _autoencoder_error(rep: Representation, x: torch.Tensor) -> float:
     return normalized_reconstruction_error(x, autoencoder.reconstruct(x))
 
 
+def edge_energy(images: torch.Tensor) -> float:
+    """Mean gradient magnitude (finite differences, gray) of ``(N, 3, H, W)`` images in ``[0, 1]``."""
+    gray = images.mean(1)
+    dx, dy = gray[..., :, 1:] - gray[..., :, :-1], gray[..., 1:, :] - gray[..., :-1, :]
+    return float((dx[..., :-1, :].square() + dy[..., :, :-1].square()).sqrt().mean())
+
+
 def full_resolution_section(out: Path, images: str, summary: dict[str, Any]) -> Section | None:
     """The paper's protocol on the sample photos: HOG of the 224-px photo, decoded to 64 px.
 
@@ -78,19 +85,25 @@ def full_resolution_section(out: Path, images: str, summary: dict[str, Any]) -> 
     labelled_rows([thumbs, rec_full, rec_thumb], ["input", f"HOG@{size}", "HOG@64"], out / "hog_full_resolution.png")
     for i, name in enumerate(summary["images"]):
         save_image(rec_full[i], out / f"hog{size}" / f"{name}.png")
+    detail_in = edge_energy(thumbs)
+    detail_full, detail_thumb = edge_energy(rec_full) / detail_in, edge_energy(rec_thumb) / detail_in
     summary["hog_full_resolution"] = {
         f"{size}->64": err_full["normalized_error"],
         "64->64": err_thumb["normalized_error"],
+        # mean gradient magnitude of the reconstructions over the photos' (1 = as much edge detail)
+        "detail": {f"{size}->64": detail_full, "64->64": detail_thumb},
         "code_shapes": {f"{size}->64": list(code_full.shape[1:]), "64->64": list(code_thumb.shape[1:])},
     }
     table = [
         {
             "protocol": f"HOG of the {size}-px photo ({'x'.join(map(str, code_full.shape[1:]))}) -> 64 px",
             "normalised error": err_full["normalized_error"],
+            "edge detail kept": detail_full,
         },
         {
             "protocol": f"HOG of the 64-px thumbnail ({'x'.join(map(str, code_thumb.shape[1:]))}) -> 64 px",
             "normalised error": err_thumb["normalized_error"],
+            "edge detail kept": detail_thumb,
         },
     ]
     return Section(
@@ -98,8 +111,14 @@ def full_resolution_section(out: Path, images: str, summary: dict[str, Any]) -> 
         f"HOG (cell 8) computed on the {size}-px photo, as Dosovitskiy &amp; Brox did on ImageNet, holds "
         f"{code_full.shape[-1]}x{code_full.shape[-1]} cells; one forward pass of the learned decoder predicts "
         "the photo downsampled to 64 px. Below it the HOG of the 64-px thumbnail (8x8 cells) through the "
-        "64-px decoder: the finer grid of the full-resolution code keeps visibly more of the picture. Both "
-        "are scored against the photo downsampled to 64 px (bilinear with antialiasing).",
+        "64-px decoder. The finer grid of the full-resolution code keeps far more edges and layout (edge "
+        "detail: mean gradient magnitude of the reconstruction over the photo's). Its pixel error on these "
+        "photos is not lower: the 224-px decoder learned from 8,000 Imagenette photos of 10 classes, the "
+        "64-px one from 100,000 Tiny-ImageNet images, and on photos unlike its training set (a retina, a "
+        "stained tissue) the 64-px decoder's smoother colour guess costs less squared error than sharp edges "
+        "in the wrong tone. Both are scored against the photo downsampled to 64 px (bilinear with "
+        "antialiasing); on Imagenette val the 224-px decoder's error is 0.296 against 0.40 at 64 px "
+        "(see its model card).",
         [
             (
                 out / "hog_full_resolution.png",
