@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -85,24 +86,30 @@ def browser() -> Iterator[object]:
             "chromium or chromedriver absent (apt-get install chromium chromium-driver) — browser tests skipped"
         )
     pytest.importorskip("selenium", reason="selenium absent (pip install -e '.[dev]') — browser tests skipped")
+    driver = headless_chromium("1320,1000", "--disable-gpu")
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def headless_chromium(window_size: str, *extra_args: str) -> Any:
+    """Debian's chromium, headless, through the system chromedriver (the tests and the screenshots)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    assert CHROMIUM is not None and CHROMEDRIVER is not None
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in (
         "--headless=new",
         "--no-sandbox",
         "--disable-dev-shm-usage",
-        "--window-size=1320,1000",
+        f"--window-size={window_size}",
         "--force-device-scale-factor=1",
-        "--disable-gpu",
+        *extra_args,
     ):
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
 
 def screenshot_dir(tmp_path: Path) -> Path:

@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from preimage.explore import Explorer, create_app
-from tests.explore.conftest import CHROMEDRIVER, CHROMIUM, free_port
+from tests.explore.conftest import CHROMEDRIVER, CHROMIUM, free_port, headless_chromium
 
 
 def wait(driver: Any, condition: Any) -> Any:
@@ -57,18 +55,7 @@ def main(out: Path) -> None:
     while explorer.jobs.pending() or any(j["status"] == "running" for j in explorer.jobs.snapshot()):
         time.sleep(0.5)
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1180",
-        "--force-device-scale-factor=1",
-        "--hide-scrollbars",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver = headless_chromium("1400,1180", "--hide-scrollbars")
     try:
         driver.get(f"http://127.0.0.1:{port}/")
         wait(driver, lambda d: d.find_elements("css selector", "#rep option"))
