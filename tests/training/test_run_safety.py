@@ -107,3 +107,14 @@ def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(
     assert (ckpt["epoch"], ckpt["step_in_epoch"]) == (1, 0)  # written after epoch 1, never after the NaN
     assert all(bool(torch.isfinite(v).all()) for v in ckpt["model"].values() if v.is_floating_point())
     assert not (run / "decoder_hog.safetensors").exists()
+
+
+def test_resume_compares_data_paths_after_resolving_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a run started as "../shared/data/x" from one folder and resumed as an absolute path is the same run
+    (tmp_path / "data").mkdir()
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    saved = {"data": str(tmp_path / "data"), "lr": 1e-3}
+    check_resume_config(saved, {**saved, "data": "../data"}, Path("c"))
+    with pytest.raises(PreimageError, match=r"--data"):
+        check_resume_config(saved, {**saved, "data": "../other"}, Path("c"))

@@ -215,7 +215,7 @@ def check_resume_config(saved: dict[str, Any], current: dict[str, Any], path: Pa
     """A one-line error naming every setting that differs from the checkpoint's (outside RESUME_MAY_CHANGE)."""
     # a setting the checkpoint does not record is newer than the checkpoint: nothing to compare it with
     keys = sorted((set(saved) & set(current)) - RESUME_MAY_CHANGE)
-    differ = [k for k in keys if _comparable(saved.get(k)) != _comparable(current.get(k))]
+    differ = [k for k in keys if _comparable(k, saved.get(k)) != _comparable(k, current.get(k))]
     if differ:
         shown = ", ".join(f"--{k.replace('_', '-')} {saved.get(k)!r} (now {current.get(k)!r})" for k in differ)
         raise PreimageError(
@@ -224,7 +224,15 @@ def check_resume_config(saved: dict[str, Any], current: dict[str, Any], path: Pa
         )
 
 
-def _comparable(value: Any) -> Any:
+# settings that name files or folders: "../shared/data/x" and "/work/shared/data/x" are the same data
+PATH_SETTINGS = frozenset({"data", "init_decoder", "weights", "teachers"})
+
+
+def _comparable(key: str, value: Any) -> Any:
+    if key in PATH_SETTINGS and isinstance(value, str):
+        return str(Path(value).resolve())
+    if key in PATH_SETTINGS and isinstance(value, (list, tuple)):
+        return [str(Path(v).resolve()) if isinstance(v, str) else v for v in value]
     return list(value) if isinstance(value, tuple) else value
 
 
