@@ -105,3 +105,23 @@ def test_samples_are_rgb_in_unit_range() -> None:
         assert img.shape[0] == 3 and img.min() >= 0 and img.max() <= 1
     with pytest.raises(PreimageError, match="did you mean 'astronaut'"):
         load_sample("astronat")
+
+
+@pytest.mark.parametrize("fit", ["resize", "center", "random"])
+def test_a_fitted_photo_is_the_photo_saved_at_that_size(fit: str, tmp_path: Path) -> None:
+    # what a representation sees after resizing must be what it would see had the resized photo been saved
+    # as an 8-bit file (as every training set is stored): binary codes such as LBP flip on sub-level changes
+    from preimage.data.images import save_image
+
+    photo = load_sample("coffee")  # 400x600, a real 8-bit photo
+    fitted = fit_image(photo, 224, fit)
+    assert fitted.shape == (3, 224, 224)
+    reread = load_image(save_image(fitted, tmp_path / "fitted.png"))
+    assert torch.equal(fitted, reread)
+    # the float resize differs from it by less than one level: rounding, not a different resampling
+    reference = {"resize": resize(photo, 224), "center": center_crop(photo, 224)}.get(fit)
+    if reference is not None:
+        assert (fitted - reference).abs().max().item() <= 0.5 / 255 + 1e-6
+    # an image already at the size passes through untouched (a float image stays float)
+    exact = torch.rand(3, 32, 32)
+    assert torch.equal(fit_image(exact, 32, fit), exact)

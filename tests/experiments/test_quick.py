@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from preimage.experiments import Context, list_experiments, run_experiment
 
@@ -27,3 +28,21 @@ def test_optimisation_results_are_cached_and_reused(tmp_path: Path) -> None:
     assert [p.stat().st_mtime_ns for p in cached] == stamp  # ... and read back, not recomputed
     rows = [(r["rep"], r["method"], r.get("normalized_error")) for r in first["rows"]]
     assert rows == [(r["rep"], r["method"], r.get("normalized_error")) for r in second["rows"]]
+
+
+def test_error_on_a_reference_scale_compares_sets_of_different_spread() -> None:
+    # a set whose photos are twice as alike (half the contrast) has the same per-set normalised error for
+    # reconstructions that are half as far off, but half the error on the first set's yardstick
+    from preimage.experiments.common import error_row
+    from preimage.metrics import mean_pairwise_distance
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(6, 3, 16, 16, generator=g)
+    recon = (images + 0.1 * torch.randn(6, 3, 16, 16, generator=g)).clamp(0, 1)
+    scale = mean_pairwise_distance(images)
+    own = error_row(images, recon, seed=0, reference_scale=scale)
+    assert own["error_ref_scale"] == pytest.approx(own["normalized_error"], rel=1e-6)
+    alike, alike_recon = 0.25 + 0.5 * images, 0.25 + 0.5 * recon
+    half = error_row(alike, alike_recon, seed=0, reference_scale=scale)
+    assert half["normalized_error"] == pytest.approx(own["normalized_error"], rel=1e-5)
+    assert half["error_ref_scale"] == pytest.approx(own["normalized_error"] / 2, rel=1e-5)

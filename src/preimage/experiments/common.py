@@ -21,7 +21,7 @@ from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.experiments import Context
 from preimage.files import atomic_path
-from preimage.metrics import protocol_errors, psnr, ssim
+from preimage.metrics import per_image_normalized_error, protocol_errors, psnr, ssim
 
 SIZE = 64
 SET_NAMES = {"tiny-imagenet-200": "tiny-imagenet", "imagenette-224": "imagenette"}
@@ -132,15 +132,21 @@ def reconstruct(
     return out
 
 
-def error_row(images: torch.Tensor, recon: torch.Tensor, seed: int) -> dict[str, Any]:
+def error_row(
+    images: torch.Tensor, recon: torch.Tensor, seed: int, reference_scale: float | None = None
+) -> dict[str, Any]:
     """Normalised reconstruction error with its bootstrap 95% interval, plus mean PSNR (dB) and SSIM.
 
     At the reconstructions' size, against the images downsampled to it when they are larger (the paper's
     protocol); ``normalized_error_full`` at the images' own size (see :func:`preimage.metrics.protocol_errors`).
+    With ``reference_scale`` (another set's mean pairwise distance at the reconstructions' size) also
+    ``error_ref_scale``: the same distances divided by that one scale, so that two test sets compare on
+    one yardstick (the paper's error divides by each set's own spread, and a set of more alike photos
+    scores higher for the same pixel error).
     """
     errors = protocol_errors(images, recon, seed)
     target = resize(images, (int(recon.shape[-2]), int(recon.shape[-1])))
-    return {
+    row: dict[str, Any] = {
         "normalized_error": errors["normalized_error"],
         "ci_low": errors["ci95"][0],  # type: ignore[index]
         "ci_high": errors["ci95"][1],  # type: ignore[index]
@@ -149,3 +155,7 @@ def error_row(images: torch.Tensor, recon: torch.Tensor, seed: int) -> dict[str,
         "ssim": float(ssim(target, recon).mean()),
         "n": errors["n"],
     }
+    if reference_scale is not None:
+        per_image = per_image_normalized_error(target.float(), recon.float(), scale=reference_scale)
+        row["error_ref_scale"] = float(per_image.mean())
+    return row

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from preimage.data.images import resize
+from preimage.data.images import resize, to_8bit
 from preimage.experiments import Context, register_experiment, write_csv
 from preimage.experiments.common import (
     SIZE,
@@ -26,6 +26,7 @@ from preimage.experiments.common import (
     test_sets,
     unavailable,
 )
+from preimage.metrics import mean_pairwise_distance
 from preimage.report.figures import colourfulness, labelled_rows
 
 SHALLOW = ("hog", "sift", "lbp")
@@ -61,9 +62,14 @@ def shallow_table(ctx: Context) -> dict[str, Any]:
     size = int(ctx.options.get("size") or SIZE)
     rows: list[dict[str, Any]] = []
     figures: dict[str, str] = {}
+    # every set's spread (mean pairwise distance at the scored size); the first set's is the common yardstick
+    spreads: dict[str, float] = {}
     for set_name, spec in test_sets(ctx).items():
         full = load_images(spec, limit(ctx, 1000), size)
-        small = resize(full, SIZE)
+        # the 64-px protocol sees the photo as if saved at 64 px (8 bits, as its decoders' training images)
+        small = to_8bit(resize(full, SIZE))
+        spreads[set_name] = mean_pairwise_distance(resize(full, SIZE))
+        reference = next(iter(spreads.values()))
         # (label, what the representation sees, the size the reconstruction is scored at)
         protocols = [(f"{size}->{SIZE}", full, SIZE)] + ([(f"{SIZE}->{SIZE}", small, SIZE)] if size != SIZE else [])
         # optimisation is slow: it and its like-for-like comparisons run on the first `opt_n` images only
@@ -87,13 +93,13 @@ def shallow_table(ctx: Context) -> dict[str, Any]:
                         continue
                     subset = images[:opt_n] if method == "optimize" else images
                     recon = reconstruct(rep, method, subset, ctx, OPTIMIZE_STEPS, out_size)
-                    rows.append({**base, **error_row(subset, recon, ctx.seed)})
+                    rows.append({**base, **error_row(subset, recon, ctx.seed, reference)})
                     if method != "optimize" and len(subset) > opt_n:  # the like-for-like comparison with optimize
                         rows.append(
                             {
                                 **base,
                                 "method": f"{method} (first {opt_n})",
-                                **error_row(subset[:opt_n], recon[:opt_n], ctx.seed),
+                                **error_row(subset[:opt_n], recon[:opt_n], ctx.seed, reference),
                             }
                         )
                     grid_rows.append(recon[:SHOWN])
@@ -104,6 +110,9 @@ def shallow_table(ctx: Context) -> dict[str, Any]:
     return {
         "size": size,
         "optimize_images": f"the first {OPTIMIZE_IMAGES_224} of each set" if size != SIZE else "",
+        # error_ref_scale divides by this set's spread instead of each set's own
+        "reference_set": next(iter(spreads)),
+        "mean_pairwise_distance": spreads,
         "rows": rows,
         "figures": figures,
     }

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 import torch
 
-from preimage.data import SAMPLE_NAMES, center_crop, load_sample
+from preimage.data import SAMPLE_NAMES, fit_image, load_sample
 from preimage.errors import PreimageError, unknown_name
 
 K = TypeVar("K", bound=Hashable)
@@ -99,7 +99,7 @@ class ImageStore:
         self._lock = threading.Lock()
 
     def _prepare(self, image_id: str, name: str, photo: torch.Tensor) -> StoredImage:
-        crops = {s: center_crop(photo, s).contiguous() for s in self.sizes}
+        crops = {s: fit_image(photo, s, "center").contiguous() for s in self.sizes}
         return StoredImage(image_id, name, (int(photo.shape[-2]), int(photo.shape[-1])), crops)
 
     def sample(self, name: str) -> StoredImage:

@@ -516,7 +516,8 @@ def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Ten
         return None
     cached = None
     if cfg.cache_dir is not None:
-        cached = code_cache_file(cfg.cache_dir, cfg.rep, cfg.size, str(Path(cfg.data) / cfg.train_pattern), images)
+        source = str(Path(cfg.data).resolve() / cfg.train_pattern)  # resolved: "../x" and "/abs/x" share a cache
+        cached = code_cache_file(cfg.cache_dir, cfg.rep, cfg.size, source, images)
         if cached.is_file():
             store = SparseCodePairs.load(cached)
             say(f"{cfg.rep} codes of {len(images)} images and their mirrors read from {cached}", flush=True)
