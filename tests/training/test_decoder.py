@@ -437,7 +437,7 @@ def test_crop_pad_zero_trains_on_the_images_as_framed_only_flipped(data: Path, t
     order = torch.arange(32)
     plain = images.float() / 255
     for pad, framed in ((0, 32), (4, None)):
-        x, _ = Batches(images, order, 32, 0, 0, 0, 1, None, crop_pad=pad)[0]
+        x, _, _ = Batches(images, order, 32, 0, 0, 0, 1, None, crop_pad=pad)[0]
         as_is = (x == plain).flatten(1).all(1) | (x == plain.flip(-1)).flatten(1).all(1)
         if framed is None:
             assert int(as_is.sum()) < 8  # a pad-4 crop keeps the framing for 1 image in 81

@@ -80,7 +80,7 @@ def test_precomputed_codes_give_the_batches_of_the_on_the_fly_path() -> None:
     slow = Batches(images, order, 4, 0, 0, 0, 1, rep, 0)
     flipped = 0
     for step in range(3):
-        (xa, ca), (xb, cb) = fast[step], slow[step]
+        (xa, ca, _), (xb, cb, _) = fast[step], slow[step]
         assert torch.equal(xa, xb) and ca is not None and cb is not None
         torch.testing.assert_close(ca, cb, rtol=0, atol=1e-6)
         flipped += int((xa != images[order[step * 4 : step * 4 + 4]].float() / 255).any())
@@ -107,7 +107,7 @@ def test_sparse_sift_codes_and_their_mirrors_are_the_codes_of_the_batches(tmp_pa
     order = torch.tensor([2, 0, 3, 1])
     fast = Batches(images, order, 4, 0, 0, 0, 1, None, 0, again)
     slow = Batches(images, order, 4, 0, 0, 0, 1, rep, 0)
-    (xa, ca), (xb, cb) = fast[0], slow[0]
+    (xa, ca, _), (xb, cb, _) = fast[0], slow[0]
     assert torch.equal(xa, xb) and ca is not None and cb is not None
     assert (cb.abs() > 0).any()
     torch.testing.assert_close(ca, cb.half().float(), rtol=0, atol=0)
@@ -233,3 +233,55 @@ def test_cli_decodes_a_photo_at_the_papers_protocol(
     )
     assert "adds no detail" in capsys.readouterr().err
     assert Image.open(tmp_path / "o2" / "photo.png").size == (128, 128)
+
+
+def test_shifting_an_image_and_its_code_by_whole_cells_keeps_them_a_pair() -> None:
+    # the SIFT cells that stay after a shift by whole cells are the codes of the pixels that stay: the code of
+    # a photo shifted (and cropped) by k cells equals the stored code shifted by k, away from the borders
+    from preimage.data.images import fit_image
+    from preimage.data.samples import load_sample
+    from preimage.training.decoder import shift_with_code
+
+    rep = create_representation("sift")
+    photo = fit_image(load_sample("astronaut"), 64, "center")[None]
+    code = rep(photo)  # (1, 133, 16, 16): 4-px cells
+    shifted_x, shifted_c, valid = shift_with_code(photo, code, torch.tensor([[2, -3]]))
+    # hand-made: the image moved 8 px down and 12 px left, the code 2 cells down and 3 left
+    assert torch.equal(shifted_x[0, :, 8:, :52], photo[0, :, :56, 12:])
+    assert torch.equal(shifted_c[0, :, 2:, :13], code[0, :, :14, 3:])
+    assert shifted_x[0, :, :8].abs().sum() == 0 and shifted_c[0, :, :2].abs().sum() == 0
+    assert valid[0, 0].sum() == 56 * 52 and valid[0, 0, 8:, :52].all()
+    # against SIFT itself, at 224 px: the code of the moved photo is the moved code in almost every cell away
+    # from the borders (not all: SIFT's subsampled octaves make keypoint choice only nearly shift-equivariant)
+    photo = fit_image(load_sample("astronaut"), 224, "center")[None]
+    code = rep(photo)  # (1, 133, 56, 56)
+    moved_x, moved_c, _ = shift_with_code(photo, code, torch.tensor([[2, -3]]))
+    recomputed = rep(moved_x)[0, :, 6:50, 6:50]
+    same = ((recomputed - moved_c[0, :, 6:50, 6:50]).abs().amax(0) < 1e-4).float().mean()
+    assert same > 0.9, f"only {float(same):.2f} of the inner cells agree"
+
+
+def test_shift_cells_zero_gives_the_flips_only_batches_and_k_moves_image_and_code_together() -> None:
+    rep = create_representation("lbp@8")
+    gen = torch.Generator().manual_seed(4)
+    images = (torch.rand(8, 3, 64, 64, generator=gen) * 255).to(torch.uint8)
+    stored = precomputed_codes(DecoderConfig(rep="lbp@8", data="", out="", crop_pad=0), rep, images, 0)
+    assert stored is not None
+    order = torch.arange(8)
+    plain = Batches(images, order, 8, 0, 0, 0, 1, None, 0, stored)[0]
+    none = Batches(images, order, 8, 0, 0, 0, 1, None, 0, stored, shift_cells=0)[0]
+    assert torch.equal(plain[0], none[0]) and none[2] is None
+    x, codes, valid = Batches(images, order, 8, 0, 0, 0, 1, None, 0, stored, shift_cells=2)[0]
+    assert valid is not None and codes is not None
+    assert (valid.flatten(1).mean(1) < 1).any()  # some images moved
+    # every valid pixel is a pixel of the flips-only image moved by whole 8-px cells, and the code moved with it
+    for i in range(8):
+        rows, cols = valid[i, 0].any(1).nonzero().flatten(), valid[i, 0].any(0).nonzero().flatten()
+        dy = int(rows[0]) if rows[0] > 0 else int(rows[-1]) + 1 - 64
+        dx = int(cols[0]) if cols[0] > 0 else int(cols[-1]) + 1 - 64
+        assert dy % 8 == 0 and dx % 8 == 0 and abs(dy) <= 16 and abs(dx) <= 16
+        expected = torch.roll(plain[0][i], (dy, dx), (-2, -1)) * valid[i]
+        assert torch.equal(x[i], expected)
+        code = torch.roll(plain[1][i], (dy // 8, dx // 8), (-2, -1))
+        kept = valid[i, 0, ::8, ::8].bool()
+        assert torch.equal(codes[i][:, kept], code[:, kept]) and codes[i][:, ~kept].abs().sum() == 0

@@ -140,6 +140,13 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
         help="random crops of the image reflect-padded by this many pixels (default 4; 0 = flips only)",
     )
     p.add_argument(
+        "--shift-cells",
+        type=types.non_negative,
+        default=0,
+        help="with --crop-pad 0: shift image and stored code together by up to this many code cells, "
+        "vacated pixels out of the loss (default 0: none)",
+    )
+    p.add_argument(
         "--stage-blocks",
         type=types.non_negative,
         default=0,
@@ -221,6 +228,7 @@ def _train_decoder(args: argparse.Namespace) -> int:
         workers=args.workers,
         teachers=tuple(args.teacher),
         crop_pad=args.crop_pad,
+        shift_cells=args.shift_cells,
         teacher_flip_average=args.teacher_flip_average,
         warmup_steps=args.warmup_steps,
     )

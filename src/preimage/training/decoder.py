@@ -103,6 +103,10 @@ class DecoderConfig:
     # random crops of the reflect-padded image (pixels a side); 0 = flips only, the test images' own framing
     # (a last fine-tune without crops stops spending capacity on mirrored borders no test image has)
     crop_pad: int = 4
+    # with codes stored once (--crop-pad 0): shift each image and its code together by up to this many whole
+    # code cells (vacated cells empty, vacated pixels out of the loss): translations for features too slow
+    # to recompute per crop (SIFT at 224 px), so a decoder of 8,000 photos stops memorising their framing
+    shift_cells: int = 0
     train_pattern: str = "train-*.tar.gz"
     val_pattern: str = "val-*.tar.gz"
 
@@ -197,8 +201,47 @@ class Pipeline(torch.nn.Module):
             return self.decoder(codes).float()
 
 
-class Batches(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor | None]]):
-    """Item ``step`` = this rank's slice of global batch ``step``: augmented images and (optionally) codes.
+Batch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]
+
+
+def shift_with_code(
+    x: torch.Tensor, codes: torch.Tensor, shifts: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Translate images and their codes together by whole code cells; return what is left valid.
+
+    A cell of a ``(C, h, w)`` code over an ``H x W`` image covers ``H/h x W/w`` pixels, so a shift of
+    ``(dy, dx)`` cells moves the image ``(dy H/h, dx W/w)`` pixels: the cells that stay are exactly the
+    codes of the pixels that stay. Vacated cells are empty (zero: no keypoint) and vacated pixels zero;
+    ``valid`` marks the pixels that came from the image.
+
+    Shape:
+        - ``x``: :math:`(B, 3, H, W)`; ``codes``: :math:`(B, C, h, w)` with ``h | H``, ``w | W``;
+          ``shifts``: :math:`(B, 2)` integer cells (down, right).
+        - Output: ``x``, ``codes`` as given; ``valid``: :math:`(B, 1, H, W)` of 0/1.
+    """
+    (b, _, hh, ww), (h, w) = x.shape, codes.shape[-2:]
+    if hh % h or ww % w or shifts.shape != (b, 2):
+        raise PreimageError(f"cannot shift images {tuple(x.shape)} with codes {tuple(codes.shape)} by {shifts.shape}")
+    ch, cw = hh // h, ww // w
+    out_x, out_c = torch.zeros_like(x), torch.zeros_like(codes)
+    valid = torch.zeros(b, 1, hh, ww, dtype=x.dtype, device=x.device)
+
+    def span(d: int, n: int) -> tuple[slice, slice]:  # destination and source ranges of a shift by d
+        return (slice(d, n), slice(0, n - d)) if d >= 0 else (slice(0, n + d), slice(-d, n))
+
+    for i in range(b):
+        dy, dx = int(shifts[i, 0]), int(shifts[i, 1])
+        (ty, sy), (tx, sx) = span(dy, h), span(dx, w)
+        out_c[i, :, ty, tx] = codes[i, :, sy, sx]
+        (py, qy), (px, qx) = span(dy * ch, hh), span(dx * cw, ww)
+        out_x[i, :, py, px] = x[i, :, qy, qx]
+        valid[i, :, py, px] = 1
+    return out_x, out_c, valid
+
+
+class Batches(torch.utils.data.Dataset[Batch]):
+    """Item ``step`` = this rank's slice of global batch ``step``: augmented images, (optionally) codes, and
+    (with ``shift_cells``) the mask of pixels that count in the loss.
 
     Augmentation is seeded by the global step, so every rank, every resume and
     every worker count sees the same batches. With ``rep`` set, codes are
@@ -217,28 +260,35 @@ class Batches(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor | None]]
         rep: Representation | None,
         crop_pad: int = 4,
         codes: CodeStore | None = None,
+        shift_cells: int = 0,
     ) -> None:
         self.images, self.order, self.batch_size, self.crop_pad = images, order, batch_size, crop_pad
         self.first_step, self.seed, self.rank, self.world, self.rep = first_step, seed, rank, world, rep
         self.codes = codes  # the codes of every training image and of its mirror image, computed once
+        self.shift_cells = shift_cells
 
     def __len__(self) -> int:
         return len(self.order) // self.batch_size
 
-    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def __getitem__(self, step: int) -> Batch:
         idx = self.order[step * self.batch_size : (step + 1) * self.batch_size]
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.first_step + step)
         if self.codes is not None:
             # the same draws as the path below, so a seed names the same batches either way
             x, flips = augment_with_flips(self.images[idx], gen, 0)
             codes = self.codes.select(idx, flips)
-            return x[self.rank :: self.world], codes[self.rank :: self.world]
+            valid = None
+            if self.shift_cells:  # drawn after the flips: shift 0 gives the batches of the flips-only path
+                k = self.shift_cells
+                x, codes, valid = shift_with_code(x, codes, torch.randint(-k, k + 1, (len(x), 2), generator=gen))
+                valid = valid[self.rank :: self.world]
+            return x[self.rank :: self.world], codes[self.rank :: self.world], valid
         # the same global augmentation on every rank
         x = augment(self.images[idx], gen, self.crop_pad)[self.rank :: self.world]
         if self.rep is None:
-            return x, None
+            return x, None, None
         with torch.no_grad():
-            return x, self.rep(x)
+            return x, self.rep(x), None
 
 
 @torch.no_grad()
@@ -299,6 +349,10 @@ def train_decoder(
         raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
     if not 0 <= cfg.crop_pad < cfg.size:
         raise PreimageError(f"--crop-pad {cfg.crop_pad} must be in [0, {cfg.size - 1}] pixels (0 = flips only)")
+    if cfg.shift_cells and (cfg.crop_pad or cfg.finetune_encoder or cfg.teachers):
+        raise PreimageError(
+            "--shift-cells shifts codes stored once: use it with --crop-pad 0, a fixed encoder and no --teacher"
+        )
     out_size = cfg.output_size or cfg.size
     if out_size > cfg.size:
         raise PreimageError(
@@ -375,6 +429,11 @@ def train_decoder(
     # fast codes are computed where the decoder runs, so the images go there once (1.2 GB for Tiny-ImageNet)
     source = train_x if slow else train_x.to(device)
     stored = precomputed_codes(cfg, rep, source, rank)
+    if cfg.shift_cells and stored is None:
+        raise PreimageError(
+            f"--shift-cells needs codes stored once (hog, lbp, sift with --crop-pad 0); {cfg.rep}'s are "
+            "computed per batch: use --crop-pad for its translations"
+        )
     if stored is not None:
         workers = 0
         slow = False
@@ -394,6 +453,7 @@ def train_decoder(
                 rep if slow else None,
                 cfg.crop_pad,
                 stored,
+                cfg.shift_cells,
             )
             loader = torch.utils.data.DataLoader(
                 batches,
@@ -412,7 +472,7 @@ def train_decoder(
                 disable=rank != 0,
                 mininterval=1.0 if sys.stderr.isatty() else 60.0,
             )
-            for step, (x, codes) in zip(bar, loader, strict=True):
+            for step, (x, codes, valid) in zip(bar, loader, strict=True):
                 gstep = epoch * n_steps + step
                 x = x.to(device, non_blocking=True)
                 codes = codes.to(device, non_blocking=True) if codes is not None else None
@@ -427,7 +487,12 @@ def train_decoder(
                         if codes is None:
                             codes = rep(x)
                         target = torch.stack([t(codes) for t in teachers]).mean(0)
-                loss = F.mse_loss(ddp(x, codes), target)
+                if valid is None:
+                    loss = F.mse_loss(ddp(x, codes), target)
+                else:  # shifted: only output pixels whose whole antialiasing footprint came from the image
+                    keep = (resize(valid.to(device), out_size) > 0.999).to(target.dtype)
+                    err = (ddp(x, codes).float() - target) ** 2 * keep
+                    loss = err.sum() / (keep.sum() * target.shape[1]).clamp(min=1)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -705,6 +770,9 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     flags += " --teacher-flip-average" if cfg.teacher_flip_average else ""
     flags += f" --crop-pad {cfg.crop_pad}" if cfg.crop_pad != 4 else ""
     augmentation = f"reflect-pad-{cfg.crop_pad} random crops and flips" if cfg.crop_pad else "flips (no crops)"
+    if cfg.shift_cells:
+        augmentation = f"flips and shifts of image and code together by up to {cfg.shift_cells} code cells"
+        flags += f" --shift-cells {cfg.shift_cells}"
     start_line = ""
     if cfg.init_decoder:
         start_line = (
