@@ -118,3 +118,20 @@ def test_xia_recipe_textures_take_the_same_keywords(chelsea: torch.Tensor) -> No
     assert tex.recipe == "xia" and all(1 <= s <= 5 for s in tex.steps)
     with pytest.raises(PreimageError, match="unknown recipe"):
         filter_textures(tap, chelsea, k=1, recipe="gatys")
+
+
+@pytest.mark.parametrize("layer", ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"])
+def test_default_textures_on_shipped_vgg19_64_are_never_flat(layer: str, chelsea: torch.Tensor) -> None:
+    # vgg19_64: the official target puts the sum of all 32-256 maps into the kept channel, 5-23x more than
+    # any [0, 1] image drives one filter to, so the relative feature error stays 0.88-0.98 however long it
+    # runs (docs/feature_maps.md); what the defaults must give is a texture that moved the features (error
+    # below the 1.0 of a blank image) and is not flat (the official recipe's grey ends at std ~0.03)
+    from preimage.inverters.feature_maps import filter_textures
+    from preimage.representations.cnn import create_cnn_representation
+
+    tap = create_cnn_representation(f"vgg19_64:{layer}", weights="default")
+    tex = filter_textures(tap, chelsea, k=2, steps=80)
+    assert all(tex.active)
+    for i in range(2):
+        assert tex.feature_error[i] < 0.99, (layer, tex.channels[i], tex.feature_error[i])
+        assert float(tex.images[i].std()) > 0.1, (layer, tex.channels[i])

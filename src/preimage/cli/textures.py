@@ -41,8 +41,8 @@ def _textures_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rep",
         default="auto",
-        help="MODEL:LAYER whose filters to show (default: vgg19_64:relu2_1 once its weights ship, "
-        "else alexnet64:conv2)",
+        help="MODEL:LAYER whose filters to show (default: vgg19_64:relu2_1; alexnet64:conv2 where vgg19_64's "
+        "weights are absent)",
     )
     p.add_argument(
         "--channels", default=None, help="filters, e.g. 0-63 or 0,5,9 (default: the 16 most energetic on the image)"

@@ -163,7 +163,7 @@ def textures_across_layers(
 
 @register_experiment(
     "textures",
-    "Xia et al.: the texture each filter extracts, and how it changes with depth (vgg19_64 once shipped)",
+    "Xia et al.: the texture each filter extracts, and how it changes with depth (vgg19_64, relu1_1..relu5_1)",
 )
 def textures(ctx: Context) -> dict[str, Any]:
     """Per-layer textures. On the CLI defaults (``--model alexnet64 --weights default``) the network is

@@ -66,7 +66,7 @@ TEXTURE_MODELS = ("vgg19_64", "alexnet64")  # preferred first: Xia et al. ran VG
 
 
 def texture_model() -> str:
-    """``vgg19_64`` once its weights are in the zoo, else ``alexnet64`` (the network the textures
+    """``vgg19_64`` when its weights are in the zoo (they ship), else ``alexnet64`` (the network the textures
     experiment, ``preimage textures`` and the demo use)."""
     for name in TEXTURE_MODELS:
         if default_weights_path(name) is not None:

@@ -220,7 +220,7 @@ def run_demo(
         )
     )
 
-    # 3. What single filters extract (Xia et al.): vgg19_64 relu2_1 once its weights ship, else alexnet64 conv2
+    # 3. What single filters extract (Xia et al.): vgg19_64 relu2_1 (alexnet64 conv2 where its weights are absent)
     tex_model = texture_model()
     tex_layer = texture_layers(tex_model)[1]
     tap = create_cnn_representation(f"{tex_model}:{tex_layer}", model=net if tex_model == "alexnet64" else None)
