@@ -235,6 +235,20 @@ def run_demo(
             [(out / "textures_conv2.png", f"the 16 most energetic {tex_layer} filters: {tex.channels}")],
         )
     )
+    # ... and how they change with depth, one row per layer as in Xia et al.'s figures (one network, loaded once)
+    sheet, layer_names = [], list(texture_layers(tex_model))
+    for layer in layer_names:
+        layer_tap = create_cnn_representation(f"{tex_model}:{layer}", model=tap.model)
+        sheet.append(filter_textures(layer_tap, x[1], k=4, steps=steps, seed=seed).images)
+    labelled_rows(sheet, layer_names, out / "textures_by_layer.png")
+    sections.append(
+        Section(
+            f"Filter textures by depth ({tex_model})",
+            "The 4 most energetic filters of each layer: colour and strokes low down, gratings, cells, then parts "
+            "and object-like fragments higher up.",
+            [(out / "textures_by_layer.png", f"{', '.join(layer_names)}: 4 filters each")],
+        )
+    )
 
     # 4. Diverse styles by random energy reallocation
     tap3 = create_cnn_representation("alexnet64:conv3", model=net)
