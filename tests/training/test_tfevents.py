@@ -76,3 +76,15 @@ def test_metrics_log_writes_readable_scalar_events(tmp_path: Path) -> None:
         value_fields = dict(_fields(value))  # type: ignore[arg-type]
         decoded[value_fields[1].decode()] = value_fields[2]  # type: ignore[union-attr]
     assert decoded == {"val_normalized_error": 0.25, "lr": struct.unpack("<f", struct.pack("<f", 1e-3))[0]}
+
+
+def test_metrics_log_drops_the_half_line_a_kill_left(tmp_path: Path) -> None:
+    import json
+
+    log = MetricsLog(tmp_path)
+    log.log({"epoch": 1, "val_normalized_error": 0.5})
+    with open(tmp_path / "metrics.scalars.jsonl", "a") as fh:
+        fh.write('{"tag": "val_normalized_error", "st')  # a process killed mid-append
+    log.log({"epoch": 2, "val_normalized_error": 0.4})
+    records = [json.loads(line) for line in (tmp_path / "metrics.scalars.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["value"]) for r in records] == [(1, 0.5), (2, 0.4)]

@@ -81,12 +81,24 @@ class MetricsLog:
                 writer.writeheader()
             writer.writerow(row)
         step = int(row.get("step", row.get("epoch", 0)))
+        _drop_partial_line(self.jsonl_path)
+        now = time.time()
+        scalars = [(k, v) for k, v in row.items() if isinstance(v, (int, float)) and k not in ("step", "epoch")]
+        lines = "".join(json.dumps({"tag": k, "step": step, "value": v, "wall": now}) + "\n" for k, v in scalars)
         with open(self.jsonl_path, "a") as fh:
-            for key, value in row.items():
-                if isinstance(value, (int, float)) and key not in ("step", "epoch"):
-                    now = time.time()
-                    fh.write(json.dumps({"tag": key, "step": step, "value": value, "wall": now}) + "\n")
-                    self.events.scalar(key, float(value), step, now)
+            fh.write(lines)  # one write: a kill leaves at most one partial last line, dropped by the next log
+        for key, value in scalars:
+            self.events.scalar(key, float(value), step, now)
+
+
+def _drop_partial_line(path: Path) -> None:
+    """Cut a JSON-lines file back to its last complete line (a process killed mid-append leaves half a one)."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
 
 
 def export_safetensors(
