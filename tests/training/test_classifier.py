@@ -72,3 +72,17 @@ def test_vgg19_64_trains_and_exports_the_plain_shipped_layout(data: Path, tmp_pa
     assert model(torch.rand(1, 3, 64, 64)).shape == (1, 200)
     assert summary["size_mb"] <= 12.0
     assert "vgg19_64" in (tmp_path / "v" / "vgg19_64.md").read_text()
+
+
+def test_a_run_lengthened_on_resume_says_so_in_its_card(data: Path, tmp_path: Path) -> None:
+    from preimage.training.classifier import schedule_restarts
+
+    base = {"data": str(data), "batch_size": 32, "limit_train": 64, "seed": 1, "warmup_epochs": 0.0}
+    train_classifier(ClassifierConfig(out=str(tmp_path / "r"), epochs=1, **base))  # type: ignore[arg-type]
+    summary = train_classifier(ClassifierConfig(out=str(tmp_path / "r"), epochs=4, **base), resume=True)  # type: ignore[arg-type]
+    assert summary["epochs"] == 4
+    lrs = [float(r.split(",")[5]) for r in (tmp_path / "r" / "metrics.csv").read_text().splitlines()[1:]]
+    assert lrs[1] > lrs[0]  # stretched from 1 to 4 epochs, the cosine rises again
+    card = (tmp_path / "r" / "alexnet64.md").read_text()
+    assert "warm restart at epoch 2" in card and "--epochs 1 " in card and "--resume --epochs 4" in card
+    assert schedule_restarts([{"epoch": 1, "lr": 0.1}, {"epoch": 2, "lr": 0.05}]) == []

@@ -9,6 +9,7 @@ the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
@@ -285,6 +286,29 @@ def train_classifier(
         return export_classifier(model, run, cfg, history, val_x, val_y)
 
 
+def schedule_restarts(history: list[dict[str, Any]]) -> list[int]:
+    """Epochs whose learning rate rose above the previous epoch's: where a run resumed with a larger
+    ``--epochs`` stretched its cosine from the current step (a warm restart)."""
+    return [h["epoch"] for prev, h in itertools.pairwise(history) if h["lr"] > prev["lr"] * (1 + 1e-6)]
+
+
+def _restart_note(history: list[dict[str, Any]]) -> str:
+    restarts = schedule_restarts(history)
+    if not restarts:
+        return ""
+    at = ", ".join(str(e) for e in restarts)
+    return f" (resumed with a larger --epochs: the cosine was stretched from there, a warm restart at epoch {at})"
+
+
+def _first_epochs(history: list[dict[str, Any]], epochs: int) -> int:
+    restarts = schedule_restarts(history)
+    return restarts[0] - 1 if restarts else epochs
+
+
+def _lengthened(history: list[dict[str, Any]], epochs: int) -> str:
+    return f", then the same command with `--resume --epochs {epochs}`" if schedule_restarts(history) else ""
+
+
 def export_classifier(
     model: torch.nn.Module,
     run: Path,
@@ -325,6 +349,8 @@ def export_classifier(
     if classes.is_file():  # label<TAB>wnid<TAB>names -> the zoo's label<TAB>names
         rows = [line.split("\t") for line in classes.read_text().splitlines() if line]
         write_text(run / f"{name}_classes.tsv", "".join(f"{r[0]}\t{r[-1]}\n" for r in rows))
+    restarts, first_epochs = _restart_note(history), _first_epochs(history, cfg.epochs)
+    lengthened = _lengthened(history, cfg.epochs)
     card = f"""# {name} — {_TITLE[name]}, trained on Tiny-ImageNet-200
 
 - **Architecture**: {_ARCHITECTURE[name]};
@@ -334,14 +360,15 @@ def export_classifier(
 - **Data**: Tiny-ImageNet-200 train (100,000 images, 200 classes), 64x64; ImageNet non-commercial
   research terms apply to these weights.
 - **Training**: {len(history)} epochs, SGD (Nesterov, momentum {cfg.momentum}), peak lr {cfg.lr}, batch
-  {cfg.batch_size}, {cfg.warmup_epochs:g} warm-up epoch then cosine decay, weight decay {cfg.weight_decay},
+  {cfg.batch_size}, {cfg.warmup_epochs:g} warm-up epoch then cosine decay{restarts},
+  weight decay {cfg.weight_decay},
   label smoothing {cfg.label_smoothing}, reflect-pad-4 random crops + horizontal flips, bf16 autocast
   ({cfg.amp}), seed {cfg.seed}.
 - **Wall time**: {summary["wall_min"]} min on a 2-core CPU.
 - **Metrics** (the shipped fp16 weights, Tiny-ImageNet val, {final["n"]} images, centre 64x64):
   top-1 **{final["top1"]:.2f}%**, top-5 **{final["top5"]:.2f}%**.
 - **Reproduce**: `preimage train-classifier --model {name} --data ../shared/data/tiny-imagenet-200
-  --epochs {cfg.epochs} --seed {cfg.seed} -o runs/{name}`; measure: `preimage evaluate-classifier {name}
+  --epochs {first_epochs} --seed {cfg.seed} -o runs/{name}`{lengthened}; measure: `preimage evaluate-classifier {name}
   --data ../shared/data/tiny-imagenet-200/val-0000.tar.gz`.
 """
     write_text(run / f"{name}.md", card)
