@@ -67,8 +67,9 @@ def shallow_table(ctx: Context) -> dict[str, Any]:
     for set_name, spec in test_sets(ctx).items():
         full = load_images(spec, limit(ctx, 1000), size)
         # the 64-px protocol sees the photo as if saved at 64 px (8 bits, as its decoders' training images)
-        small = to_8bit(resize(full, SIZE))
-        spreads[set_name] = mean_pairwise_distance(resize(full, SIZE))
+        thumbs = resize(full, SIZE)  # also the 224->64 protocol's scoring targets (protocol_errors)
+        small = to_8bit(thumbs)
+        spreads[set_name] = mean_pairwise_distance(thumbs)
         reference = next(iter(spreads.values()))
         # (label, what the representation sees, the size the reconstruction is scored at)
         protocols = [(f"{size}->{SIZE}", full, SIZE)] + ([(f"{SIZE}->{SIZE}", small, SIZE)] if size != SIZE else [])

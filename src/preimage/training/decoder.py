@@ -365,6 +365,11 @@ def train_decoder(
             check_resume_config(load_checkpoint(ckpt_path).get("config", {}), asdict(cfg), ckpt_path)
         run.mkdir(parents=True, exist_ok=True)
     rep = make_encoder(cfg.rep, cfg.finetune_encoder).to(device)
+    if cfg.shift_cells and not stores_codes(cfg, rep):  # before minutes of data loading
+        raise PreimageError(
+            f"--shift-cells needs codes stored once (hog, lbp, sift with --crop-pad 0); {cfg.rep}'s are "
+            "computed per batch: use --crop-pad for its translations"
+        )
     code_shape = tuple(rep.out_shape(cfg.size))
     decoder = Decoder(
         cfg.rep,
@@ -429,11 +434,6 @@ def train_decoder(
     # fast codes are computed where the decoder runs, so the images go there once (1.2 GB for Tiny-ImageNet)
     source = train_x if slow else train_x.to(device)
     stored = precomputed_codes(cfg, rep, source, rank)
-    if cfg.shift_cells and stored is None:
-        raise PreimageError(
-            f"--shift-cells needs codes stored once (hog, lbp, sift with --crop-pad 0); {cfg.rep}'s are "
-            "computed per batch: use --crop-pad for its translations"
-        )
     if stored is not None:
         workers = 0
         slow = False
@@ -552,6 +552,19 @@ def train_decoder(
         return export_decoder(module.shipped_decoder(), rep, cfg, history)
 
 
+def stores_codes(cfg: DecoderConfig, rep: Representation) -> bool:
+    """Whether :func:`precomputed_codes` keeps the codes of this run once (see there)."""
+    from preimage.inverters.decoders import _code_flip
+
+    if cfg.crop_pad or cfg.finetune_encoder:
+        return False
+    try:
+        _code_flip(cfg.rep, cfg.size)
+        return True
+    except PreimageError:
+        return not getattr(rep, "differentiable", True)
+
+
 def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Tensor, rank: int) -> CodeStore | None:
     """The codes of every training image (and of its mirror image), computed once, when an epoch needs no others.
 
@@ -563,7 +576,7 @@ def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Ten
     """
     from preimage.inverters.decoders import _code_flip
 
-    if cfg.crop_pad or cfg.finetune_encoder:
+    if not stores_codes(cfg, rep):
         return None
     say = print if rank == 0 else (lambda *a, **k: None)
     try:
@@ -577,8 +590,6 @@ def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Ten
             codes = torch.cat([rep(images[i : i + 64].float() / 255.0) for i in range(0, len(images), 64)])
         say(f"codes {tuple(codes.shape)} in {time.time() - t0:.0f} s", flush=True)
         return MirroredCodes(codes, mirror)
-    if getattr(rep, "differentiable", True):
-        return None
     cached = None
     if cfg.cache_dir is not None:
         source = str(Path(cfg.data).resolve() / cfg.train_pattern)  # resolved: "../x" and "/abs/x" share a cache
