@@ -46,3 +46,23 @@ def test_error_on_a_reference_scale_compares_sets_of_different_spread() -> None:
     half = error_row(alike, alike_recon, seed=0, reference_scale=scale)
     assert half["normalized_error"] == pytest.approx(own["normalized_error"], rel=1e-5)
     assert half["error_ref_scale"] == pytest.approx(own["normalized_error"] / 2, rel=1e-5)
+
+
+def test_mean_matched_error_removes_only_a_per_image_colour_cast() -> None:
+    # a reconstruction off by a constant colour per image is perfect once its mean colour is the image's;
+    # one off by zero-mean noise keeps its whole error (hand-computed: ||noise|| / the set's spread)
+    from preimage.experiments.common import error_row
+    from preimage.metrics import mean_pairwise_distance
+
+    g = torch.Generator().manual_seed(1)
+    images = 0.2 + 0.6 * torch.rand(5, 3, 8, 8, generator=g)
+    cast = torch.tensor([0.1, -0.05, 0.15]).view(1, 3, 1, 1) * torch.arange(1, 6).view(5, 1, 1, 1) / 5
+    shifted = error_row(images, images + cast, seed=0)
+    assert shifted["normalized_error"] > 0.05
+    assert shifted["error_mean_matched"] == pytest.approx(0.0, abs=1e-6)
+    noise = 0.05 * torch.randn(5, 3, 8, 8, generator=g)
+    noise -= noise.mean((2, 3), keepdim=True)
+    noisy = error_row(images, images + noise, seed=0)
+    expected = float((noise.flatten(1).double().norm(dim=1) / mean_pairwise_distance(images)).mean())
+    assert noisy["error_mean_matched"] == pytest.approx(expected, rel=1e-5)
+    assert noisy["normalized_error"] == pytest.approx(expected, rel=1e-5)

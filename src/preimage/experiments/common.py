@@ -143,6 +143,11 @@ def error_row(
     ``error_ref_scale``: the same distances divided by that one scale, so that two test sets compare on
     one yardstick (the paper's error divides by each set's own spread, and a set of more alike photos
     scores higher for the same pixel error).
+
+    ``error_mean_matched``: the normalised error after giving each reconstruction its image's mean colour
+    (per channel; not clipped). Features built on normalised gradients (HOG, SIFT, LBP) do not encode a
+    photo's brightness or colour cast, so a decoder can only guess them from its training set's prior; the
+    difference from ``normalized_error`` is how much of the error is that guess.
     """
     errors = protocol_errors(images, recon, seed)
     target = resize(images, (int(recon.shape[-2]), int(recon.shape[-1])))
@@ -155,6 +160,8 @@ def error_row(
         "ssim": float(ssim(target, recon).mean()),
         "n": errors["n"],
     }
+    matched = recon.float() - recon.float().mean((2, 3), keepdim=True) + target.float().mean((2, 3), keepdim=True)
+    row["error_mean_matched"] = float(per_image_normalized_error(target.float(), matched).mean())
     if reference_scale is not None:
         per_image = per_image_normalized_error(target.float(), recon.float(), scale=reference_scale)
         row["error_ref_scale"] = float(per_image.mean())
