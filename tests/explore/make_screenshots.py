@@ -43,7 +43,13 @@ def main(out: Path) -> None:
     explorer = Explorer(max_pending=8, max_steps=1000)
     for channel in (17, 5, 40, 60):
         explorer.submit_job(
-            {"kind": "texture", "image": "sample:chelsea", "layer": "conv2", "channel": channel, "steps": 200}
+            {
+                "kind": "texture",
+                "image": "sample:chelsea",
+                "layer": "vgg19_64:relu2_1",
+                "channel": channel,
+                "steps": 200,
+            }
         )
     explorer.submit_job({"kind": "optimize", "image": "sample:chelsea", "rep": "alexnet64:conv3", "steps": 200})
     explorer.submit_job({"kind": "optimize", "image": "sample:chelsea", "rep": "hog", "steps": 200})
@@ -75,7 +81,7 @@ def main(out: Path) -> None:
         Select(driver.find_element("id", "rep")).select_by_value("alexnet64:fc8")
         Select(driver.find_element("id", "topk-mode")).select_by_value("rest")
         settle(driver, "topk_mode=rest")
-        driver.find_element("id", "tex-layer").send_keys("alexnet64:conv3")
+        driver.find_element("id", "tex-layer").send_keys("vgg19_64:relu3_1")
         driver.find_element("id", "tex-steps").clear()
         driver.find_element("id", "tex-steps").send_keys("1000")
         driver.find_element("id", "tex-run").click()

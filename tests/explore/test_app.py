@@ -49,7 +49,12 @@ def test_meta_offers_the_shallow_features_and_every_alexnet64_layer(client: Any)
     layers = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8", "prob"]
     assert [k for k in keys if k.startswith("alexnet64:")] == [f"alexnet64:{la}" for la in layers]
     assert {r["key"] for r in meta["reps"] if r["classes"]} == {"alexnet64:fc8", "alexnet64:prob"}
-    assert {t["layer"]: t["channels"] for t in meta["texture_layers"]}["conv2"] == 128
+    # textures: Xia et al.'s VGG-19 (relu1_1 .. relu5_1, the widths of vgg19_64) first, then AlexNet's conv layers
+    textures = {t["layer"]: t["channels"] for t in meta["texture_layers"]}
+    vgg = {f"vgg19_64:relu{i}_1": c for i, c in zip(range(1, 6), (32, 64, 128, 256, 256), strict=True)}
+    alex = {f"alexnet64:conv{i}": c for i, c in zip(range(1, 6), (64, 128, 192, 192, 128), strict=True)}
+    assert list(textures) == [*vgg, *alex]
+    assert textures == {**vgg, **alex}
     assert "chelsea" in meta["samples"]
 
 
@@ -256,7 +261,8 @@ def wait_done(client: Any, job_id: str, timeout: float = 120) -> dict[str, Any]:
 
 def test_texture_and_optimisation_jobs_run_in_the_background(client: Any) -> None:
     tex = client.post(
-        "/api/jobs", json={"kind": "texture", "image": "sample:chelsea", "layer": "conv1", "channel": 3, "steps": 12}
+        "/api/jobs",
+        json={"kind": "texture", "image": "sample:chelsea", "layer": "vgg19_64:relu1_1", "channel": 3, "steps": 12},
     )
     assert tex.status_code == 202, tex.text
     opt = client.post(
@@ -280,9 +286,22 @@ def test_texture_and_optimisation_jobs_run_in_the_background(client: Any) -> Non
     ("body", "fragment"),
     [
         ({"kind": "optimize", "image": "sample:chelsea", "rep": "lbp", "steps": 5}, "not differentiable"),
-        ({"kind": "texture", "image": "sample:chelsea", "layer": "conv2", "channel": 128, "steps": 5}, "0..127"),
-        ({"kind": "texture", "image": "sample:chelsea", "layer": "fc7", "channel": 0, "steps": 5}, "texture layer"),
-        ({"kind": "texture", "image": "sample:chelsea", "layer": "conv2", "channel": 0, "steps": 51}, "between 1"),
+        (
+            {"kind": "texture", "image": "sample:chelsea", "layer": "alexnet64:conv2", "channel": 128, "steps": 5},
+            "0..127",
+        ),
+        (
+            {"kind": "texture", "image": "sample:chelsea", "layer": "alexnet64:fc7", "channel": 0, "steps": 5},
+            "texture layer",
+        ),
+        (
+            {"kind": "texture", "image": "sample:chelsea", "layer": "vgg19_64:relu2_2", "channel": 0, "steps": 5},
+            "relu2_1",
+        ),
+        (
+            {"kind": "texture", "image": "sample:chelsea", "layer": "vgg19_64:relu2_1", "channel": 0, "steps": 51},
+            "between 1",
+        ),
         ({"kind": "paint", "image": "sample:chelsea"}, "unknown job kind"),
     ],
 )

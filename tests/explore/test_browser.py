@@ -126,8 +126,10 @@ def test_class_layer_interpolation_and_a_texture_job(browser: Any, server_url: s
     driver.find_element("id", "tex-steps").clear()
     driver.find_element("id", "tex-steps").send_keys("20")
     driver.find_element("id", "tex-run").click()
-    _wait(driver, lambda d: "conv2 filter 0 of chelsea" in d.find_element("id", "gallery").text, "the texture")
+    # the texture layer offered first is Xia et al.'s: vgg19_64 relu2_1
+    texture = "vgg19_64:relu2_1 filter 0 of chelsea"
+    _wait(driver, lambda d: texture in d.find_element("id", "gallery").text, "the texture")
     img = driver.find_element("css selector", "#gallery figure img")  # the newest result comes first
-    assert img.get_attribute("alt") == "conv2 filter 0 of chelsea"
+    assert img.get_attribute("alt") == texture
     _wait(driver, lambda d: d.execute_script("return arguments[0].naturalWidth", img) == 64, "the texture image")
     driver.save_screenshot(str(screenshot_dir(tmp_path) / "explore_classes.png"))

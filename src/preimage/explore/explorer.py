@@ -86,7 +86,7 @@ class Explorer:
         return {
             "reps": [{"key": c.key, "rep": c.rep, "size": c.size, "classes": c.classes} for c in self.choices],
             "samples": list(SAMPLE_NAMES),
-            "texture_layers": [{"layer": la, "channels": inv.texture_channels(la)} for la in inv.TEXTURE_LAYERS],
+            "texture_layers": [{"layer": k, "channels": inv.texture_channels(k)} for k in inv.texture_layer_keys()],
             "max_steps": self.jobs.max_steps,
             "max_pending": self.jobs.max_pending,
             "max_top_k": MAX_TOP_K,
@@ -214,14 +214,15 @@ class Explorer:
         steps = _integer(flat, "steps", 200, 1, self.jobs.max_steps, "steps")
         if kind == "texture":
             image_id = flat.get("image") or ""
-            layer = flat.get("layer", "conv2")
+            keys = inv.texture_layer_keys()
+            layer = flat.get("layer") or keys[0]
             channel = _integer(flat, "channel", 0, 0, 100_000, "channel")
             stored = self.images.get(image_id)
-            if layer not in inv.TEXTURE_LAYERS:
-                raise unknown_name("texture layer", layer, inv.TEXTURE_LAYERS)
+            if layer not in keys:
+                raise unknown_name("texture layer", layer, keys)
             channels = inv.texture_channels(layer)
             if channel >= channels:
-                raise PreimageError(f"{inv.CNN}:{layer} has {channels} filters: pick a channel in 0..{channels - 1}")
+                raise PreimageError(f"{layer} has {channels} filters: pick a channel in 0..{channels - 1}")
             image = stored.at(64)[None]
             return self.jobs.submit(
                 "texture",

@@ -21,13 +21,13 @@ from preimage.experiments.feature_maps import texture_config
 from preimage.inverters import DEFAULT_INPUT_SIZE, Inverter, OptimizeInverter, create_inverter
 from preimage.inverters import codes as C
 from preimage.inverters.decoders import shipped_reps, shipped_sizes
-from preimage.inverters.feature_maps import filter_textures
+from preimage.inverters.feature_maps import TEXTURE_MODELS, filter_textures, texture_layers
+from preimage.models.registry import default_weights_path
 from preimage.representations import create_representation
 from preimage.representations.cnn import LayerTap
 
-# the model whose layers the page offers for textures and class names
+# the model whose layers the page decodes (and whose class names top-k shows)
 CNN = "alexnet64"
-TEXTURE_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 # the layers whose codes are class scores (logits, probabilities): top-k keeps or removes classes
 CLASS_LAYERS = ("fc8", "prob")
 
@@ -182,16 +182,34 @@ def optimize_code(rep: str, code: torch.Tensor, image_size: int, steps: int, on_
         handle.remove()
 
 
-def texture(image: torch.Tensor, layer: str, channel: int, steps: int, on_step: StepCallback) -> torch.Tensor:
-    """Xia et al.'s feature-map inversion with the settings of ``preimage textures``: the texture of filter
-    ``channel`` of ``alexnet64:<layer>`` for ``image`` ``(1, 3, H, W)``."""
-    if layer not in TEXTURE_LAYERS:
-        raise unknown_name("texture layer", layer, TEXTURE_LAYERS)
-    tap = create_representation(f"{CNN}:{layer}")
-    channels = texture_channels(layer)
-    if not 0 <= channel < channels:
-        raise PreimageError(f"{CNN}:{layer} has {channels} filters: pick a channel in 0..{channels - 1}")
+def texture_layer_keys() -> tuple[str, ...]:
+    """The ``model:layer`` entries the page offers for filter textures: Xia et al.'s network first
+    (``vgg19_64:relu1_1 .. relu5_1``, average pooling), then ``alexnet64:conv1 .. conv5``; models without
+    shipped weights are left out (a texture of random filters says nothing about the photo)."""
+    return tuple(
+        f"{model}:{layer}"
+        for model in TEXTURE_MODELS
+        if default_weights_path(model) is not None
+        for layer in texture_layers(model)
+    )
+
+
+def _texture_tap(key: str) -> LayerTap:
+    keys = texture_layer_keys()
+    if key not in keys:
+        raise unknown_name("texture layer", key, keys)
+    tap = create_representation(key)
     assert isinstance(tap, LayerTap)
+    return tap
+
+
+def texture(image: torch.Tensor, key: str, channel: int, steps: int, on_step: StepCallback) -> torch.Tensor:
+    """Xia et al.'s feature-map inversion with the settings of ``preimage textures``: the texture of filter
+    ``channel`` of the layer ``key`` (``"vgg19_64:relu2_1"``) for ``image`` ``(1, 3, H, W)``."""
+    tap = _texture_tap(key)
+    channels = texture_channels(key)
+    if not 0 <= channel < channels:
+        raise PreimageError(f"{key} has {channels} filters: pick a channel in 0..{channels - 1}")
     calls = [0]
 
     def step() -> None:
@@ -208,19 +226,18 @@ def texture(image: torch.Tensor, layer: str, channel: int, steps: int, on_step: 
     finally:
         handle.remove()
     if not result.active[0]:
-        raise PreimageError(f"{CNN}:{layer} filter {channel} is inactive on this image (its map is all zero)")
+        raise PreimageError(f"{key} filter {channel} is inactive on this image (its map is all zero)")
     return result.images
 
 
 _CHANNELS: dict[str, int] = {}
 
 
-def texture_channels(layer: str) -> int:
-    """How many filters ``alexnet64:<layer>`` has."""
-    if layer not in _CHANNELS:
-        tap = create_representation(f"{CNN}:{layer}")
-        _CHANNELS[layer] = int(tap.out_shape(DEFAULT_INPUT_SIZE)[0])
-    return _CHANNELS[layer]
+def texture_channels(key: str) -> int:
+    """How many filters the texture layer ``key`` (``"alexnet64:conv2"``) has."""
+    if key not in _CHANNELS:
+        _CHANNELS[key] = int(_texture_tap(key).out_shape(DEFAULT_INPUT_SIZE)[0])
+    return _CHANNELS[key]
 
 
 def class_names() -> list[str]:

@@ -230,8 +230,10 @@ async function init() {
   }
   rep.value = state.meta.reps.some((r) => r.key === "alexnet64:conv3") ? "alexnet64:conv3" : state.meta.reps[0].key;
   $("topk").max = Math.min(20, state.meta.max_top_k);
-  for (const l of state.meta.texture_layers) $("tex-layer").append(option(l.layer, `alexnet64:${l.layer}`));
-  $("tex-layer").value = "conv2";
+  for (const l of state.meta.texture_layers) $("tex-layer").append(option(l.layer, l.layer));
+  // Xia et al.'s network and the layer of their figures where the zoo ships it, else the first offered
+  const texDefault = ["vgg19_64:relu2_1", "alexnet64:conv2"].find((k) => state.meta.texture_layers.some((l) => l.layer === k));
+  $("tex-layer").value = texDefault || state.meta.texture_layers[0].layer;
   const texMax = () => {
     const l = state.meta.texture_layers.find((x) => x.layer === $("tex-layer").value);
     $("tex-channel").max = l.channels - 1;
