@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from skimage.metrics import peak_signal_noise_ratio
 
 from preimage.errors import PreimageError
@@ -90,3 +91,31 @@ def test_protocol_errors_score_detail_only_at_the_input_size() -> None:
     out = protocol_errors(images, recon)
     assert out["normalized_error"] < 0.01
     assert out["normalized_error_full"] > 0.1
+
+
+def _smooth_fields(n: int, size: int, seed: int) -> torch.Tensor:
+    """Gaussian-blurred noise (sigma 4 px, circular): images with a smooth, steeply falling spectrum."""
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(n, 3, size, size, generator=g)
+    taps = torch.exp(-(torch.arange(-12, 13).float() ** 2) / 32)
+    taps /= taps.sum()
+    x = F.conv2d(F.pad(noise, (12, 12, 0, 0), mode="circular"), taps.view(1, 1, 1, -1).expand(3, 1, 1, 25), groups=3)
+    x = F.conv2d(F.pad(x, (0, 0, 12, 12), mode="circular"), taps.view(1, 1, -1, 1).expand(3, 1, 25, 1), groups=3)
+    return 0.5 + 0.15 * x / x.std()
+
+
+def test_periodic_peaks_find_a_faint_grid_that_smooth_images_lack() -> None:
+    from preimage.metrics import periodic_peaks
+
+    smooth = _smooth_fields(16, 64, seed=0)
+    assert periodic_peaks(smooth).max() < 1.5
+    # one-pixel lines every 64/7 px (a 7x7 bottleneck's grid), 2% of the range: harmonics 14, 21, 28 stand out
+    rows = torch.zeros(64)
+    rows[[0, 10, 19, 28, 37, 46, 55]] = 1.0
+    gridded = smooth + 0.02 * (rows.view(1, 1, -1, 1) + rows.view(1, 1, 1, -1))
+    peaks = periodic_peaks(gridded)
+    assert int(peaks.argmax()) % 7 == 0 and peaks.max() > 4
+    # frequencies without two neighbours inside (0, W/2) are not scored
+    assert peaks.shape == (33,) and peaks[:2].eq(0).all() and peaks[-2:].eq(0).all()
+    with pytest.raises(PreimageError, match="square images"):
+        periodic_peaks(torch.zeros(2, 3, 64, 32))

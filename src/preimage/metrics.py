@@ -129,3 +129,31 @@ def protocol_errors(images: torch.Tensor, recon: torch.Tensor, seed: int = 0) ->
         "ci95_full": list(full.ci95),
         "n": est.n,
     }
+
+
+def periodic_peaks(images: torch.Tensor) -> torch.Tensor:
+    """How strongly each spatial frequency stands out of its neighbours: a decoder's grid artifacts.
+
+    The images are high-passed (minus their 3x3 box blur), and the power spectra of their rows and of their
+    columns are averaged over the batch. Entry ``k`` (``2 <= k < W/2 - 1``; the others are 0) is the power at
+    ``k`` cycles per image over the geometric mean of the powers at ``k - 1`` and ``k + 1``. Natural images and smooth
+    reconstructions have smooth spectra (ratios near 1); a pattern repeated every ``W / k`` pixels, such as the
+    grid a transposed convolution paints from its coarsest map, is a narrow peak (ratio well above 1).
+
+    Shape:
+        - ``images``: :math:`(N, C, H, W)` with ``H == W >= 8``. Output: :math:`(W // 2 + 1,)`.
+    """
+    if images.dim() != 4 or images.shape[-1] != images.shape[-2] or images.shape[-1] < 8:
+        raise PreimageError(f"expected square images (N, C, H, H) with H >= 8, got {tuple(images.shape)}")
+    x = images.double()
+    blur = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"), 3, 1)
+    high = x - blur
+    rows = torch.fft.rfft(high, dim=-1).abs().pow(2).mean((0, 1, 2))
+    cols = torch.fft.rfft(high, dim=-2).abs().pow(2).mean((0, 1, 3))
+    power = (rows + cols) / 2
+    # against the geometric mean of the neighbours: a spectrum falling exponentially with frequency (the
+    # high-passed spectrum of a smooth image) scores exactly 1, so a peak shows on a steep slope too
+    ratios = torch.zeros_like(power)
+    neighbours = (power[1:-3] * power[3:-1]).clamp_min(1e-60).sqrt()
+    ratios[2:-2] = power[2:-2] / neighbours
+    return ratios.float()

@@ -72,8 +72,47 @@ def test_old_weights_without_shuffle_in_their_config_load_as_up_convolutions(tmp
 
     dec = Decoder("hog", (31, 8, 8), 64, width=8).eval()
     config = dec.config()
-    del config["shuffle"]  # weights exported before the option existed
+    del config["shuffle"], config["upsample"]  # weights exported before the options existed
     path = export_safetensors(
         dec.state_dict(), tmp_path / "d.safetensors", fp16=False, metadata={"config": json.dumps(config)}
     )
-    assert Decoder.from_file(path).shuffle == 1
+    old = Decoder.from_file(path)
+    assert old.shuffle == 1 and old.upsample == "transposed"
+
+
+def test_resize_convolutions_keep_a_flat_map_flat_where_up_convolutions_paint_a_grid() -> None:
+    """Why ``upsample="bilinear"`` exists: a constant map (a flat sky's code) through a stride-2 transposed
+    convolution comes out with a period-2 pattern (even and odd pixels take different kernel taps); bilinear
+    resizing then a 3x3 convolution leaves the interior constant."""
+    from preimage.inverters.decoders import _ResizeConv, _upconv
+
+    torch.manual_seed(0)
+    flat = torch.full((1, 8, 7, 7), 0.5)
+    with torch.no_grad():
+        grid = _upconv(8, 8)(flat)[..., 2:-2, 2:-2]
+        smooth = _ResizeConv(8, 8)(flat, (14, 14))[..., 2:-2, 2:-2]
+    assert (grid[..., 0::2, 0::2] - grid[..., 1::2, 1::2]).abs().max() > 0.01
+    assert (smooth - smooth[..., :1, :1]).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize(("code_shape", "input_size"), [((31, 28, 28), 224), ((58, 14, 14), 224), ((31, 8, 8), 64)])
+def test_bilinear_decoder_shapes_and_round_trip(tmp_path: Path, code_shape: tuple[int, ...], input_size: int) -> None:
+    from preimage.training.common import export_safetensors
+
+    dec = Decoder("hog", code_shape, 64, width=8, shuffle=2, input_size=input_size, upsample="bilinear").eval()
+    codes = torch.rand(2, *code_shape)
+    assert dec(codes).shape == (2, 3, 64, 64)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in dec.modules())
+    path = export_safetensors(
+        dec.state_dict(), tmp_path / "d.safetensors", fp16=False, metadata={"config": json.dumps(dec.config())}
+    )
+    again = Decoder.from_file(path)
+    assert again.upsample == "bilinear" and again.config() == dec.config()
+    torch.testing.assert_close(again(codes), dec(codes))
+
+
+def test_unknown_upsampling_is_a_one_line_error() -> None:
+    with pytest.raises(PreimageError, match="unknown upsampling 'nearest': use one of transposed, bilinear"):
+        SpatialDecoder(31, 8, 64, width=8, upsample="nearest")
+    with pytest.raises(PreimageError, match="spatial codes"):
+        build_decoder((200,), 64, width=8, upsample="bilinear")

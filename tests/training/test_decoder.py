@@ -452,3 +452,26 @@ def test_crop_pad_zero_trains_on_the_images_as_framed_only_flipped(data: Path, t
     bad = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "run"), crop_pad=64)
     with pytest.raises(PreimageError, match=r"--crop-pad 64 must be in \[0, 63\]"):
         train_decoder(bad)
+
+
+def test_a_bilinear_decoder_trains_exports_and_says_so_on_its_card(data: Path, tmp_path: Path) -> None:
+    cfg = DecoderConfig(
+        rep="hog", data=str(data), out=str(tmp_path / "run"), epochs=1, width=8, limit_val=32, upsample="bilinear"
+    )
+    train_decoder(cfg)
+    dec = Decoder.from_file(tmp_path / "run" / "decoder_hog.safetensors")
+    assert dec.upsample == "bilinear"
+    card = (tmp_path / "run" / "decoder_hog.md").read_text()
+    assert "bilinear resize-convolutions" in card and "--upsample bilinear" in card
+    # its weights cannot seed an up-convolution decoder: the expansion layers differ
+    other = DecoderConfig(
+        rep="hog",
+        data=str(data),
+        out=str(tmp_path / "run2"),
+        epochs=1,
+        width=8,
+        limit_val=32,
+        init_decoder=str(tmp_path / "run" / "decoder_hog.safetensors"),
+    )
+    with pytest.raises(PreimageError, match="--upsample"):
+        train_decoder(other)

@@ -160,6 +160,14 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
         "a faster decoder (1 = up-convolutions all the way)",
     )
     p.add_argument(
+        "--upsample",
+        choices=("transposed", "bilinear"),
+        default="transposed",
+        help="how a spatial decoder doubles its maps: transposed convolutions (the paper's up-convolutions) or "
+        "bilinear resize then convolution, which draws no grid of its coarsest map in flat regions "
+        "(default: transposed)",
+    )
+    p.add_argument(
         "--ema",
         type=types.decay,
         default=0.0,
@@ -212,6 +220,7 @@ def _train_decoder(args: argparse.Namespace) -> int:
         top=args.top,
         stage_blocks=args.stage_blocks,
         shuffle=args.shuffle,
+        upsample=args.upsample,
         ema=args.ema,
         size=args.size,
         output_size=args.output_size,

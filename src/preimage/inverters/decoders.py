@@ -10,6 +10,8 @@ Architectures follow the paper, with a width knob so that each trains on a CPU:
   before the first up-convolution. Optional residual blocks at the code
   resolution (``blocks``) and after each expansion stage (``stage_blocks``;
   identity when new, so a trained decoder can be grown and trained on).
+  ``upsample="bilinear"`` doubles maps by bilinear resizing and a 3x3 convolution
+  instead of up-convolutions (no grid of the coarsest map in flat regions).
 - **vector codes** (fc6, fc7, fc8, class probabilities): three fully connected
   layers, a reshape to a 4x4 map, then up-convolutions.
 
@@ -51,6 +53,29 @@ def _conv(cin: int, cout: int, k: int = 3, s: int = 1) -> nn.Sequential:
 
 def _upconv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1), _act())
+
+
+UPSAMPLINGS = ("transposed", "bilinear")
+
+
+class _ResizeConv(nn.Module):
+    """Bilinear upsampling to a given size, then a 3x3 convolution (Odena et al. 2016, "Deconvolution and
+    checkerboard artifacts").
+
+    A stride-2 transposed convolution paints each input cell with the same 4x4 kernel footprint, so where
+    the code says little (a flat sky) the decoder draws the grid of its coarsest map: a 7x7 bottleneck
+    shows as lines every 64/7 = 9.1 px in a 64-px reconstruction. Interpolating first has no per-cell
+    footprint to repeat.
+    """
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv = _conv(cin, cout)
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """``x`` resized to ``size`` (default: twice its own) and convolved."""
+        size = size or (2 * x.shape[-2], 2 * x.shape[-1])
+        return self.conv(nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False))
 
 
 class _ResidualBlock(nn.Module):
@@ -123,8 +148,12 @@ class SpatialDecoder(nn.Module):
         top: int = 0,
         stage_blocks: int = 0,
         shuffle: int = 1,
+        upsample: str = "transposed",
     ) -> None:
         super().__init__()
+        if upsample not in UPSAMPLINGS:
+            raise PreimageError(f"decoder: unknown upsampling {upsample!r}: use one of {', '.join(UPSAMPLINGS)}")
+        self.upsample = upsample
         # a code grid finer than half the image (SIFT's 56x56 cells of a 224-px photo -> 64 px) is first
         # halved by strided stem convolutions: a trunk of 4*width channels at 56x56 would cost ~12x the
         # whole HOG decoder, and the sparse grid (~20% of cells occupied) carries no detail a 64-px image
@@ -153,13 +182,14 @@ class SpatialDecoder(nn.Module):
         downs = max(0, int(math.log2(trunk_size)) - 1)
         self.down = nn.ModuleList([_conv(wt, wt, 3, 2) for _ in range(min(downs, 2))])
         self.bottleneck = _conv(wt, wt, 3)
-        self.up_contract = nn.ModuleList([_upconv(wt, wt) for _ in range(len(self.down))])
+        up: Callable[[int, int], nn.Module] = _ResizeConv if upsample == "bilinear" else _upconv
+        self.up_contract = nn.ModuleList([up(wt, wt) for _ in range(len(self.down))])
         self.blocks = nn.Sequential(*[_ResidualBlock(wt) for _ in range(blocks)])
         chans = [wt]
         for i in range(ups):
             chans.append(max(width // 2, w4 // 2 ** (i + 1)))
         self.expand = nn.Sequential(
-            *[nn.Sequential(_upconv(chans[i], chans[i + 1]), _conv(chans[i + 1], chans[i + 1])) for i in range(ups)]
+            *[nn.Sequential(up(chans[i], chans[i + 1]), _conv(chans[i + 1], chans[i + 1])) for i in range(ups)]
         )
         # residual blocks after every expansion stage below the output resolution: capacity where the
         # image's layout is drawn, at a fraction of the cost of the full-resolution stage (kept separate
@@ -185,8 +215,11 @@ class SpatialDecoder(nn.Module):
             skips.append(x)
         x = self.bottleneck(x)
         for layer, skip in zip(self.up_contract, reversed(skips[:-1]), strict=True):
-            # an odd map (7 -> 4 -> 8) is one row too large after doubling: drop the row the stride skipped
-            x = layer(x)[..., : skip.shape[-2], : skip.shape[-1]] + skip
+            if isinstance(layer, _ResizeConv):
+                x = layer(x, (skip.shape[-2], skip.shape[-1])) + skip
+            else:
+                # an odd map (7 -> 4 -> 8) is one row too large after doubling: drop the row the stride skipped
+                x = layer(x)[..., : skip.shape[-2], : skip.shape[-1]] + skip
         x = self.blocks(x)
         if x.shape[-1] != self.base:
             x = nn.functional.interpolate(
@@ -240,16 +273,19 @@ def build_decoder(
     top: int = 0,
     stage_blocks: int = 0,
     shuffle: int = 1,
+    upsample: str = "transposed",
 ) -> nn.Module:
     """The paper's decoder family for a code shape: spatial maps or vectors."""
     if len(code_shape) == 3:
         c, h, w = code_shape
         if h != w:
             raise PreimageError(f"decoder: square code maps only, got {h}x{w}")
-        return SpatialDecoder(c, h, out_size, width, blocks, top, stage_blocks, shuffle)
+        return SpatialDecoder(c, h, out_size, width, blocks, top, stage_blocks, shuffle, upsample)
     if len(code_shape) == 1:
-        if stage_blocks or shuffle != 1:
-            raise PreimageError("decoder: --stage-blocks and --shuffle apply to spatial codes (maps), not vectors")
+        if stage_blocks or shuffle != 1 or upsample != "transposed":
+            raise PreimageError(
+                "decoder: --stage-blocks, --shuffle and --upsample apply to spatial codes (maps), not vectors"
+            )
         return VectorDecoder(code_shape[0], out_size, width, hidden)
     raise PreimageError(f"decoder: unsupported code shape {code_shape}")
 
@@ -279,13 +315,16 @@ class Decoder(nn.Module):
         stage_blocks: int = 0,
         shuffle: int = 1,
         input_size: int | None = None,
+        upsample: str = "transposed",
     ) -> None:
         super().__init__()
         self.rep, self.code_shape, self.image_size, self.width = rep, tuple(code_shape), image_size, width
         self.input_size = image_size if input_size is None else input_size
         self.hidden, self.blocks, self.top, self.stage_blocks = hidden, blocks, top, stage_blocks
-        self.shuffle = shuffle
-        self.net = build_decoder(self.code_shape, image_size, width, hidden, blocks, top, stage_blocks, shuffle)
+        self.shuffle, self.upsample = shuffle, upsample
+        self.net = build_decoder(
+            self.code_shape, image_size, width, hidden, blocks, top, stage_blocks, shuffle, upsample
+        )
         # inference numerics: "auto" = bf16 (a bf16 copy of the weights, what bf16 autocast computes) + channels-last
         # on CPUs with native bf16 (4-5x faster here, outputs within ~1e-3 of fp32, and the decoders were trained
         # under bf16 autocast); "fp32" otherwise
@@ -364,6 +403,7 @@ class Decoder(nn.Module):
             "top": self.top,
             "stage_blocks": self.stage_blocks,
             "shuffle": self.shuffle,
+            "upsample": self.upsample,
         }
 
     @classmethod
@@ -397,6 +437,7 @@ class Decoder(nn.Module):
                 cfg.get("stage_blocks", 0),
                 cfg.get("shuffle", 1),
                 cfg.get("input_size"),  # files from before the two-size protocol saw images of their output size
+                cfg.get("upsample", "transposed"),  # every file from before the option up-convolved
             )
         except PreimageError:
             raise

@@ -76,6 +76,9 @@ class DecoderConfig:
     top: int = 0  # channels at the code resolution; 0 = 4 x width
     stage_blocks: int = 0  # residual blocks after each expansion stage below the output resolution
     shuffle: int = 1  # last doublings as one sub-pixel convolution (faster); 1 = up-convolutions throughout
+    # how spatial decoders double their maps: "transposed" convolutions (the paper's up-convolutions) or
+    # "bilinear" resize then convolve, which draws no grid of the coarsest map in flat regions
+    upsample: str = "transposed"
     ema: float = 0.0  # decay of an exponential moving average of the decoder weights (0 = off); validated and shipped
     size: int = 64  # side of the image the representation sees
     # side of the reconstruction (None: ``size``); the paper's protocol computes features of full-resolution
@@ -382,6 +385,7 @@ def train_decoder(
         cfg.stage_blocks,
         cfg.shuffle,
         input_size=cfg.size,
+        upsample=cfg.upsample,
     )
     if cfg.init_decoder and not resume:
         start = Decoder.from_file(cfg.init_decoder)
@@ -656,7 +660,7 @@ def grow_from(decoder: Decoder, start: Decoder, source: str) -> int:
     if {k: v for k, v in mine.items() if k not in free} != {k: v for k, v in theirs.items() if k not in free}:
         raise PreimageError(
             f"--init-decoder {source} was trained as {theirs}, not {mine} — pass the same "
-            "--rep/--width/--top/--blocks/--hidden (--stage-blocks and --shuffle may differ)"
+            "--rep/--width/--top/--blocks/--hidden/--upsample (--stage-blocks and --shuffle may differ)"
         )
     # growth is the case where every trained tensor matches; a student takes the ones that do
     shared = matching_tensors(decoder, start)
@@ -762,6 +766,7 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
         f", {cfg.stage_blocks} residual block(s) per expansion stage below the output size" if cfg.stage_blocks else ""
     )
     arch += f", the last {cfg.shuffle}x upsampling one sub-pixel convolution" if cfg.shuffle != 1 else ""
+    arch += ", bilinear resize-convolutions instead of transposed ones" if cfg.upsample == "bilinear" else ""
     vector = ":" in cfg.rep and cfg.rep.split(":")[1].startswith(("fc", "prob"))
     arch += f", fully connected width {cfg.hidden}" if vector else ""
     flags = "".join(
@@ -770,6 +775,7 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
         if getattr(cfg, k)
     )
     flags += f" --shuffle {cfg.shuffle}" if cfg.shuffle != 1 else ""
+    flags += f" --upsample {cfg.upsample}" if cfg.upsample != "transposed" else ""
     flags += f" --hidden {cfg.hidden}" if cfg.hidden != 512 else ""
     flags += f" --batch-size {cfg.batch_size}" if cfg.batch_size != 64 else ""
     flags += f" --warmup-steps {cfg.warmup_steps}" if cfg.warmup_steps != 200 else ""
