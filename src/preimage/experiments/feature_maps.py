@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import replace
@@ -41,6 +42,7 @@ from preimage.report.figures import (
     high_frequency_energy,
     labelled_rows,
     line_plot,
+    structure_size,
 )
 from preimage.representations.cnn import LayerTap, create_cnn_representation
 
@@ -67,13 +69,20 @@ def recipe_config(recipe: str, quick: bool, seed: int, steps: int | None = None)
     return texture_config(quick, seed, steps)
 
 
+# what textures_by_layer.csv reports per layer, and plots: how fine (high-frequency energy) and how large
+# (autocorrelation half-width) the structures are, and how colourful
+TEXTURE_MEASURES = ("colour_count", "colourfulness", "high_freq_energy", "structure_size_px")
+
+
 def texture_metrics(images: torch.Tensor) -> dict[str, float]:
     if len(images) == 0:
-        return {"colour_count": math.nan, "colourfulness": math.nan, "high_freq_energy": math.nan}
+        return {name: math.nan for name in TEXTURE_MEASURES}
     return {
         "colour_count": float(np.mean([colour_count(im) for im in images])),
         "colourfulness": float(np.mean([colourfulness(im) for im in images])),
         "high_freq_energy": float(np.mean([high_frequency_energy(im) for im in images])),
+        # the median: a texture whose structures outgrow half the tile scores inf
+        "structure_size_px": float(np.median([structure_size(im) for im in images])),
     }
 
 
@@ -117,8 +126,9 @@ def textures_across_layers(
     """Invert the ``per_layer`` most energetic filters of every layer; write the sheet, plots and CSVs.
 
     ``textures_by_layer.csv`` has one row per layer with the complexity measures of the active textures
-    (``high_freq_energy``: mean spectral energy above a quarter of the Nyquist frequency, colours,
-    colourfulness), the mean relative feature error and the number of inactive channels;
+    (``high_freq_energy``: mean spectral energy above a quarter of the Nyquist frequency, i.e. how fine;
+    ``structure_size_px``: the median radius at which a texture's autocorrelation halves, i.e. how large;
+    colours, colourfulness), the mean relative feature error and the number of inactive channels;
     ``textures_channels.csv`` one row per channel with its status.
     """
     model_name = tap_spec.split(":")[0]
@@ -150,7 +160,7 @@ def textures_across_layers(
     labelled_rows(rows, labels, out / "textures_by_layer.png")
     write_csv(out / "textures_by_layer.csv", table)
     write_csv(out / "textures_channels.csv", per_channel)
-    for metric in ("colour_count", "colourfulness", "high_freq_energy"):
+    for metric in TEXTURE_MEASURES:
         line_plot(
             [r["layer"] for r in table],
             {metric: [r[metric] for r in table]},
@@ -188,6 +198,7 @@ def textures(ctx: Context) -> dict[str, Any]:
         recipe, steps,
     )  # fmt: skip
     hfe = [r["high_freq_energy"] for r in table]
+    sizes = [r["structure_size_px"] for r in table]
     first, last = table[0], table[-1]
     # the official recipe beside the default one, on the same channels of the atlas layer (for the report)
     other = "xia" if recipe == "preimage" else "preimage"
@@ -205,6 +216,9 @@ def textures(ctx: Context) -> dict[str, Any]:
         "claim_more_colours_higher_up": last["colour_count"] > first["colour_count"],
         "claim_more_structure_higher_up": last["high_freq_energy"] > first["high_freq_energy"],
         "high_freq_energy_by_layer": dict(zip(layers, hfe, strict=True)),
+        # receptive fields grow with depth, and so should the structures a filter's texture repeats
+        "claim_larger_structures_higher_up": all(b > a for a, b in itertools.pairwise(sizes)),
+        "structure_size_px_by_layer": dict(zip(layers, sizes, strict=True)),
     }
 
 

@@ -145,7 +145,16 @@ def _textures(s: dict[str, Any]) -> str:
         f"Textures of the most energetic filters of each layer of {s.get('model', '?')} "
         f"(recipe {s.get('recipe', '?')}). Mean high-frequency energy of the textures by layer: {hfe}"
     )
-    text += "; it grows with depth" if s.get("claim_more_structure_higher_up") else "; it does not grow with depth"
+    text += (
+        "; higher at the last layer than the first"
+        if s.get("claim_more_structure_higher_up")
+        else "; not higher at the last layer than the first"
+    )
+    sizes = ", ".join(f"{r['layer']} {_fmt(r.get('structure_size_px'))}" for r in layers)
+    if sizes and "structure_size_px" in (layers[0] if layers else {}):
+        text += f". Median structure size (px, where the autocorrelation halves): {sizes}"
+        grows = s.get("claim_larger_structures_higher_up")
+        text += "; it grows at every layer" if grows else "; it does not grow at every layer"
     text += f". Channels inactive on the image (marked, not inverted): {inactive}."
     for name, r in s.get("recipes", {}).items():
         text += (
