@@ -17,7 +17,8 @@ the high-passed row and column spectra against its neighbours'; a grid is a narr
 Every shipped decoder for ``hog``, ``lbp`` and ``sift`` at ``--size`` is measured, plus each ``--decoder`` file
 (its own representation and size), and, as the yardstick, the input images themselves downsampled to the
 output size. Prints one JSON object: per decoder and set, the largest peak ratio, its
-frequency (cycles per image) and period (px), and the three largest peaks. No timing: nothing here depends on
+frequency (cycles per image) and period (px), and the three largest peaks. Frequencies 2 .. W/2 - 2 are scored
+(each needs two neighbours): a period-2 checkerboard at Nyquist is not. No timing: nothing here depends on
 the machine being quiet.
 """
 
@@ -77,11 +78,12 @@ def main() -> None:
     }
     decoders.update({path: Decoder.from_file(path) for path in args.decoder})
     sets: dict[int, dict[str, torch.Tensor]] = {}
-    result: dict[str, object] = {"n": args.n, "seed": args.seed, "photos": args.data or "samples:all"}
+    result: dict[str, object] = {"seed": args.seed, "photos": args.data or "samples:all"}
     for name, dec in decoders.items():
         size = dec.input_size
         if size not in sets:
             sets[size] = {"smooth": smooth_fields(args.n, size, args.seed), "photos": photos(args.data, args.n, size)}
+            result[f"images at {size}px"] = {k: len(v) for k, v in sets[size].items()}
         rep = create_representation(dec.rep)
         row = {}
         for set_name, images in sets[size].items():
@@ -89,10 +91,9 @@ def main() -> None:
                 row[set_name] = peaks(dec(rep(images)))
         row["upsample"] = dec.upsample
         result[name] = row
-    # the yardstick: the same images downsampled to the reconstructions' size, which have no grid
-    out = next(iter(decoders.values())).image_size if decoders else 64
-    for size, images in sets.items():
-        result[f"inputs at {out}px (from {size}px)"] = {k: peaks(resize(v, out)) for k, v in images.items()}
+    # the yardstick: the same images downsampled to each reconstruction size, which have no grid
+    for size, out in sorted({(d.input_size, d.image_size) for d in decoders.values()}):
+        result[f"inputs at {out}px (from {size}px)"] = {k: peaks(resize(v, out)) for k, v in sets[size].items()}
     # one line per decoder: the JSON stays readable with its lists of peaks
     print("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in result.items()) + "\n}")
 

@@ -137,7 +137,7 @@ def many_clients(port: int, rep: str, clients: int, seconds: float) -> dict[str,
 
 def beside_a_job(port: int, rep: str, n: int) -> dict[str, Any]:
     client = Client(port)
-    texture = {"kind": "texture", "image": "sample:chelsea", "layer": "conv3", "channel": 5, "steps": 1000}
+    texture = {"kind": "texture", "image": "sample:chelsea", "layer": "alexnet64:conv3", "channel": 5, "steps": 1000}
     status, job = client.request("POST", "/api/jobs", texture)
     if status != 202:
         raise RuntimeError(f"texture job refused: {job}")

@@ -119,3 +119,18 @@ def test_periodic_peaks_find_a_faint_grid_that_smooth_images_lack() -> None:
     assert peaks.shape == (33,) and peaks[:2].eq(0).all() and peaks[-2:].eq(0).all()
     with pytest.raises(PreimageError, match="square images"):
         periodic_peaks(torch.zeros(2, 3, 64, 32))
+
+
+def test_periodic_peaks_score_each_frequency_against_its_two_neighbours() -> None:
+    # white noise (a flat spectrum: ratios near 1) plus a cosine of 12 cycles per image along both axes:
+    # the peak is exactly at 12, and 11 and 13, which have it as a neighbour, fall below 1
+    from preimage.metrics import periodic_peaks
+
+    g = torch.Generator().manual_seed(0)
+    noise = 0.05 * torch.randn(32, 3, 64, 64, generator=g, dtype=torch.float64)
+    wave = torch.cos(2 * math.pi * 12 * torch.arange(64, dtype=torch.float64) / 64)
+    peaks = periodic_peaks(0.5 + noise + 0.05 * (wave.view(1, 1, 1, -1) + wave.view(1, 1, -1, 1)))
+    assert int(peaks.argmax()) == 12 and peaks[12] > 3
+    assert peaks[11] < 1 and peaks[13] < 1
+    flat = periodic_peaks(0.5 + noise)
+    assert (flat[2:31] - 1).abs().max() < 0.2

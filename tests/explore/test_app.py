@@ -351,3 +351,32 @@ def test_a_224px_decoder_in_the_zoo_is_offered_and_decodes_to_64px(monkeypatch: 
             assert ex.images.get("sample:astronaut").at(224).shape == (3, 224, 224)
     finally:
         ex.close()
+
+
+def test_a_texture_job_without_a_layer_takes_the_default_the_page_selects(client: Any) -> None:
+    meta = client.get("/api/meta").json()
+    assert meta["texture_default"] == "vgg19_64:relu2_1"
+    job = client.post("/api/jobs", json={"kind": "texture", "image": "sample:chelsea", "channel": 2, "steps": 3})
+    assert job.status_code == 202, job.text
+    assert job.json()["label"] == "vgg19_64:relu2_1 filter 2 of chelsea"
+    assert wait_done(client, job.json()["id"])["status"] == "done"
+
+
+def test_without_texture_networks_the_page_is_told_and_a_texture_job_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from preimage.explore import create_app
+    from preimage.explore import inverters as inv
+
+    monkeypatch.setattr(inv, "texture_layer_keys", lambda: ())
+    ex = Explorer(max_pending=1, max_steps=5)
+    try:
+        with TestClient(create_app(ex)) as test_client:
+            meta = test_client.get("/api/meta").json()
+            assert meta["texture_layers"] == [] and meta["texture_default"] is None
+            body = {"kind": "texture", "image": "sample:chelsea", "channel": 0, "steps": 3}
+            assert "no texture layers" in refused(test_client.post("/api/jobs", json=body))
+    finally:
+        ex.close()

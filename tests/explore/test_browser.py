@@ -126,7 +126,7 @@ def test_class_layer_interpolation_and_a_texture_job(browser: Any, server_url: s
     driver.find_element("id", "tex-steps").clear()
     driver.find_element("id", "tex-steps").send_keys("20")
     driver.find_element("id", "tex-run").click()
-    # the texture layer offered first is Xia et al.'s: vgg19_64 relu2_1
+    # the texture layer selected at start is Xia et al.'s: vgg19_64 relu2_1
     texture = "vgg19_64:relu2_1 filter 0 of chelsea"
     _wait(driver, lambda d: texture in d.find_element("id", "gallery").text, "the texture")
     img = driver.find_element("css selector", "#gallery figure img")  # the newest result comes first

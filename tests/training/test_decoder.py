@@ -473,5 +473,5 @@ def test_a_bilinear_decoder_trains_exports_and_says_so_on_its_card(data: Path, t
         limit_val=32,
         init_decoder=str(tmp_path / "run" / "decoder_hog.safetensors"),
     )
-    with pytest.raises(PreimageError, match="--upsample"):
+    with pytest.raises(PreimageError, match="'upsample': 'bilinear'"):
         train_decoder(other)

@@ -8,6 +8,7 @@ from pathlib import Path
 from preimage.cli import args as types
 from preimage.cli.main import command
 from preimage.files import dumps, prepare_outputs
+from preimage.inverters.decoders import UPSAMPLINGS
 from preimage.runtime import AMP_CHOICES
 
 
@@ -161,11 +162,11 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--upsample",
-        choices=("transposed", "bilinear"),
+        choices=UPSAMPLINGS,
         default="transposed",
         help="how a spatial decoder doubles its maps: transposed convolutions (the paper's up-convolutions) or "
-        "bilinear resize then convolution, which draws no grid of its coarsest map in flat regions "
-        "(default: transposed)",
+        "bilinear resize then a 3x3 convolution, which has no per-cell kernel footprint to repeat as a grid in "
+        "flat regions (about 2x the multiply-adds of those layers; default: transposed)",
     )
     p.add_argument(
         "--ema",

@@ -81,7 +81,7 @@ def texture_metrics(images: torch.Tensor) -> dict[str, float]:
         "colour_count": float(np.mean([colour_count(im) for im in images])),
         "colourfulness": float(np.mean([colourfulness(im) for im in images])),
         "high_freq_energy": float(np.mean([high_frequency_energy(im) for im in images])),
-        # the median: a texture whose structures outgrow half the tile scores inf
+        # the median, robust to a texture whose structures outgrow half the tile (capped there)
         "structure_size_px": float(np.median([structure_size(im) for im in images])),
     }
 

@@ -87,6 +87,7 @@ class Explorer:
             "reps": [{"key": c.key, "rep": c.rep, "size": c.size, "classes": c.classes} for c in self.choices],
             "samples": list(SAMPLE_NAMES),
             "texture_layers": [{"layer": k, "channels": inv.texture_channels(k)} for k in inv.texture_layer_keys()],
+            "texture_default": inv.default_texture_layer() if inv.texture_layer_keys() else None,
             "max_steps": self.jobs.max_steps,
             "max_pending": self.jobs.max_pending,
             "max_top_k": MAX_TOP_K,
@@ -215,7 +216,7 @@ class Explorer:
         if kind == "texture":
             image_id = flat.get("image") or ""
             keys = inv.texture_layer_keys()
-            layer = flat.get("layer") or keys[0]
+            layer = flat.get("layer") or inv.default_texture_layer()
             channel = _integer(flat, "channel", 0, 0, 100_000, "channel")
             stored = self.images.get(image_id)
             if layer not in keys:

@@ -194,6 +194,21 @@ def texture_layer_keys() -> tuple[str, ...]:
     )
 
 
+# the layer the page and the API pick when none is named: Xia et al.'s figures' relu2_1 on their network,
+# else the AlexNet layer of the same depth
+TEXTURE_DEFAULTS = ("vgg19_64:relu2_1", "alexnet64:conv2")
+
+
+def default_texture_layer() -> str:
+    """The texture layer used when a request names none (see :data:`TEXTURE_DEFAULTS`)."""
+    keys = texture_layer_keys()
+    if not keys:
+        raise PreimageError(
+            f"no texture layers: none of {', '.join(TEXTURE_MODELS)} has weights in the zoo — reinstall preimage"
+        )
+    return next((k for k in TEXTURE_DEFAULTS if k in keys), keys[0])
+
+
 def _texture_tap(key: str) -> LayerTap:
     keys = texture_layer_keys()
     if key not in keys:

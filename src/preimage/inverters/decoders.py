@@ -11,7 +11,7 @@ Architectures follow the paper, with a width knob so that each trains on a CPU:
   resolution (``blocks``) and after each expansion stage (``stage_blocks``;
   identity when new, so a trained decoder can be grown and trained on).
   ``upsample="bilinear"`` doubles maps by bilinear resizing and a 3x3 convolution
-  instead of up-convolutions (no grid of the coarsest map in flat regions).
+  instead of up-convolutions (no per-cell kernel footprint to repeat as a grid).
 - **vector codes** (fc6, fc7, fc8, class probabilities): three fully connected
   layers, a reshape to a 4x4 map, then up-convolutions.
 
@@ -130,7 +130,8 @@ def expansion_plan(in_size: int, out_size: int) -> tuple[int, int]:
 class SpatialDecoder(nn.Module):
     """Decoder for ``(C, h, h)`` codes -> ``(3, S, S)`` images.
 
-    ``S / h`` a power of two (the 64-px protocol) decodes with up-convolutions alone; any other ratio
+    ``S / h`` a power of two (the 64-px protocol) decodes by doublings alone (transposed convolutions, or
+    bilinear resize-convolutions with ``upsample="bilinear"``); any other ratio
     (``224 -> 64``: a 28x28 HOG code to a 64-px image) resizes the code-resolution trunk once to
     ``S / 2^k`` (see :func:`expansion_plan`) before the up-convolutions.
 

@@ -115,8 +115,9 @@ def structure_size(image: torch.Tensor, level: float = 0.5) -> float:
 
     Linear (zero-padded) autocorrelation, each lag divided by its overlap, so the image is not treated as
     periodic. Gaussian-blurred white noise of std ``s`` px has a Gaussian autocorrelation of std ``s * sqrt(2)``,
-    which falls to 0.5 at ``2 s sqrt(ln 2) = 1.67 s``. Returns ``inf`` when it never falls that low within
-    half the image (one structure fills it) and ``0`` for a flat image.
+    which falls to 0.5 at ``2 s sqrt(ln 2) = 1.67 s``. Capped at half the image's shorter side (returned when
+    it never falls that low there: structures that large fill the image), and ``0`` for a flat image. Lags are
+    binned by rounded radius (1 and 1.41 px share a bin), which biases sizes of 1-2 px slightly.
     """
     gray = image.mean(0).double()
     gray = gray - gray.mean()
@@ -141,7 +142,7 @@ def structure_size(image: torch.Tensor, level: float = 0.5) -> float:
         if profile[r] <= level:
             a, b = profile[r - 1], profile[r]
             return float(r - 1 + (a - level) / (a - b))
-    return math.inf
+    return float(limit)
 
 
 def line_plot(

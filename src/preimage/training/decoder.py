@@ -77,7 +77,7 @@ class DecoderConfig:
     stage_blocks: int = 0  # residual blocks after each expansion stage below the output resolution
     shuffle: int = 1  # last doublings as one sub-pixel convolution (faster); 1 = up-convolutions throughout
     # how spatial decoders double their maps: "transposed" convolutions (the paper's up-convolutions) or
-    # "bilinear" resize then convolve, which draws no grid of the coarsest map in flat regions
+    # "bilinear" resize then convolve, which has no per-cell kernel footprint to repeat as a grid
     upsample: str = "transposed"
     ema: float = 0.0  # decay of an exponential moving average of the decoder weights (0 = off); validated and shipped
     size: int = 64  # side of the image the representation sees

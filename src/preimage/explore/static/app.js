@@ -231,16 +231,19 @@ async function init() {
   rep.value = state.meta.reps.some((r) => r.key === "alexnet64:conv3") ? "alexnet64:conv3" : state.meta.reps[0].key;
   $("topk").max = Math.min(20, state.meta.max_top_k);
   for (const l of state.meta.texture_layers) $("tex-layer").append(option(l.layer, l.layer));
-  // Xia et al.'s network and the layer of their figures where the zoo ships it, else the first offered
-  const texDefault = ["vgg19_64:relu2_1", "alexnet64:conv2"].find((k) => state.meta.texture_layers.some((l) => l.layer === k));
-  $("tex-layer").value = texDefault || state.meta.texture_layers[0].layer;
-  const texMax = () => {
-    const l = state.meta.texture_layers.find((x) => x.layer === $("tex-layer").value);
-    $("tex-channel").max = l.channels - 1;
-    $("tex-max").textContent = `of 0..${l.channels - 1}`;
-  };
-  texMax();
-  $("tex-layer").addEventListener("change", texMax);
+  if (state.meta.texture_default) {
+    // the server's default: Xia et al.'s relu2_1 on vgg19_64 where the zoo ships it
+    $("tex-layer").value = state.meta.texture_default;
+    const texMax = () => {
+      const l = state.meta.texture_layers.find((x) => x.layer === $("tex-layer").value);
+      $("tex-channel").max = l.channels - 1;
+      $("tex-max").textContent = `of 0..${l.channels - 1}`;
+    };
+    texMax();
+    $("tex-layer").addEventListener("change", texMax);
+  } else {
+    $("tex-run").disabled = true;  // no network with weights to take textures from
+  }
   for (const id of ["tex-steps", "opt-steps"]) $(id).max = state.meta.max_steps;
 
   $("image").addEventListener("change", () => { showInputs(); render(); });
