@@ -38,4 +38,6 @@ def test_shipped_classifier_reaches_its_model_card_top1(name: str) -> None:
     x, y = x[pick], y[pick]
     result = evaluate_classifier(create_model(name, weights="default"), x, y, cfg.mean, cfg.std)
     assert result["top1"] == pytest.approx(card["val_top1"], abs=3.0)
-    assert card["val_top1"] >= 20.0  # 40x chance (0.5%)
+    # the floors the issues set on the card's full-val figure: vgg19_64 >= 40% (issue 16), any classifier 40x
+    # chance (0.5%)
+    assert card["val_top1"] >= {"vgg19_64": 40.0}.get(name, 20.0)
