@@ -48,6 +48,27 @@ def test_invert_hoggles_and_evaluate_it(tmp_path: Path, capsys: pytest.CaptureFi
     assert result["n"] == 6 and 0.2 < result["normalized_error"] < 1.0
 
 
+@pytest.mark.parametrize(
+    "extra, method",
+    [
+        (["--rep", "lbp"], "decoder"),  # not differentiable: only a decoder can invert it
+        (["--rep", "sift", "--size", "224"], "decoder"),  # the paper's protocol ships decoders too
+        (["--rep", "hog", "--steps", "2"], "optimize"),  # an optimisation option asks for optimisation
+        (["--rep", "vgg19_64:relu2_1", "--steps", "2"], "optimize"),
+        (["--rep", "vgg19_64:relu2_1"], "optimize"),  # no decoder ships for this layer
+    ],
+)
+def test_invert_by_default_decodes_where_a_decoder_ships(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], method: str
+) -> None:
+    assert main(["invert", "samples:coffee", *extra, "-o", str(tmp_path / "auto")]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["method"] == method
+    if method == "decoder":  # the very decoder --method decoder runs
+        assert main(["invert", "samples:coffee", *extra, "--method", "decoder", "-o", str(tmp_path / "dec")]) == 0
+        auto, explicit = (np.asarray(Image.open(tmp_path / d / "coffee.png")) for d in ("auto", "dec"))
+        assert np.array_equal(auto, explicit)
+
+
 def test_invert_cnn_layer(tmp_path: Path) -> None:
     assert main(["invert", "samples:coffee", "--rep", "alexnet64:conv2", "--steps", "3", "-o", str(tmp_path)]) == 0
     assert (tmp_path / "coffee.png").is_file()
@@ -56,7 +77,7 @@ def test_invert_cnn_layer(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["invert", "samples:chelsea", "--rep", "lbp", "-o", "X"], "not differentiable"),
+        (["invert", "samples:chelsea", "--rep", "lbp", "--method", "optimize", "-o", "X"], "not differentiable"),
         (
             ["invert", "samples:chelsea", "--rep", "hog", "--method", "optimise", "-o", "X"],
             "did you mean 'optimize'",
