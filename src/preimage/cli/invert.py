@@ -80,11 +80,11 @@ def _invert(args: argparse.Namespace) -> int:
 
     rep = build_representation(args.rep, args.weights)
     given = {"steps": args.steps, "preset": args.preset}
-    args.method = _resolve_method(args, rep.name)
-    run_settings = taken_options(args.method, {"seed": args.seed, "progress": True})
+    method = _resolve_method(args, rep.name)
+    run_settings = taken_options(method, {"seed": args.seed, "progress": True})
     # built before any image is read: a refused option or a missing decoder is named at once
     inverter = create_inverter(
-        args.method,
+        method,
         rep,
         input_size=args.size,
         output_size=args.output_size,
@@ -103,5 +103,5 @@ def _invert(args: argparse.Namespace) -> int:
     note(upsampled_note(items, args.size))
     recon = inverter.reconstruct(torch.stack([it.image for it in items]))
     written = [str(save_image(img, target)) for target, img in zip(targets, recon, strict=True)]
-    print(dumps({"out": str(out), "rep": args.rep, "method": args.method, "files": written, "skipped": skipped.total}))
+    print(dumps({"out": str(out), "rep": args.rep, "method": method, "files": written, "skipped": skipped.total}))
     return 0
