@@ -28,6 +28,11 @@ def test_optimisation_results_are_cached_and_reused(tmp_path: Path) -> None:
     assert [p.stat().st_mtime_ns for p in cached] == stamp  # ... and read back, not recomputed
     rows = [(r["rep"], r["method"], r.get("normalized_error")) for r in first["rows"]]
     assert rows == [(r["rep"], r["method"], r.get("normalized_error")) for r in second["rows"]]
+    # table.md quotes the measured numbers: the HOG decoder's error with half its CI, in the pivot's row
+    hog = next(r for r in first["rows"] if (r["rep"], r["method"]) == ("hog", "decoder"))
+    table = (tmp_path / "shallow-table" / "table.md").read_text()
+    half = (hog["ci_high"] - hog["ci_low"]) / 2
+    assert f"| hog | decoder | {hog['normalized_error']:.3f} ±{half:.3f} |" in table
 
 
 def test_error_on_a_reference_scale_compares_sets_of_different_spread() -> None:

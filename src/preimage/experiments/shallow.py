@@ -26,8 +26,10 @@ from preimage.experiments.common import (
     test_sets,
     unavailable,
 )
+from preimage.files import write_text
 from preimage.metrics import mean_pairwise_distance
 from preimage.report.figures import colourfulness, labelled_rows
+from preimage.report.tables import markdown_table, pivot_markdown
 
 SHALLOW = ("hog", "sift", "lbp")
 METHODS = ("decoder", "optimize", "hoggles")
@@ -108,15 +110,79 @@ def shallow_table(ctx: Context) -> dict[str, Any]:
         key = set_name.replace(" ", "_")
         figures[set_name] = str(labelled_rows(grid_rows, labels, ctx.path(f"examples_{key}.png")))
     write_csv(ctx.path("table.csv"), rows)
+    reference_set = next(iter(spreads))
+    write_text(ctx.path("table.md"), table1_markdown(rows, reference_set))
     return {
         "size": size,
         "optimize_images": f"the first {OPTIMIZE_IMAGES_224} of each set" if size != SIZE else "",
         # error_ref_scale divides by this set's spread instead of each set's own
-        "reference_set": next(iter(spreads)),
+        "reference_set": reference_set,
         "mean_pairwise_distance": spreads,
         "rows": rows,
         "figures": figures,
     }
+
+
+def _with_ci(r: dict[str, Any]) -> str:
+    return f"{r['normalized_error']:.3f} ±{(r['ci_high'] - r['ci_low']) / 2:.3f}"
+
+
+def _num(value: Any, fmt: str) -> str:
+    return format(value, fmt) if isinstance(value, int | float) else str(value)
+
+
+def table1_markdown(rows: list[dict[str, Any]], reference: str) -> str:
+    """``table.md``: Table 1 as one row per method (± half the 95% CI), then every measured row in full.
+
+    The pivot leaves out the like-for-like ``(first N)`` rows (they are in the full table) and the
+    combinations that cannot run (``note``); ``reference`` names the set whose spread ``error_ref_scale``
+    divides by.
+    """
+    measured = [r for r in rows if not r.get("note")]
+    pivot = pivot_markdown(
+        [r for r in measured if "(first" not in r["method"]],
+        index=("rep", "method"),
+        columns=("set", "protocol"),
+        cell=_with_ci,
+        extra=[("paper", lambda r: _num(r["paper"], ".2f"))],
+    )
+    header = [
+        "set",
+        "protocol",
+        "rep",
+        "method",
+        "normalised error (95% CI)",
+        "mean colour matched",
+        f"on {reference}'s spread",
+        "at input size",
+        "PSNR",
+        "SSIM",
+        "n",
+        "paper",
+    ]
+    body = [
+        [
+            r["set"],
+            r["protocol"],
+            r["rep"],
+            r["method"],
+            f"**{r['normalized_error']:.3f}** ({r['ci_low']:.3f}-{r['ci_high']:.3f})",
+            _num(r.get("error_mean_matched", ""), ".3f"),
+            _num(r.get("error_ref_scale", ""), ".3f"),
+            _num(r["normalized_error_full"], ".3f"),
+            _num(r["psnr"], ".1f"),
+            _num(r["ssim"], ".3f"),
+            str(r["n"]),
+            _num(r["paper"], ".2f"),
+        ]
+        for r in measured
+    ]
+    return (
+        "# Table 1: normalised reconstruction error (± half the bootstrap 95% CI)\n\n"
+        + pivot
+        + "\n## Every measured row\n\n"
+        + markdown_table(header, body)
+    )
 
 
 @register_experiment("colorization", "colour the decoders predict from gray-based HOG, SIFT and LBP features")
