@@ -1,4 +1,4 @@
-"""A training run cannot be clobbered, resumed with other settings, poisoned by NaN, or run with no steps."""
+"""A training run cannot be clobbered, resumed with other settings, poisoned by NaN or divergence, or run empty."""
 
 from __future__ import annotations
 
@@ -106,6 +106,30 @@ def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(
     ckpt = load_checkpoint(run / "checkpoint.pt")
     assert (ckpt["epoch"], ckpt["step_in_epoch"]) == (1, 0)  # written after epoch 1, never after the NaN
     assert all(bool(torch.isfinite(v).all()) for v in ckpt["model"].values() if v.is_floating_point())
+    assert not (run / "decoder_hog.safetensors").exists()
+
+
+def test_a_finite_but_diverged_loss_stops_like_a_nan(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as two width-48 runs did on a GPU: the loss jumped to ~1e5 and stayed finite; a pixel MSE against images
+    # in [0, 1] above 1 cannot come from a converging decoder, so the run stops before saving those weights
+    calls = {"n": 0}
+    real = F.mse_loss
+
+    def exploded(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        loss = real(pred, target)
+        return loss * 1e5 if calls["n"] == 4 else loss
+
+    monkeypatch.setattr(decoder_module.F, "mse_loss", exploded)
+    run = tmp_path / "run"
+    with pytest.raises(
+        PreimageError, match=r"diverged: mean loss .* at epoch 2 step 2, above 1; stopped \(the last good"
+    ):
+        train_decoder(_cfg(data, run, epochs=3))
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    assert (ckpt["epoch"], ckpt["step_in_epoch"]) == (1, 0)
     assert not (run / "decoder_hog.safetensors").exists()
 
 

@@ -259,15 +259,25 @@ def steps_per_epoch(n_train: int, batch_size: int, world: int = 1) -> int:
     return steps
 
 
-def check_finite(loss: torch.Tensor | float, where: str, ckpt: Path) -> None:
-    """Stop the run on a NaN/Inf loss, before a checkpoint could store the damaged weights."""
+def check_finite(loss: torch.Tensor | float, where: str, ckpt: Path, bound: float | None = None) -> None:
+    """Stop the run on a NaN/Inf loss, or one above ``bound``, before a checkpoint could store the damaged weights.
+
+    ``bound``: a loss no run that is still converging reaches (a pixel MSE against images in [0, 1] above 1
+    means the outputs left the image range by a whole image's width: the run diverged, however finite).
+    """
     value = float(loss)
+    if math.isfinite(value) and (bound is None or value <= bound):
+        return
+    kept = f"the last good checkpoint {ckpt} is kept" if ckpt.is_file() else "no checkpoint was written"
     if not math.isfinite(value):
-        kept = f"the last good checkpoint {ckpt} is kept" if ckpt.is_file() else "no checkpoint was written"
         raise PreimageError(
             f"the training loss became {value} at {where}; stopped ({kept}) — lower --lr or use --amp none, "
             "then --resume or --overwrite"
         )
+    raise PreimageError(
+        f"the training diverged: mean loss {value:.4g} at {where}, above {bound:g}; stopped ({kept}) — "
+        "lower --lr or lengthen --warmup-steps, then --resume or --overwrite"
+    )
 
 
 class StopSignals:
