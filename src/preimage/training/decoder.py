@@ -437,6 +437,9 @@ def train_decoder(
 
     signals = StopSignals()
 
+    def check_loss(where: str) -> None:  # the epoch's running mean: a NaN or a divergence stops before a save
+        check_finite(loss_sum / max(seen, 1), where, ckpt_path, DIVERGED_MSE)
+
     # non-differentiable, non-torch features (SIFT) are computed in worker processes
     slow = not getattr(rep, "differentiable", True) and parse_cell_size(cfg.rep)[0] == "sift"
     workers = cfg.workers if slow else 0
@@ -510,9 +513,9 @@ def train_decoder(
                 seen += len(x)
                 # a NaN stays in the sum: read it every step on a CPU (free), every 50 on a GPU (a sync)
                 if device.type == "cpu" or step % 50 == 0:
-                    check_finite(loss_sum / max(seen, 1), f"epoch {epoch + 1} step {step + 1}", ckpt_path, DIVERGED_MSE)
+                    check_loss(f"epoch {epoch + 1} step {step + 1}")
                 if signals.signum is not None:
-                    check_finite(loss_sum / max(seen, 1), f"epoch {epoch + 1} step {step + 1}", ckpt_path, DIVERGED_MSE)
+                    check_loss(f"epoch {epoch + 1} step {step + 1}")
                     wall += time.time() - last
                     save(epoch, step + 1)
                     signals.stop(run)
@@ -523,12 +526,12 @@ def train_decoder(
                         refresh=False,
                     )
                 if time.time() - last > cfg.checkpoint_every_s:
-                    check_finite(loss_sum / max(seen, 1), f"epoch {epoch + 1} step {step + 1}", ckpt_path, DIVERGED_MSE)
+                    check_loss(f"epoch {epoch + 1} step {step + 1}")
                     wall += time.time() - last
                     last = time.time()
                     save(epoch, step + 1)
             wall += time.time() - last
-            check_finite(loss_sum / max(seen, 1), f"the end of epoch {epoch + 1}", ckpt_path, DIVERGED_MSE)
+            check_loss(f"the end of epoch {epoch + 1}")
             if rank == 0:
                 if val_codes is None:
                     val_codes = slow_codes(rep, val_x)
