@@ -128,3 +128,34 @@ def test_long_edge_resize_keeps_the_aspect() -> None:
     assert resize_long_edge(torch.rand(2, 3, 30, 90), 60).shape == (2, 3, 20, 60)
     flat = resize_long_edge(torch.full((3, 10, 5), 0.25), 64)
     assert torch.allclose(flat, torch.full_like(flat, 0.25), atol=1e-6)
+
+
+def test_gradient_gain_brings_each_images_median_to_the_target() -> None:
+    from preimage.inverters.xia import gradient_gain
+
+    grad = torch.stack([torch.tensor([0.0, 0.1, -0.2, 0.3, 0.4]), torch.zeros(5)]).view(2, 5, 1, 1)
+    gain = gradient_gain(grad, 10.0)
+    # |g| sorted 0, 0.1, 0.2, 0.3, 0.4: torch's median is the lower middle value, 0.2; an all-zero gradient keeps 1
+    assert gain.flatten().tolist() == pytest.approx([50.0, 1.0])
+
+
+def test_as_recipe_scales_the_loss_only_for_xia() -> None:
+    from preimage.inverters.xia import as_recipe
+
+    assert as_recipe(XIA_INVERSION, "xia").first_gradient == XIA_INVERSION.clip == 10.0
+    assert as_recipe(XIA_INVERSION, "xia-literal").first_gradient is None
+    assert XIA_INVERSION.first_gradient is None  # the official settings stay literal
+    with pytest.raises(Exception, match="unknown Xia recipe"):
+        as_recipe(XIA_INVERSION, "caffe")
+
+
+def test_the_calibrated_run_scales_every_update_by_the_first_gain() -> None:
+    # a linear objective: the gradient is the same at every update, so the calibrated run is the literal
+    # recurrence with the gradient replaced by the target (10 per pixel after the gain), which clips at 10
+    cfg = XiaConfig(init_range=0.0, denoise=0.0, first_gradient=10.0)
+    k = torch.tensor([255.0 * 0.001])  # 0.001 per pixel of the 0-255 variable
+
+    inv = XiaInverter(lambda images: k * images.flatten(1).sum(1), cfg)
+    inv(1, 4)
+    assert inv.gains == pytest.approx([10.0 / 0.001], rel=1e-4)
+    assert inv.steps == [_scalar_run(10.0, cfg)]

@@ -45,10 +45,11 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--preset",
-        choices=["mahendran", "xia"],
+        choices=["mahendran", "xia", "xia-literal"],
         default=None,
-        help="optimisation recipe: mahendran (default settings of the representation) or xia (the official "
-        "MXNet recipe of Xia et al. exactly; --steps caps its 1000 updates)",
+        help="optimisation recipe: mahendran (default settings of the representation), xia (the official "
+        "MXNet recipe of Xia et al., its loss scaled to the gradient scale its clip was set for; --steps caps its "
+        "1000 updates) or xia-literal (the same unscaled)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of the starting noise")
     p.add_argument(

@@ -12,6 +12,7 @@ from preimage.cli.main import (
 )
 from preimage.errors import PreimageError
 from preimage.files import check_folder, dumps, prepare_outputs
+from preimage.inverters.feature_maps import RECIPES
 
 
 def parse_channels(spec: str) -> list[int]:
@@ -31,8 +32,10 @@ def parse_channels(spec: str) -> list[int]:
 
 _RECIPE_HELP = (
     "preimage (default): Adam on the normalised loss (TEXTURE_PRESET), tuned for the shipped [0, 1] networks; "
-    "xia: the official MXNet recipe exactly (clip-10 SGD, lr 0.1 x0.9 per 10, wd 5e-4/5e-3, <=1000 steps, stop at "
-    "relative change 0.005, 0-255 mean-subtracted variable, TV-Chambolle 0.2)"
+    "xia: the official MXNet recipe (clip-10 SGD, lr 0.1 x0.9 per 10, wd 5e-4/5e-3, <=1000 steps, stop at "
+    "relative change 0.005, 0-255 mean-subtracted variable, TV-Chambolle 0.2) with the loss scaled so that the first "
+    "update's median pixel gradient is the clip, the scale the recipe was tuned for on Caffe's VGG-19; "
+    "xia-literal: the same without that scaling (on networks with normalised input it stops on flat grey)"
 )
 
 
@@ -51,7 +54,7 @@ def _textures_args(p: argparse.ArgumentParser) -> None:
         "--layers", default=None, help="layers of the sheet (default relu1_1..relu5_1 on VGG, conv1..conv5 on AlexNet)"
     )
     p.add_argument("--per-layer", type=types.positive, default=8, help="most energetic filters per layer in the sheet")
-    p.add_argument("--recipe", choices=["preimage", "xia"], default="preimage", help=_RECIPE_HELP)
+    p.add_argument("--recipe", choices=list(RECIPES), default="preimage", help=_RECIPE_HELP)
     p.add_argument(
         "--steps", type=types.positive, default=None, help="steps per texture (default 150; xia: at most 1000)"
     )
@@ -139,7 +142,7 @@ def _restyle_args(p: argparse.ArgumentParser) -> None:
         help="random rates: dirichlet (default: Dirichlet(1), every rate positive, so every target is reachable "
         "by ReLU maps) or xia (the official N(3, sd 1000) draws over their sum: signed, often negative energies)",
     )
-    p.add_argument("--recipe", choices=["preimage", "xia"], default="preimage", help=_RECIPE_HELP)
+    p.add_argument("--recipe", choices=list(RECIPES), default="preimage", help=_RECIPE_HELP)
     p.add_argument("--n", type=types.positive, default=6, help="number of random styles (one per seed)")
     p.add_argument("--layer", default=None, help="layer whose energy is reallocated (default conv3 / relu3_1)")
     p.add_argument("--model", default="alexnet64", help="registered CNN (see: preimage list models)")

@@ -34,7 +34,7 @@ from preimage.inverters.feature_maps import (
     texture_model,
 )
 from preimage.inverters.optimize import OptimizeConfig
-from preimage.inverters.xia import XIA_INVERSION, XIA_STYLE, XiaConfig
+from preimage.inverters.xia import XIA_INVERSION, XIA_RECIPES, XIA_STYLE, XiaConfig, as_recipe
 from preimage.report.figures import (
     captioned_grid,
     colour_count,
@@ -61,11 +61,11 @@ def texture_config(quick: bool, seed: int, steps: int | None = None) -> Optimize
 
 
 def recipe_config(recipe: str, quick: bool, seed: int, steps: int | None = None) -> OptimizeConfig | XiaConfig:
-    """The settings of ``recipe``: :func:`texture_config` or the official :data:`XIA_INVERSION` (whose
-    ``max_steps`` only ``steps`` or ``quick`` lowers)."""
-    if recipe == "xia":
+    """The settings of ``recipe``: :func:`texture_config` or the official :data:`XIA_INVERSION` as ``xia`` or
+    ``xia-literal`` runs it (whose ``max_steps`` only ``steps`` or ``quick`` lowers)."""
+    if recipe in XIA_RECIPES:
         cap = steps or (30 if quick else XIA_INVERSION.max_steps)
-        return replace(XIA_INVERSION, max_steps=cap, seed=seed)
+        return replace(as_recipe(XIA_INVERSION, recipe), max_steps=cap, seed=seed)
     return texture_config(quick, seed, steps)
 
 
@@ -178,7 +178,7 @@ def textures_across_layers(
 def textures(ctx: Context) -> dict[str, Any]:
     """Per-layer textures. On the CLI defaults (``--model alexnet64 --weights default``) the network is
     :func:`texture_model`: ``vgg19_64`` when its weights are in the zoo, else ``alexnet64``.
-    ``options``: image, layer, channels, layers, recipe (``preimage`` or ``xia``), steps."""
+    ``options``: image, layer, channels, layers, recipe (``preimage``, ``xia`` or ``xia-literal``), steps."""
     model = texture_model() if (ctx.model, ctx.weights) == ("alexnet64", "default") else ctx.model
     image = load_one(ctx.options.get("image", "samples:chelsea"))
     layers = ctx.options.get("layers", texture_layers(model))
@@ -225,7 +225,7 @@ def textures(ctx: Context) -> dict[str, Any]:
 @register_experiment("restyle", "Xia et al.: diverse styles from random and purposeful energy reallocation")
 def restyle(ctx: Context) -> dict[str, Any]:
     """``options``: content, style, n, layer, mode (random, purposeful, purposeful-direct, both, all),
-    steps, rates (dirichlet or xia), recipe (preimage or xia). On a VGG the purposeful optimisation
+    steps, rates (dirichlet or xia), recipe (preimage, xia or xia-literal). On a VGG the purposeful optimisation
     uses the official layers (content relu2_2 x10, style sums at relu1_1 .. relu4_1 x1)."""
     content = load_one(ctx.options.get("content", "samples:chelsea"))
     style = load_one(ctx.options.get("style", "samples:coffee"))

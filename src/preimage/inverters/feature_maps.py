@@ -31,9 +31,11 @@ from preimage.inverters.codes import channel_energy, keep_channels, reallocate_b
 from preimage.inverters.optimize import OptimizationInverter, OptimizeConfig
 from preimage.inverters.xia import (
     XIA_INVERSION,
+    XIA_RECIPES,
     XIA_STYLE,
     XiaConfig,
     XiaInverter,
+    as_recipe,
     half_squared_objective,
     xia_invert,
     xia_style_objective,
@@ -45,8 +47,8 @@ from preimage.representations.cnn import LayerTap
 # input: Adam on the size-independent normalised loss, lr 0.3 in [0, 1] units, an alpha-norm prior
 # 100x the inversion default (keeps pixels in range, so less is lost to the final clip), no TV, no
 # jitter (both smooth away the texture and raised the feature error above 0.9 on alexnet64 conv2).
-# Xia et al.'s own numbers (XiaConfig, --recipe xia) are for 0-255 mean-subtracted pixels: on
-# alexnet64 their gradients are ~100x smaller and SGD stops after ~100 steps on a flat grey image.
+# Xia et al.'s own numbers (XiaConfig, --recipe xia) are for 0-255 mean-subtracted pixels and the gradient
+# scale of Caffe's VGG-19; --recipe xia rescales the loss to that scale (see preimage.inverters.xia).
 TEXTURE_PRESET = OptimizeConfig(
     steps=150,
     optimizer="adam",
@@ -59,7 +61,7 @@ TEXTURE_PRESET = OptimizeConfig(
     init="random",
     progress=False,
 )
-RECIPES = ("preimage", "xia")
+RECIPES = ("preimage", *XIA_RECIPES)
 CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 VGG_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")  # the layers of Xia et al.'s figures
 TEXTURE_MODELS = ("vgg19_64", "alexnet64")  # preferred first: Xia et al. ran VGG-19 with average pooling
@@ -84,15 +86,21 @@ INACTIVE = "inactive on this image"
 
 def _check_recipe(recipe: str) -> None:
     if recipe not in RECIPES:
-        raise PreimageError(f"unknown recipe {recipe!r}; use 'preimage' (TEXTURE_PRESET) or 'xia' (official code)")
+        raise PreimageError(
+            f"unknown recipe {recipe!r}; use 'preimage' (TEXTURE_PRESET), 'xia' (the official code at the gradient "
+            "scale it was tuned for) or 'xia-literal' (the official code unscaled)"
+        )
 
 
-def _xia_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
-    """The same keywords work for both recipes: ``steps`` caps Xia's updates, ``progress`` has no bar there."""
+def _xia_config(
+    recipe: str, config: OptimizeConfig | XiaConfig | None, default: XiaConfig, overrides: dict[str, Any]
+) -> XiaConfig:
+    """The settings a Xia recipe runs with: ``config`` (or ``default``) as ``recipe`` runs it, with the
+    keywords both recipes share (``steps`` caps Xia's updates, ``progress`` has no bar there)."""
     out = {k: v for k, v in overrides.items() if k != "progress"}
     if "steps" in out:
         out["max_steps"] = out.pop("steps")
-    return out
+    return replace(as_recipe(config if isinstance(config, XiaConfig) else default, recipe), **out)
 
 
 def relative_feature_error(encoder: Any, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -266,9 +274,8 @@ def filter_textures(
     for start in range(0, len(todo), batch):
         part = todo[start : start + batch]
         targets = torch.cat([keep_channels(code, chosen[i]) for i in part])
-        if recipe == "xia":
-            xcfg = config if isinstance(config, XiaConfig) else XIA_INVERSION
-            xcfg = replace(xcfg, **_xia_overrides(overrides))
+        if recipe in XIA_RECIPES:
+            xcfg = _xia_config(recipe, config, XIA_INVERSION, overrides)
             inv = XiaInverter(half_squared_objective(tap, targets), xcfg)
             out = inv(len(part), (h, w), targets.device)
             ran = inv.steps
@@ -293,9 +300,8 @@ def _invert(
     **overrides: Any,
 ) -> torch.Tensor:
     _check_recipe(recipe)
-    if recipe == "xia":
-        xcfg = config if isinstance(config, XiaConfig) else xia_default
-        return xia_invert(encoder, targets, size, xcfg, **_xia_overrides(overrides))
+    if recipe in XIA_RECIPES:
+        return xia_invert(encoder, targets, size, _xia_config(recipe, config, xia_default, overrides))
     ocfg = config if isinstance(config, OptimizeConfig) else TEXTURE_PRESET
     return OptimizationInverter(encoder, ocfg, **overrides)(targets, size)
 
@@ -382,9 +388,9 @@ def restyle_purposeful(
     layers = [content_layer, *style_layers]
     net = _tap_for(tap, layers)
     size = tuple(content.shape[-2:])
-    if recipe == "xia":
+    if recipe in XIA_RECIPES:
         if statistic != "energy":
-            raise PreimageError("recipe 'xia' matches per-channel sums (statistic='energy') as the official code")
+            raise PreimageError(f"recipe {recipe!r} matches per-channel sums (statistic='energy') as the official code")
         with torch.no_grad():
             c_feats, s_feats = net.features(content), net.features(style)
         objective = xia_style_objective(
@@ -395,9 +401,7 @@ def restyle_purposeful(
             content_weight,
             style_weight,
         )
-        xcfg = config if isinstance(config, XiaConfig) else XIA_STYLE
-        xcfg = replace(xcfg, **_xia_overrides(overrides))
-        return XiaInverter(objective, xcfg)(1, size)
+        return XiaInverter(objective, _xia_config(recipe, config, XIA_STYLE, overrides))(1, size)
     stats = {content_layer: "code"}
     weights = {content_layer: content_weight}
     for s in style_layers:

@@ -117,7 +117,8 @@ class OptimizeInverter(Inverter):
     """Mahendran & Vedaldi's optimisation: gradient descent on the image until its code matches.
 
     Args:
-        preset: a recipe (``"mahendran"``, ``"xia"``); default: the representation's own tuned settings.
+        preset: a recipe (``"mahendran"``, ``"xia"``, ``"xia-literal"``); default: the representation's own
+            tuned settings.
         steps, lr, seed: override the recipe's.
         batch: codes optimised together (None: all at once); each image's objective is its own.
         progress: show a progress bar.
@@ -144,12 +145,18 @@ class OptimizeInverter(Inverter):
         super().__init__(rep, input_size, output_size)
         overrides = {"seed": seed, "progress": progress, "steps": steps, "lr": lr}
         # built once: the recipe is resolved and a non-differentiable representation refused here
-        self.optimizer = OptimizationInverter(rep, preset, **{k: v for k, v in overrides.items() if v is not None})
+        xia = preset in ("xia", "xia-literal")
+        self.optimizer = OptimizationInverter(
+            rep, None if xia else preset, **{k: v for k, v in overrides.items() if v is not None}
+        )
         self.batch = batch
         # --preset xia runs the official code's recipe (preimage.inverters.xia), ``steps`` capping its updates
         self.xia: dict[str, Any] | None = None
-        if preset == "xia":
-            self.xia = {"seed": seed, **({"max_steps": steps} if steps is not None else {})}
+        if xia:
+            from preimage.inverters.xia import XIA_INVERSION, as_recipe
+
+            self.xia_config = replace(as_recipe(XIA_INVERSION, str(preset)), seed=seed)
+            self.xia = {"max_steps": steps} if steps is not None else {}
 
     @property
     def target(self) -> nn.Module:
@@ -158,9 +165,9 @@ class OptimizeInverter(Inverter):
 
     def invert(self, codes: torch.Tensor) -> torch.Tensor:
         if self.xia is not None:
-            from preimage.inverters.xia import XIA_INVERSION, xia_invert
+            from preimage.inverters.xia import xia_invert
 
-            return xia_invert(self.rep, codes, self.input_size, XIA_INVERSION, **self.xia)
+            return xia_invert(self.rep, codes, self.input_size, self.xia_config, **self.xia)
         return self.optimizer(codes, self.input_size)
 
     def extra_repr(self) -> str:
