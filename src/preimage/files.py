@@ -127,3 +127,14 @@ def write_json(path: str | Path, obj: Any, **kwargs: Any) -> Path:
     """Atomically write ``obj`` as strict JSON (indented by 2 unless told)."""
     kwargs.setdefault("indent", 2)
     return write_text(path, dumps(obj, **kwargs))
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, hex: which weights a model was built from, and which a decoder was trained on."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

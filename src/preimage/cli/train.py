@@ -8,7 +8,7 @@ from pathlib import Path
 from preimage.cli import args as types
 from preimage.cli.main import command
 from preimage.files import dumps, prepare_outputs
-from preimage.inverters.decoders import UPSAMPLINGS
+from preimage.inverters.decoders import CODE_TRANSFORMS, UPSAMPLINGS
 from preimage.runtime import AMP_CHOICES
 
 
@@ -69,6 +69,13 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", required=True, help="run folder: checkpoint, metrics.csv, weights, model card")
     add_run_arguments(p, epochs=18, batch_size=128, lr=0.1)
     p.add_argument("--weight-decay", type=types.non_negative_float, default=5e-4, help="SGD weight decay (L2)")
+    p.add_argument(
+        "--label-smoothing",
+        type=types.non_negative_float,
+        default=0.0,
+        help="cross-entropy label smoothing (default 0: plain cross-entropy, as the paper's AlexNet; smoothing "
+        "flattens the small class probabilities that the prob and fc8 decoders read)",
+    )
 
 
 @command("train-classifier", "train alexnet64 or vgg19_64 on Tiny-ImageNet-200 (seeded, resumable)", _train_args)
@@ -83,6 +90,7 @@ def _train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
         seed=args.seed,
         amp=args.amp,
         limit_train=args.limit_train,
@@ -200,6 +208,18 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--teacher-flip-average", action="store_true", help="teachers average with their mirrored decoding (HOG, LBP)"
     )
+    p.add_argument(
+        "--code-transform",
+        choices=CODE_TRANSFORMS,
+        default="identity",
+        help="how codes enter the decoder: identity, or log (log-probabilities, for MODEL:prob) (default identity)",
+    )
+    p.add_argument(
+        "--patience",
+        type=types.non_negative,
+        default=0,
+        help="stop once the validation error has not improved for this many epochs (default 0: run every epoch)",
+    )
 
 
 @command(
@@ -241,6 +261,8 @@ def _train_decoder(args: argparse.Namespace) -> int:
         shift_cells=args.shift_cells,
         teacher_flip_average=args.teacher_flip_average,
         warmup_steps=args.warmup_steps,
+        code_transform=args.code_transform,
+        patience=args.patience,
     )
     train_decoder(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)
     return 0

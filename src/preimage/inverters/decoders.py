@@ -334,6 +334,11 @@ class Decoder(nn.Module):
         self.flip_average = False
         # the representation's code mirroring (see :func:`code_flip_for`); None: built from ``rep`` when needed
         self.code_flip: CodeFlip | None = None
+        # the SHA-256 of the network weights whose codes this decoder learned to invert (CNN layers); a decoder
+        # paired with other weights decodes codes it never saw, so loading refuses the pair (:func:`load_decoder`)
+        self.encoder_sha256: str | None = None
+        # how codes enter the network: "identity", or "log" (log of class probabilities, floored at 1e-8)
+        self.code_transform = "identity"
         # (weights' addresses and versions, their storages, bf16 copy of ``net``): see ``_bf16_net``; a tuple, so
         # not a submodule
         self._bf16: tuple[tuple[tuple[int, int], ...], list[Any], nn.Module] | None = None
@@ -356,6 +361,7 @@ class Decoder(nn.Module):
         return self._decode(codes)
 
     def _decode(self, codes: torch.Tensor) -> torch.Tensor:
+        codes = transform_codes(codes, self.code_transform)
         if self.training or not self._fast(codes):
             out = self.net(codes)
             return out if self.training else out.clamp(0, 1)
@@ -405,6 +411,8 @@ class Decoder(nn.Module):
             "stage_blocks": self.stage_blocks,
             "shuffle": self.shuffle,
             "upsample": self.upsample,
+            "encoder_sha256": self.encoder_sha256,
+            "code_transform": self.code_transform,
         }
 
     @classmethod
@@ -440,6 +448,8 @@ class Decoder(nn.Module):
                 cfg.get("input_size"),  # files from before the two-size protocol saw images of their output size
                 cfg.get("upsample", "transposed"),  # every file from before the option up-convolved
             )
+            dec.encoder_sha256 = cfg.get("encoder_sha256")
+            dec.code_transform = _checked_transform(cfg.get("code_transform", "identity"), path)
         except PreimageError:
             raise
         except (KeyError, TypeError, ValueError) as err:
@@ -482,6 +492,33 @@ class Decoder(nn.Module):
                 " — use --method optimize, or train one with preimage train-decoder"
             )
         return cls.from_file(path)
+
+
+CODE_TRANSFORMS = ("identity", "log")
+_LOG_FLOOR = 1e-8
+
+
+def transform_codes(codes: torch.Tensor, transform: str) -> torch.Tensor:
+    """Codes as a decoder's network reads them: unchanged, or ``log(max(p, 1e-8))`` of class probabilities
+    (their information is in the ratios of small probabilities, which a linear layer sees in log space)."""
+    return codes.clamp_min(_LOG_FLOOR).log() if transform == "log" else codes
+
+
+def _checked_transform(name: str, path: Path) -> str:
+    if name not in CODE_TRANSFORMS:
+        raise PreimageError(f"{path} has an unknown code transform {name!r} — re-export it with preimage")
+    return name
+
+
+def check_encoder(decoder: Decoder, rep: Representation, source: str | Path) -> None:
+    """Refuse a decoder trained on other network weights than ``rep``'s, in one line."""
+    have = getattr(rep, "weights_sha256", None)
+    want = decoder.encoder_sha256
+    if want is not None and have is not None and want != have:
+        raise PreimageError(
+            f"{source} was trained on {rep.name} weights with SHA-256 {want[:12]}…, not on these ({have[:12]}…) — "
+            "pass the weights it was trained on, or train a decoder for these weights with preimage train-decoder"
+        )
 
 
 def _checked_tensors(dec: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
@@ -605,12 +642,17 @@ def load_decoder(
     variant: str | None = None,
 ) -> Decoder:
     """The shipped decoder for ``rep`` at input ``size`` (or its ``variant``), or the one in ``weights``
-    (a ``train-decoder`` export), checked to fit."""
+    (a ``train-decoder`` export), checked to fit: a built ``rep`` is also checked to have the network weights
+    the decoder was trained on."""
     if weights is not None and variant is not None:
         raise PreimageError("--decoder-weights and --decoder-variant both pick the decoder; pass one of them")
+    built = rep if isinstance(rep, Representation) else None
     rep = _canonical(rep)
     if weights is None:
-        return Decoder.from_pretrained(rep, variant, DEFAULT_INPUT_SIZE if size is None else size)
+        dec = Decoder.from_pretrained(rep, variant, DEFAULT_INPUT_SIZE if size is None else size)
+        if built is not None:
+            check_encoder(dec, built, f"the shipped {rep} decoder")
+        return dec
     if Path(weights).stem.endswith("_autoencoder"):
         raise PreimageError(
             f"{weights} was trained with a fine-tuned encoder: it decodes that encoder's codes, not {rep}'s "
@@ -623,6 +665,8 @@ def load_decoder(
             f"{f' of {size}-px images' if size is not None else ''} — pass --rep {dec.rep} --size {dec.input_size} "
             "or weights trained for this representation"
         )
+    if built is not None:
+        check_encoder(dec, built, weights)
     return dec
 
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from preimage.errors import PreimageError, unknown_name
+from preimage.files import file_sha256
 
 ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
 
@@ -147,6 +148,8 @@ def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
                 f"wrong shapes {wrong[:2]} — use a state dict of the same architecture"
             )
         model.load_state_dict(state, strict=True)
+        # decoders record the weights they were trained on and refuse others (preimage.inverters.decoders)
+        model.preimage_weights_sha256 = file_sha256(path)  # type: ignore[assignment]
     model.eval()
     model.preimage_config = entry.config  # type: ignore[assignment]
     return model

@@ -163,6 +163,11 @@ class LayerTap(Representation):
     def out_shape(self, image_size: int | tuple[int, int]) -> tuple[int, ...]:
         return self.out_shapes(image_size)[self.layers[0]]
 
+    @property
+    def weights_sha256(self) -> str | None:
+        """The SHA-256 of the weights file the network was built from (None: weights set some other way)."""
+        return getattr(self.model, "preimage_weights_sha256", None)
+
     def extra_repr(self) -> str:
         return f"name={self.name!r}, layers={self.layers}"
 

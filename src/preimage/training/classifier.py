@@ -74,7 +74,7 @@ class ClassifierConfig:
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    label_smoothing: float = 0.1
+    label_smoothing: float = 0.0
     warmup_epochs: float = 1.0
     seed: int = 0
     amp: str = "auto"  # bf16 autocast on a CPU with native bf16 (resolved when the run starts), else none
@@ -309,6 +309,10 @@ def _lengthened(history: list[dict[str, Any]], epochs: int) -> str:
     return f", then the same command with `--resume --epochs {epochs}`" if schedule_restarts(history) else ""
 
 
+def _smoothing_flag(cfg: ClassifierConfig) -> str:
+    return f" --label-smoothing {cfg.label_smoothing:g}" if cfg.label_smoothing else ""
+
+
 def export_classifier(
     model: torch.nn.Module,
     run: Path,
@@ -362,13 +366,15 @@ def export_classifier(
 - **Training**: {len(history)} epochs, SGD (Nesterov, momentum {cfg.momentum}), peak lr {cfg.lr}, batch
   {cfg.batch_size}, {cfg.warmup_epochs:g} warm-up epoch then cosine decay{restarts},
   weight decay {cfg.weight_decay},
-  label smoothing {cfg.label_smoothing}, reflect-pad-4 random crops + horizontal flips, bf16 autocast
+  label smoothing {cfg.label_smoothing:g}, reflect-pad-4 random crops + horizontal flips (no colour
+  augmentation), bf16 autocast
   ({cfg.amp}), seed {cfg.seed}.
 - **Wall time**: {summary["wall_min"]} min on a 2-core CPU.
 - **Metrics** (the shipped fp16 weights, Tiny-ImageNet val, {final["n"]} images, centre 64x64):
   top-1 **{final["top1"]:.2f}%**, top-5 **{final["top5"]:.2f}%**.
 - **Reproduce**: `preimage train-classifier --model {name} --data ../shared/data/tiny-imagenet-200
-  --epochs {first_epochs} --seed {cfg.seed} -o runs/{name}`{lengthened}; measure: `preimage evaluate-classifier {name}
+  --epochs {first_epochs} --seed {cfg.seed}{_smoothing_flag(cfg)}
+  -o runs/{name}`{lengthened}; measure: `preimage evaluate-classifier {name}
   --data ../shared/data/tiny-imagenet-200/val-0000.tar.gz`.
 """
     write_text(run / f"{name}.md", card)

@@ -41,9 +41,10 @@ from preimage.inverters.decoders import DEFAULT_INPUT_SIZE, Decoder
 from preimage.metrics import protocol_errors
 from preimage.representations import canonical_name, create_representation, parse_cell_size
 from preimage.representations.base import Representation
+from preimage.representations.cnn import LayerTap
 from preimage.runtime import resolve_amp
 from preimage.training.classifier import augment, augment_with_flips
-from preimage.training.code_store import CodeStore, MirroredCodes, SparseCodePairs
+from preimage.training.code_store import CodeStore, DenseCodePairs, MirroredCodes, SparseCodePairs
 from preimage.training.code_store import cache_file as code_cache_file
 from preimage.training.common import (
     MetricsLog,
@@ -115,6 +116,10 @@ class DecoderConfig:
     # code cells (vacated cells empty, vacated pixels out of the loss): translations for features too slow
     # to recompute per crop (SIFT at 224 px), so a decoder of 8,000 photos stops memorising their framing
     shift_cells: int = 0
+    # how codes enter the decoder: "identity", or "log" (log-probabilities, for class probabilities)
+    code_transform: str = "identity"
+    # stop once the validation error has not improved for this many epochs (0: run every epoch)
+    patience: int = 0
     train_pattern: str = "train-*.tar.gz"
     val_pattern: str = "val-*.tar.gz"
 
@@ -403,6 +408,8 @@ def train_decoder(
                 f"fresh: {', '.join(fresh)}",
                 flush=True,
             )
+    decoder.encoder_sha256 = getattr(rep, "weights_sha256", None)
+    decoder.code_transform = cfg.code_transform
     decoder.to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -555,6 +562,10 @@ def train_decoder(
                 print(dumps(row), flush=True)
             epoch, step_in_epoch = epoch + 1, 0
             save(epoch, 0)
+            if plateaued(history, cfg.patience):
+                if rank == 0:
+                    print(f"validation error flat for {cfg.patience} epochs: stopping after epoch {epoch}", flush=True)
+                break
             if cfg.stop_after_epochs is not None and cfg.stop_after_epochs <= epoch < cfg.epochs:
                 if rank == 0:
                     print(f"stopping after epoch {epoch} as asked; continue with --resume", flush=True)
@@ -562,6 +573,14 @@ def train_decoder(
         if rank != 0:
             return {"rank": rank}
         return export_decoder(module.shipped_decoder(), rep, cfg, history)
+
+
+def plateaued(history: list[dict[str, Any]], patience: int) -> bool:
+    """Whether the last ``patience`` epochs all failed to lower the best validation error before them."""
+    if patience <= 0 or len(history) <= patience:
+        return False
+    errors = [h["val_normalized_error"] for h in history]
+    return min(errors[-patience:]) >= min(errors[:-patience])
 
 
 def stores_codes(cfg: DecoderConfig, rep: Representation) -> bool:
@@ -574,7 +593,12 @@ def stores_codes(cfg: DecoderConfig, rep: Representation) -> bool:
         _code_flip(cfg.rep, cfg.size)
         return True
     except PreimageError:
-        return not getattr(rep, "differentiable", True)
+        return not getattr(rep, "differentiable", True) or _dense_pairs(cfg, rep)
+
+
+def _dense_pairs(cfg: DecoderConfig, rep: Representation) -> bool:
+    """Whether the codes are a fixed network's, small enough for :class:`DenseCodePairs`."""
+    return isinstance(rep, LayerTap) and math.prod(rep.out_shape(cfg.size)) <= DenseCodePairs.MAX_VALUES
 
 
 def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Tensor, rank: int) -> CodeStore | None:
@@ -602,16 +626,20 @@ def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Ten
             codes = torch.cat([rep(images[i : i + 64].float() / 255.0) for i in range(0, len(images), 64)])
         say(f"codes {tuple(codes.shape)} in {time.time() - t0:.0f} s", flush=True)
         return MirroredCodes(codes, mirror)
+    dense = _dense_pairs(cfg, rep)
+    kind: type[DenseCodePairs] | type[SparseCodePairs] = DenseCodePairs if dense else SparseCodePairs
     cached = None
     if cfg.cache_dir is not None:
         source = str(Path(cfg.data).resolve() / cfg.train_pattern)  # resolved: "../x" and "/abs/x" share a cache
-        cached = code_cache_file(cfg.cache_dir, cfg.rep, cfg.size, source, images)
+        # a network's codes are keyed by its weights too: another network's codes are not these
+        key = f"{cfg.rep}@{getattr(rep, 'weights_sha256', None) or ''}" if dense else cfg.rep
+        cached = code_cache_file(cfg.cache_dir, key, cfg.size, source, images)
         if cached.is_file():
-            store = SparseCodePairs.load(cached)
+            store = kind.load(cached)
             say(f"{cfg.rep} codes of {len(images)} images and their mirrors read from {cached}", flush=True)
             return store
     say(f"computing the {cfg.rep} codes of {len(images)} training images and their mirrors once (--crop-pad 0)")
-    store = SparseCodePairs.compute(rep, images.cpu(), log=lambda m: say(m, flush=True))
+    store = kind.compute(rep, images if dense else images.cpu(), log=lambda m: say(m, flush=True))
     say(f"{store.nbytes() / 2**30:.2f} GiB of non-empty cells in {time.time() - t0:.0f} s", flush=True)
     if cached is not None and rank == 0:
         store.save(cached)
@@ -664,7 +692,8 @@ def grow_from(decoder: Decoder, start: Decoder, source: str) -> int:
       sub-pixel head) starts fresh, so distil it from the trained decoder (``--teacher``).
     """
     mine, theirs = decoder.config(), start.config()
-    free = ("stage_blocks", "shuffle")
+    # the starting weights may come from another network's codes (a warm start); the export records this run's
+    free = ("stage_blocks", "shuffle", "encoder_sha256")
     if {k: v for k, v in mine.items() if k not in free} != {k: v for k, v in theirs.items() if k not in free}:
         raise PreimageError(
             f"--init-decoder {source} was trained as {theirs}, not {mine} — pass the same "
@@ -710,6 +739,9 @@ def export_decoder(
         "code_shape": list(shipped.code_shape),
         "val": evaluate_decoder(shipped, rep, val_x),
         "epochs": len(history),
+        "learning_curve": [round(h["val_normalized_error"], 4) for h in history],
+        "encoder_sha256": shipped.encoder_sha256,
+        "code_transform": shipped.code_transform,
         "wall_min": round(history[-1]["wall_s"] / 60, 1),
         "weights": str(path),
         "size_mb": round(path.stat().st_size / 2**20, 2),
@@ -740,6 +772,22 @@ DATASETS = {
 def dataset_name(data: str) -> str:
     """The folder name of a shard set (``tiny-imagenet-200``), by which cards and summaries name it."""
     return Path(data).resolve().name
+
+
+def _encoder_line(summary: dict[str, Any]) -> str:
+    sha = summary.get("encoder_sha256")
+    transform = summary.get("code_transform", "identity")
+    line = f"- **Network weights** (SHA-256 of the file the codes came from): `{sha}`\n" if sha else ""
+    return line + ("- **Codes enter as** log-probabilities, log(max(p, 1e-8)).\n" if transform == "log" else "")
+
+
+def _curve_line(summary: dict[str, Any]) -> str:
+    """The learning curve: validation error after every epoch."""
+    curve = summary.get("learning_curve") or []
+    if not curve:
+        return ""
+    points = ", ".join(f"{i + 1}: {e:.3f}" for i, e in enumerate(curve))
+    return f"- **Learning curve** (validation error after each epoch): {points}\n"
 
 
 def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], n_params: int) -> None:
@@ -794,6 +842,8 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     flags += "".join(f" --teacher {t}" for t in cfg.teachers)
     flags += " --teacher-flip-average" if cfg.teacher_flip_average else ""
     flags += f" --crop-pad {cfg.crop_pad}" if cfg.crop_pad != 4 else ""
+    flags += f" --code-transform {cfg.code_transform}" if cfg.code_transform != "identity" else ""
+    flags += f" --patience {cfg.patience}" if cfg.patience else ""
     augmentation = f"reflect-pad-{cfg.crop_pad} random crops and flips" if cfg.crop_pad else "flips (no crops)"
     if cfg.shift_cells:
         augmentation = f"flips and shifts of image and code together by up to {cfg.shift_cells} code cells"
@@ -835,7 +885,8 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
   - {name} val, {tiny["n"]} images, at {out_size} px: **{tiny["normalized_error"]:.3f}**
     (95% CI {tiny["ci95"][0]:.3f}-{tiny["ci95"][1]:.3f}){full}
   {bsds_line}
-- **Reproduce**: `preimage train-decoder --rep {cfg.rep} --data ../shared/data/{folder}{size_flags}
+{_encoder_line(summary)}{_curve_line(summary)}- **Reproduce**: `preimage train-decoder --rep {cfg.rep}
+  --data ../shared/data/{folder}{size_flags}
   --epochs {cfg.epochs} --width {cfg.width}{flags} -o {run_name}`
 {start_line}
 """,
