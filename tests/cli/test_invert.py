@@ -248,3 +248,11 @@ def test_restyle_purposeful_direct_and_xia_rates(tmp_path: Path) -> None:
     argv = ["restyle", "samples:chelsea", "--rates", "xia", "--n", "2", "--steps", "3", "-o", str(tmp_path / "r")]
     assert main(argv) == 0
     assert (tmp_path / "r" / "random_seed1.png").is_file()
+
+
+@pytest.mark.parametrize("preset", ["xia", "xia-literal"])
+def test_invert_runs_xias_recipe(preset: str, tmp_path: Path) -> None:
+    # --preset xia is the official recipe (not an OptimizationInverter preset): both names run it
+    argv = ["invert", "samples:chelsea", "--rep", "alexnet64:conv3", "--preset", preset, "--steps", "3"]
+    assert main([*argv, "-o", str(tmp_path)]) == 0
+    assert (tmp_path / "chelsea.png").is_file()

@@ -25,7 +25,7 @@ def test_dense_pairs_hold_each_image_and_its_mirror() -> None:
 def test_plateau_by_hand() -> None:
     h = [{"val_normalized_error": e} for e in (0.6, 0.5, 0.51, 0.52)]
     assert plateaued(h, 2) and not plateaued(h, 3) and not plateaued(h, 0)
-    assert not plateaued(h[:3] + [{"val_normalized_error": 0.49}], 2)
+    assert not plateaued([*h[:3], {"val_normalized_error": 0.49}], 2)
 
 
 def test_a_decoder_refuses_other_network_weights() -> None:

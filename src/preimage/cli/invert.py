@@ -17,6 +17,7 @@ from preimage.cli.main import (
     note,
 )
 from preimage.files import dumps, prepare_outputs
+from preimage.inverters.xia import XIA_RECIPES
 
 OUTPUT_HELP = (
     "side in pixels of the reconstructions (default: the decoder's own, 64 for every shipped one; optimize and "
@@ -45,7 +46,7 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--preset",
-        choices=["mahendran", "xia", "xia-literal"],
+        choices=["mahendran", *XIA_RECIPES],
         default=None,
         help="optimisation recipe: mahendran (default settings of the representation), xia (the official "
         "MXNet recipe of Xia et al., its loss scaled to the gradient scale its clip was set for; --steps caps its "

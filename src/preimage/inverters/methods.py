@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -20,6 +19,7 @@ from preimage.inverters.base import DEFAULT_INPUT_SIZE, Inverter, output_size_fo
 from preimage.inverters.codes import keep_channels
 from preimage.inverters.decoders import code_flip_for, load_autoencoder, load_decoder
 from preimage.inverters.optimize import OptimizationInverter
+from preimage.inverters.xia import XIA_INVERSION, XIA_RECIPES, XiaConfig, as_recipe, xia_invert
 from preimage.representations.base import Representation
 
 
@@ -144,19 +144,17 @@ class OptimizeInverter(Inverter):
     ) -> None:
         super().__init__(rep, input_size, output_size)
         overrides = {"seed": seed, "progress": progress, "steps": steps, "lr": lr}
+        # --preset xia / xia-literal run the official code's recipe (preimage.inverters.xia), ``steps`` capping
+        # its updates; the optimiser below then only refuses a non-differentiable representation
+        self.xia: XiaConfig | None = None
+        if preset in XIA_RECIPES:
+            capped = {"max_steps": steps} if steps is not None else {}
+            self.xia = replace(as_recipe(XIA_INVERSION, preset), seed=seed, **capped)
         # built once: the recipe is resolved and a non-differentiable representation refused here
-        xia = preset in ("xia", "xia-literal")
         self.optimizer = OptimizationInverter(
-            rep, None if xia else preset, **{k: v for k, v in overrides.items() if v is not None}
+            rep, None if self.xia else preset, **{k: v for k, v in overrides.items() if v is not None}
         )
         self.batch = batch
-        # --preset xia runs the official code's recipe (preimage.inverters.xia), ``steps`` capping its updates
-        self.xia: dict[str, Any] | None = None
-        if xia:
-            from preimage.inverters.xia import XIA_INVERSION, as_recipe
-
-            self.xia_config = replace(as_recipe(XIA_INVERSION, str(preset)), seed=seed)
-            self.xia = {"max_steps": steps} if steps is not None else {}
 
     @property
     def target(self) -> nn.Module:
@@ -165,9 +163,7 @@ class OptimizeInverter(Inverter):
 
     def invert(self, codes: torch.Tensor) -> torch.Tensor:
         if self.xia is not None:
-            from preimage.inverters.xia import xia_invert
-
-            return xia_invert(self.rep, codes, self.input_size, self.xia_config, **self.xia)
+            return xia_invert(self.rep, codes, self.input_size, self.xia)
         return self.optimizer(codes, self.input_size)
 
     def extra_repr(self) -> str:

@@ -640,7 +640,7 @@ def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Ten
             return store
     say(f"computing the {cfg.rep} codes of {len(images)} training images and their mirrors once (--crop-pad 0)")
     store = kind.compute(rep, images if dense else images.cpu(), log=lambda m: say(m, flush=True))
-    say(f"{store.nbytes() / 2**30:.2f} GiB of non-empty cells in {time.time() - t0:.0f} s", flush=True)
+    say(f"{store.nbytes() / 2**30:.2f} GiB of stored codes in {time.time() - t0:.0f} s", flush=True)
     if cached is not None and rank == 0:
         store.save(cached)
     return store
