@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from preimage.experiments import Context, list_experiments, run_experiment
 
@@ -17,6 +18,11 @@ def test_experiment_quick(name: str, tmp_path: Path) -> None:
     written = json.loads((tmp_path / name / "summary.json").read_text())
     assert written["experiment"] == name == summary["experiment"]
     assert any(p.suffix == ".png" for p in (tmp_path / name).iterdir())
+    if name == "textures":  # both recipes on every layer, side by side, as the README shows them
+        side = Image.open(tmp_path / name / "textures_by_layer_preimage_xia.png")
+        single = Image.open(tmp_path / name / "textures_by_layer.png")
+        assert side.height == single.height and side.width > 1.5 * single.width - 200
+        assert [r["layer"] for r in written["layers_xia"]] == [r["layer"] for r in written["layers"]]
 
 
 def test_optimisation_results_are_cached_and_reused(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""``train-classifier``, ``evaluate-classifier``, ``train-decoder``, ``train-hoggles`` and ``shrink-checkpoint``."""
+"""``train-classifier``, ``evaluate-classifier``, ``train-decoder``, ``fit-linear``, ``train-hoggles`` and
+``shrink-checkpoint``."""
 
 from __future__ import annotations
 
@@ -193,6 +194,11 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
         "--output-size 64: features of the full photo, targets downsampled (bilinear, antialiased)",
     )
     p.add_argument("--finetune-encoder", action="store_true", help="autoencoder bound: train the CNN encoder too")
+    p.add_argument(
+        "--weights",
+        default="default",
+        help="the network's weights for MODEL:LAYER: 'default' (shipped) or a .safetensors/.pth file",
+    )
     p.add_argument("--init-decoder", default=None, help="start from these decoder weights (.safetensors)")
     p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     p.add_argument("--workers", type=types.non_negative, default=2, help="DataLoader processes computing SIFT codes")
@@ -248,6 +254,7 @@ def _train_decoder(args: argparse.Namespace) -> int:
         seed=args.seed,
         amp=args.amp,
         finetune_encoder=args.finetune_encoder,
+        encoder_weights=args.weights,
         init_decoder=args.init_decoder,
         limit_train=args.limit_train,
         limit_val=args.limit_val,
@@ -265,6 +272,57 @@ def _train_decoder(args: argparse.Namespace) -> int:
         patience=args.patience,
     )
     train_decoder(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)
+    return 0
+
+
+def _fit_linear_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rep", required=True, help="hog, lbp, sift (lbp@4: another cell size) or alexnet64:LAYER")
+    p.add_argument("--data", required=True, help="shard folder with train-*.tar.gz and val-*.tar.gz")
+    p.add_argument("-o", "--out", required=True, help="run folder")
+    p.add_argument(
+        "--size", type=types.size, default=64, help="side in pixels of the image the representation sees (default 64)"
+    )
+    p.add_argument(
+        "--output-size", type=types.size, default=None, help="side in pixels of the reconstruction (default: --size)"
+    )
+    p.add_argument(
+        "--thumbnail-size", type=types.size, default=8, help="side of the thumbnail the matrix predicts (default 8)"
+    )
+    p.add_argument(
+        "--limit-train", type=types.positive, default=50_000, help="training images to fit on (default 50000)"
+    )
+    p.add_argument("--code-transform", choices=CODE_TRANSFORMS, default="identity", help="as for train-decoder")
+    p.add_argument(
+        "--weights",
+        default="default",
+        help="the network's weights for MODEL:LAYER: 'default' (shipped) or a .safetensors/.pth file",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (the held-out split that picks the strength)")
+    p.add_argument("--cache-dir", default=None, help="keep decoded uint8 arrays here between runs (default: none)")
+
+
+@command(
+    "fit-linear",
+    "fit the linear baseline (ridge regression, closed form) from a representation's code to the image",
+    _fit_linear_args,
+)
+def _fit_linear(args: argparse.Namespace) -> int:
+    from preimage.training.linear import LinearConfig, fit_linear
+
+    cfg = LinearConfig(
+        rep=args.rep,
+        data=args.data,
+        out=args.out,
+        size=args.size,
+        output_size=args.output_size,
+        thumbnail_size=args.thumbnail_size,
+        limit_train=args.limit_train,
+        code_transform=args.code_transform,
+        encoder_weights=args.weights,
+        seed=args.seed,
+        cache_dir=args.cache_dir,
+    )
+    fit_linear(cfg, overwrite=args.overwrite, strict=args.strict)
     return 0
 
 

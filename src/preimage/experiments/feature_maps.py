@@ -122,8 +122,10 @@ def textures_across_layers(
     weights: str = "default",
     recipe: str = "preimage",
     steps: int | None = None,
+    sheets: list[torch.Tensor] | None = None,
 ) -> list[dict[str, Any]]:
     """Invert the ``per_layer`` most energetic filters of every layer; write the sheet, plots and CSVs.
+    ``sheets``, when given, receives each layer's textures (``(per_layer, 3, H, W)``) for a composite figure.
 
     ``textures_by_layer.csv`` has one row per layer with the complexity measures of the active textures
     (``high_freq_energy``: mean spectral energy above a quarter of the Nyquist frequency, i.e. how fine;
@@ -158,6 +160,8 @@ def textures_across_layers(
         )
         per_channel += [{"layer": layer, **r} for r in tex.rows()]
     labelled_rows(rows, labels, out / "textures_by_layer.png")
+    if sheets is not None:
+        sheets.extend(rows)
     write_csv(out / "textures_by_layer.csv", table)
     write_csv(out / "textures_channels.csv", per_channel)
     for metric in TEXTURE_MEASURES:
@@ -193,15 +197,34 @@ def textures(ctx: Context) -> dict[str, Any]:
     for c, t, a in zip(tex.channels, tex.images, tex.active, strict=True):
         if a:
             save_image(t, ctx.path(f"{layer}_filter{c:03d}.png"))
-    table = textures_across_layers(
-        f"{model}:{layer}", image, layers, 3 if ctx.quick else 8, ctx.out, ctx.quick, ctx.seed, ctx.weights,
-        recipe, steps,
-    )  # fmt: skip
+    # the official recipe beside the default one: every layer's sheet, and the same channels of the atlas layer
+    other = "xia" if recipe == "preimage" else "preimage"
+    sheets: dict[str, list[torch.Tensor]] = {recipe: [], other: []}
+    ctx.path(other).mkdir(exist_ok=True)
+    tables = {
+        r: textures_across_layers(
+            f"{model}:{layer}",
+            image,
+            layers,
+            3 if ctx.quick else 8,
+            ctx.out if r == recipe else ctx.path(r),
+            ctx.quick,
+            ctx.seed,
+            ctx.weights,
+            r,
+            steps,
+            sheets[r],
+        )
+        for r in (recipe, other)
+    }
+    table = tables[recipe]
+    side_by_side = [
+        torch.cat([a, torch.ones_like(a[:1]), b]) for a, b in zip(sheets[recipe], sheets[other], strict=True)
+    ]
+    labelled_rows(side_by_side, layers, ctx.path(f"textures_by_layer_{recipe}_{other}.png"))
     hfe = [r["high_freq_energy"] for r in table]
     sizes = [r["structure_size_px"] for r in table]
     first, last = table[0], table[-1]
-    # the official recipe beside the default one, on the same channels of the atlas layer (for the report)
-    other = "xia" if recipe == "preimage" else "preimage"
     cmp_cfg = recipe_config(other, ctx.quick, ctx.seed, steps)
     cmp = filter_textures(tap, image, tex.channels[:8], cmp_cfg, recipe=other)
     save_atlas(cmp, ctx.path(f"atlas_{layer}_{other}.png"))
@@ -213,6 +236,8 @@ def textures(ctx: Context) -> dict[str, Any]:
         "atlas": f"atlas_{layer}.png",
         "inactive_in_atlas": [c for c, a in zip(tex.channels, tex.active, strict=True) if not a],
         "layers": table,
+        f"layers_{other}": tables[other],
+        "side_by_side": f"textures_by_layer_{recipe}_{other}.png ({recipe} left, a blank tile, {other} right)",
         "claim_more_colours_higher_up": last["colour_count"] > first["colour_count"],
         "claim_more_structure_higher_up": last["high_freq_energy"] > first["high_freq_energy"],
         "high_freq_energy_by_layer": dict(zip(layers, hfe, strict=True)),

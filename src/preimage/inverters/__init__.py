@@ -26,6 +26,7 @@ from preimage.inverters.methods import (
     AutoencoderInverter,
     DecoderInverter,
     HogglesInverter,
+    LinearInverter,
     OptimizeInverter,
     TextureInverter,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "DecoderInverter",
     "HogglesInverter",
     "Inverter",
+    "LinearInverter",
     "OptimizeInverter",
     "TextureInverter",
     "create_inverter",

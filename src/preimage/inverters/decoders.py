@@ -14,6 +14,9 @@ Architectures follow the paper, with a width knob so that each trains on a CPU:
   instead of up-convolutions (no per-cell kernel footprint to repeat as a grid).
 - **vector codes** (fc6, fc7, fc8, class probabilities): three fully connected
   layers, a reshape to a 4x4 map, then up-convolutions.
+- **linear** (``arch="linear"``, the control every decoder must beat): one matrix from the code (spatial
+  maps average-pooled to a small grid) to a thumbnail, upsampled bilinearly; fit by ridge regression in
+  closed form (:mod:`preimage.training.linear`).
 
 Leaky ReLU (0.2) everywhere; the output is an RGB image whose pixels are
 trained with MSE against the input in ``[0, 1]`` and clamped to ``[0, 1]`` at
@@ -265,6 +268,53 @@ class VectorDecoder(nn.Module):
         return self.head(self.expand(x))
 
 
+# the most code values a linear decoder reads: spatial codes are average-pooled to the largest square grid
+# within it, so that ridge regression's normal equations (features x features) stay small and its matrix ships
+LINEAR_MAX_FEATURES = 4096
+
+
+def linear_grid(code_shape: tuple[int, ...], max_features: int = LINEAR_MAX_FEATURES) -> int:
+    """The side of the grid a linear decoder pools a ``(C, H, W)`` code to (0 for vectors: read whole)."""
+    if len(code_shape) != 3:
+        return 0
+    c, h, _ = code_shape
+    grid = min(h, math.isqrt(max_features // c))
+    if grid < 1:
+        raise PreimageError(f"linear decoder: {c} channels exceed {max_features} features even on a 1x1 grid")
+    return grid
+
+
+class LinearDecoder(nn.Module):
+    r"""A linear map from the code to a ``thumbnail_size`` RGB image, upsampled bilinearly to ``out_size``.
+
+    Spatial codes are average-pooled to ``grid`` x ``grid`` first (``grid`` 0: vectors, read whole); pooling and
+    upsampling are linear, so the whole decoder is linear in the code (plus a bias).
+
+    Shape:
+        - Input: :math:`(B, *code\_shape)`. Output: :math:`(B, 3, S, S)`, ``S = out_size``.
+    """
+
+    def __init__(self, code_shape: tuple[int, ...], out_size: int, grid: int, thumbnail_size: int) -> None:
+        super().__init__()
+        self.grid, self.thumbnail_size, self.out_size = grid, thumbnail_size, out_size
+        features = code_shape[0] * grid * grid if grid else math.prod(code_shape)
+        self.linear = nn.Linear(features, 3 * thumbnail_size * thumbnail_size)
+
+    def features(self, code: torch.Tensor) -> torch.Tensor:
+        """The code as the matrix reads it: ``(B, features)``."""
+        if self.grid:
+            code = nn.functional.adaptive_avg_pool2d(code, self.grid)
+        return code.flatten(1)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        t = self.thumbnail_size
+        thumb = self.linear(self.features(code).float()).view(-1, 3, t, t)
+        return nn.functional.interpolate(thumb, size=self.out_size, mode="bilinear", align_corners=False)
+
+
+ARCHS = ("upconv", "linear")
+
+
 def build_decoder(
     code_shape: tuple[int, ...],
     out_size: int = 64,
@@ -317,19 +367,27 @@ class Decoder(nn.Module):
         shuffle: int = 1,
         input_size: int | None = None,
         upsample: str = "transposed",
+        *,
+        arch: str = "upconv",
+        thumbnail_size: int = 8,
     ) -> None:
         super().__init__()
         self.rep, self.code_shape, self.image_size, self.width = rep, tuple(code_shape), image_size, width
         self.input_size = image_size if input_size is None else input_size
         self.hidden, self.blocks, self.top, self.stage_blocks = hidden, blocks, top, stage_blocks
-        self.shuffle, self.upsample = shuffle, upsample
-        self.net = build_decoder(
-            self.code_shape, image_size, width, hidden, blocks, top, stage_blocks, shuffle, upsample
+        self.shuffle, self.upsample, self.arch, self.thumbnail_size = shuffle, upsample, arch, thumbnail_size
+        if arch not in ARCHS:
+            raise PreimageError(f"decoder architecture must be one of {', '.join(ARCHS)}, not {arch!r}")
+        self.net: nn.Module = (
+            LinearDecoder(self.code_shape, image_size, linear_grid(self.code_shape), thumbnail_size)
+            if arch == "linear"
+            else build_decoder(self.code_shape, image_size, width, hidden, blocks, top, stage_blocks, shuffle, upsample)
         )
         # inference numerics: "auto" = bf16 (a bf16 copy of the weights, what bf16 autocast computes) + channels-last
         # on CPUs with native bf16 (4-5x faster here, outputs within ~1e-3 of fp32, and the decoders were trained
-        # under bf16 autocast); "fp32" otherwise
-        self.precision = "auto"
+        # under bf16 autocast); "fp32" otherwise. A ridge solution is fit in float64 and its large, cancelling
+        # coefficients lose its accuracy in bf16, so a linear decoder stays fp32.
+        self.precision = "fp32" if arch == "linear" else "auto"
         # test-time flip averaging, for representations that can mirror their code (HOG, LBP); off by default
         self.flip_average = False
         # the representation's code mirroring (see :func:`code_flip_for`); None: built from ``rep`` when needed
@@ -411,6 +469,8 @@ class Decoder(nn.Module):
             "stage_blocks": self.stage_blocks,
             "shuffle": self.shuffle,
             "upsample": self.upsample,
+            "arch": self.arch,
+            "thumbnail_size": self.thumbnail_size,
             "encoder_sha256": self.encoder_sha256,
             "code_transform": self.code_transform,
         }
@@ -447,6 +507,8 @@ class Decoder(nn.Module):
                 cfg.get("shuffle", 1),
                 cfg.get("input_size"),  # files from before the two-size protocol saw images of their output size
                 cfg.get("upsample", "transposed"),  # every file from before the option up-convolved
+                arch=cfg.get("arch", "upconv"),
+                thumbnail_size=cfg.get("thumbnail_size", 8),
             )
             dec.encoder_sha256 = cfg.get("encoder_sha256")
             dec.code_transform = _checked_transform(cfg.get("code_transform", "identity"), path)

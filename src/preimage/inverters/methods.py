@@ -17,7 +17,7 @@ from torch import nn
 from preimage.errors import PreimageError
 from preimage.inverters.base import DEFAULT_INPUT_SIZE, Inverter, output_size_for, register_inverter
 from preimage.inverters.codes import keep_channels
-from preimage.inverters.decoders import code_flip_for, load_autoencoder, load_decoder
+from preimage.inverters.decoders import code_flip_for, load_autoencoder, load_decoder, zoo_path
 from preimage.inverters.optimize import OptimizationInverter
 from preimage.inverters.xia import XIA_INVERSION, XIA_RECIPES, XiaConfig, as_recipe, xia_invert
 from preimage.representations.base import Representation
@@ -76,6 +76,39 @@ class DecoderInverter(Inverter):
     @torch.no_grad()
     def invert(self, codes: torch.Tensor) -> torch.Tensor:
         return self.decoder(codes)
+
+
+@register_inverter("linear")
+class LinearInverter(DecoderInverter):
+    """The linear baseline: ridge regression's one matrix from the code to a thumbnail, upsampled (one
+    forward pass). The control every learned decoder must beat (``preimage fit-linear`` fits one).
+
+    Args:
+        rep: the representation (its shipped linear decoder for ``input_size``-px images is loaded).
+        weights: a ``fit-linear`` export to use instead of the shipped one.
+
+    Shape:
+        - Input: :math:`(B, *code\\_shape)`. Output: :math:`(B, 3, S, S)`, ``S`` the decoder's own side (64)
+          unless ``output_size`` says otherwise.
+    """
+
+    what = "the linear baseline"
+
+    def __init__(
+        self,
+        rep: Representation,
+        input_size: int = DEFAULT_INPUT_SIZE,
+        output_size: int | None = None,
+        weights: str | Path | None = None,
+    ) -> None:
+        if weights is None and not zoo_path(rep.name, "linear", input_size).is_file():
+            raise PreimageError(
+                f"no linear baseline for {rep.name} on {input_size}-px images is shipped — fit one with "
+                f"preimage fit-linear --rep {rep.name} --size {input_size}"
+            )
+        super().__init__(rep, input_size, output_size, None if weights else "linear", weights)
+        if self.decoder.arch != "linear":
+            raise PreimageError(f"{weights} is a learned decoder, not a linear one — use --method decoder for it")
 
 
 @register_inverter("autoencoder")

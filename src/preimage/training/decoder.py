@@ -93,6 +93,9 @@ class DecoderConfig:
     seed: int = 0
     amp: str = "auto"  # bf16 autocast where the hardware has bf16 (resolved when the run starts), else none
     finetune_encoder: bool = False
+    # the network's weights for MODEL:LAYER codes: "default" (the shipped ones) or a .safetensors/.pth file;
+    # the decoder records their SHA-256, so it only ever decodes codes of these weights
+    encoder_weights: str = "default"
     encoder_lr: float = 1e-4
     limit_train: int | None = None
     limit_val: int = 1000
@@ -168,8 +171,10 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def make_encoder(rep_name: str, finetune: bool) -> Representation:
-    extra: dict[str, Any] = {"weights": "default"} if ":" in rep_name else {}
+def make_encoder(rep_name: str, finetune: bool, weights: str = "default") -> Representation:
+    if weights != "default" and ":" not in rep_name:
+        raise PreimageError(f"--weights fills a CNN (MODEL:LAYER); {rep_name!r} has no weights: drop --weights")
+    extra: dict[str, Any] = {"weights": weights} if ":" in rep_name else {}
     rep = create_representation(rep_name, **extra)
     if finetune:
         if ":" not in rep_name:
@@ -377,7 +382,7 @@ def train_decoder(
         if resume:  # differing settings are an error naming them, before minutes of data loading
             check_resume_config(load_checkpoint(ckpt_path).get("config", {}), asdict(cfg), ckpt_path)
         run.mkdir(parents=True, exist_ok=True)
-    rep = make_encoder(cfg.rep, cfg.finetune_encoder).to(device)
+    rep = make_encoder(cfg.rep, cfg.finetune_encoder, cfg.encoder_weights).to(device)
     if cfg.shift_cells and not stores_codes(cfg, rep):  # before minutes of data loading
         raise PreimageError(
             f"--shift-cells needs codes stored once (hog, lbp, sift with --crop-pad 0); {cfg.rep}'s are "
@@ -838,6 +843,7 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     flags += f" --device {cfg.device}" if cfg.device != "auto" else ""
     flags += f" --lr {cfg.lr:g}" if cfg.lr != 1e-3 else ""
     flags += " --finetune-encoder" if cfg.finetune_encoder else ""
+    flags += f" --weights {cfg.encoder_weights}" if cfg.encoder_weights != "default" else ""
     flags += f" --init-decoder {cfg.init_decoder}" if cfg.init_decoder else ""
     flags += "".join(f" --teacher {t}" for t in cfg.teachers)
     flags += " --teacher-flip-average" if cfg.teacher_flip_average else ""
