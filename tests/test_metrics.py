@@ -134,3 +134,32 @@ def test_periodic_peaks_score_each_frequency_against_its_two_neighbours() -> Non
     assert peaks[11] < 1 and peaks[13] < 1
     flat = periodic_peaks(0.5 + noise)
     assert (flat[2:31] - 1).abs().max() < 0.2
+
+
+def test_mean_colour_correlation_matches_numpy_corrcoef_per_channel() -> None:
+    from preimage.metrics import mean_colour_correlation
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(20, 3, 8, 8, generator=g)
+    y = 0.5 * x.flip(0) + 0.5 * torch.rand(20, 3, 4, 4, generator=g).repeat_interleave(2, -1).repeat_interleave(2, -2)
+    a, b = x.mean((2, 3)).numpy(), y.mean((2, 3)).numpy()
+    expected = np.mean([np.corrcoef(a[:, c], b[:, c])[0, 1] for c in range(3)])
+    assert mean_colour_correlation(x, y) == pytest.approx(expected, rel=1e-5)
+    # a gain and an offset per channel keep the colour perfectly
+    assert mean_colour_correlation(x, 0.3 * x + 0.2) == pytest.approx(1.0)
+    # chroma: a brightness change alone keeps it; the same brightness in other hues does not
+    assert mean_colour_correlation(x, x * torch.rand(20, 1, 1, 1, generator=g), chroma=True) > 0.5
+    grey = x.mean(1, keepdim=True).expand_as(x)
+    swapped = grey + (x - grey)[:, [1, 2, 0]]
+    assert mean_colour_correlation(x, swapped) > mean_colour_correlation(x, swapped, chroma=True) + 0.5
+
+
+def test_thumbnail_oracle_is_the_mean_colour_at_one_and_the_image_at_full_size() -> None:
+    from preimage.metrics import thumbnail_oracle
+
+    x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(thumbnail_oracle(x, 1), x.mean((2, 3), keepdim=True).expand_as(x))
+    torch.testing.assert_close(thumbnail_oracle(x, 8), x)
+    # a 2x2 thumbnail holds the four quadrant means (hand-computed corner: bilinear edges clamp to it)
+    corner = thumbnail_oracle(x, 2)[:, :, 0, 0]
+    torch.testing.assert_close(corner, x[:, :, :4, :4].mean((2, 3)))

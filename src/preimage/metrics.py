@@ -49,6 +49,41 @@ def normalized_reconstruction_error(x: torch.Tensor, x_hat: torch.Tensor) -> flo
     return float(per_image_normalized_error(x, x_hat).mean())
 
 
+def mean_colour_correlation(x: torch.Tensor, x_hat: torch.Tensor, chroma: bool = False) -> float:
+    """How well reconstructions keep each photo's colour: Pearson's correlation, across the images, between the
+    photos' and the reconstructions' mean value of one channel, averaged over the channels (1: the colour of
+    every photo kept up to one gain and offset per channel; 0: unrelated; NaN for a constant channel).
+
+    Brightness moves all three channels together and dominates that number; ``chroma`` correlates each
+    channel's mean *minus the mean of the three* instead, which only the hue and saturation move.
+
+    Shape:
+        - ``x``, ``x_hat``: :math:`(N, C, H, W)` and :math:`(N, C, H', W')`, ``N >= 2``.
+    """
+    if x.dim() != 4 or x_hat.dim() != 4 or x.shape[:2] != x_hat.shape[:2] or len(x) < 2:
+        raise PreimageError(
+            f"expected two batches of N >= 2 images with one channel count, got {tuple(x.shape)}"
+            f" and {tuple(x_hat.shape)}"
+        )
+    a, b = x.double().mean((2, 3)), x_hat.double().mean((2, 3))
+    if chroma:
+        a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+    a, b = a - a.mean(0), b - b.mean(0)
+    return float(((a * b).sum(0) / (a.norm(dim=0) * b.norm(dim=0))).mean())
+
+
+def thumbnail_oracle(x: torch.Tensor, side: int) -> torch.Tensor:
+    """Each image painted from its own ``side`` x ``side`` box-averaged thumbnail, upsampled bilinearly: a
+    reconstruction that needs no network (``side`` 1: the image's mean colour), the reference a decoder of a
+    layer that keeps only colour and layout has to reach.
+
+    Shape:
+        - ``x``: :math:`(N, C, H, W)`. Output: the same.
+    """
+    thumb = torch.nn.functional.adaptive_avg_pool2d(x.float(), side)
+    return torch.nn.functional.interpolate(thumb, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
 def psnr(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     """Per-image PSNR in dB (scikit-image's ``peak_signal_noise_ratio``, data range 1)."""
     from skimage.metrics import peak_signal_noise_ratio

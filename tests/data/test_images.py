@@ -125,3 +125,16 @@ def test_a_fitted_photo_is_the_photo_saved_at_that_size(fit: str, tmp_path: Path
     # an image already at the size passes through untouched (a float image stays float)
     exact = torch.rand(3, 32, 32)
     assert torch.equal(fit_image(exact, 32, fit), exact)
+
+
+def test_rotate_hue_turns_primaries_and_leaves_greys() -> None:
+    from preimage.data.images import rotate_hue
+
+    primaries = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0, 0, 1], [0.5, 0.5, 0.5]]).T.reshape(3, 1, 4)
+    turned = rotate_hue(primaries, 120)
+    expected = torch.tensor([[0.0, 1, 0], [0, 0, 1], [1, 0, 0], [0.5, 0.5, 0.5]]).T.reshape(3, 1, 4)
+    torch.testing.assert_close(turned, expected, atol=1e-6, rtol=0)
+    photo = torch.rand(2, 3, 5, 5, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(rotate_hue(photo, 360), photo, atol=1e-6, rtol=0)
+    with pytest.raises(PreimageError, match="RGB"):
+        rotate_hue(torch.rand(1, 5, 5), 90)

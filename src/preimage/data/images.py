@@ -191,3 +191,20 @@ def save_image(img: torch.Tensor, path: str | Path) -> Path:
     with atomic_path(path) as tmp:  # a crash or a second writer never leaves half a PNG under the name
         Image.fromarray(arr).save(tmp, format="PNG")
     return path
+
+
+def rotate_hue(img: torch.Tensor, degrees: float) -> torch.Tensor:
+    """The image with every pixel's hue turned by ``degrees`` (HSV, scikit-image's conversion); saturation and
+    value stay, so a red apple at 120 degrees is the same apple in green.
+
+    Shape:
+        - ``img``: :math:`(3, H, W)` or :math:`(N, 3, H, W)` in ``[0, 1]``. Output: the same.
+    """
+    from skimage.color import hsv2rgb, rgb2hsv
+
+    if img.dim() not in (3, 4) or img.shape[-3] != 3:
+        raise PreimageError(f"rotate_hue needs RGB images (3, H, W) or (N, 3, H, W), got {tuple(img.shape)}")
+    hsv = rgb2hsv(img.detach().cpu().double().clamp(0, 1).movedim(-3, -1).numpy(), channel_axis=-1)
+    hsv[..., 0] = (hsv[..., 0] + degrees / 360.0) % 1.0
+    rgb = hsv2rgb(hsv, channel_axis=-1)
+    return torch.from_numpy(rgb).movedim(-1, -3).to(img.dtype)

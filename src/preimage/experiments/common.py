@@ -21,7 +21,7 @@ from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.experiments import Context
 from preimage.files import atomic_path
-from preimage.metrics import per_image_normalized_error, protocol_errors, psnr, ssim
+from preimage.metrics import mean_colour_correlation, per_image_normalized_error, protocol_errors, psnr, ssim
 
 SIZE = 64
 SET_NAMES = {"tiny-imagenet-200": "tiny-imagenet", "imagenette-224": "imagenette"}
@@ -79,6 +79,8 @@ def unavailable(rep: str, method: str, size: int = SIZE) -> str | None:
 
     if method == "decoder" and not zoo_path(rep, None, size).is_file():
         return "no shipped decoder" + (f" for {size}-px images" if size != SIZE else "")
+    if method == "linear" and not zoo_path(rep, "linear", size).is_file():
+        return "no shipped linear baseline" + (f" for {size}-px images" if size != SIZE else "")
     if method == "autoencoder" and size != SIZE:
         return f"the autoencoders see {SIZE}-px images"
     if method == "autoencoder":
@@ -162,6 +164,7 @@ def error_row(
     }
     matched = recon.float() - recon.float().mean((2, 3), keepdim=True) + target.float().mean((2, 3), keepdim=True)
     row["error_mean_matched"] = float(per_image_normalized_error(target.float(), matched).mean())
+    row["colour_correlation"] = mean_colour_correlation(target, recon)
     if reference_scale is not None:
         per_image = per_image_normalized_error(target.float(), recon.float(), scale=reference_scale)
         row["error_ref_scale"] = float(per_image.mean())

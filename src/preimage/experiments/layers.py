@@ -1,11 +1,12 @@
 """Dosovitskiy & Brox, the CNN: what each alexnet64 layer keeps (Figures 5-10 of the paper).
 
-``layers``: normalised error per layer for the learned decoder, the
-autoencoder bound and optimisation. ``perturb``: the same decoders fed
+``layers``: normalised error per layer for the learned decoder, the linear
+baseline, the autoencoder bound and optimisation, against oracles that need no
+network (each photo's mean colour, its 2x2 and 4x4 thumbnails). ``perturb``: the same decoders fed
 binarised, dropped-out and thinned codes. ``interpolate``: straight lines
 between two images' codes. ``random-features``: codes drawn from the real
 codes' per-dimension statistics. ``class-probs``: fc8 with only the top-5
-classes versus everything but the top-5.
+classes versus everything but the top-5. ``colour``: decoders of recoloured photos' codes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import torch
 
+from preimage.data.images import rotate_hue
 from preimage.experiments import Context, register_experiment, write_csv
 from preimage.experiments.common import (
     ALEXNET_LAYERS,
@@ -28,9 +30,12 @@ from preimage.experiments.common import (
 )
 from preimage.inverters import codes as C
 from preimage.inverters.decoders import Decoder
+from preimage.metrics import mean_colour_correlation, thumbnail_oracle
 from preimage.report.figures import labelled_rows, line_plot
 
 SHOWN = 8
+# the no-network references of the layers plot: each photo's own box-averaged thumbnail of this side
+ORACLES = {"mean colour": 1, "2x2 thumbnail": 2, "4x4 thumbnail": 4}
 
 
 def _layers(ctx: Context) -> list[str]:
@@ -55,9 +60,14 @@ def layers(ctx: Context) -> dict[str, Any]:
     images = load_images(spec, limit(ctx, 1000))
     opt_n = min(len(images), limit(ctx, 100))
     rows: list[dict[str, Any]] = []
-    curves: dict[str, list[float]] = {"decoder": [], "autoencoder": [], "optimize": []}
+    curves: dict[str, list[float]] = {"decoder": [], "linear": [], "autoencoder": [], "optimize": []}
     grid_rows, labels = [images[:SHOWN]], ["input"]
     names = _layers(ctx)
+    # reconstructions that need no network: what a layer that keeps only colour and rough layout can reach
+    oracles = {name: thumbnail_oracle(images, side) for name, side in ORACLES.items()}
+    for name, recon in oracles.items():
+        rows.append({"layer": "-", "method": f"oracle: {name}", **error_row(images, recon, ctx.seed)})
+    references = {r["method"]: r["normalized_error"] for r in rows}
     for layer in names:
         rep = f"{ctx.model}:{layer}"
         for method in curves:
@@ -83,7 +93,9 @@ def layers(ctx: Context) -> dict[str, Any]:
                 grid_rows.append(recon[:SHOWN])
                 labels.append(layer)
     write_csv(ctx.path("errors.csv"), rows)
-    plot = line_plot(names, curves, ctx.path("error_by_layer.png"), "normalised error", f"{ctx.model}, {set_name}")
+    plot = line_plot(
+        names, curves, ctx.path("error_by_layer.png"), "normalised error", f"{ctx.model}, {set_name}", references
+    )
     grid = labelled_rows(grid_rows, labels, ctx.path("reconstructions.png"))
     return {"set": set_name, "rows": rows, "curves": curves, "layers": names, "figures": [str(plot), str(grid)]}
 
@@ -220,3 +232,50 @@ def class_probs(ctx: Context) -> dict[str, Any]:
     write_csv(ctx.path("errors.csv"), rows)
     fig = labelled_rows(grid_rows, labels, ctx.path("class_probs.png"))
     return {"set": set_name, "layer": layer, "rows": rows, "predicted": predicted, "figure": str(fig)}
+
+
+# recolourings of the paper's colour experiment: the same photos with every hue turned, or two channels swapped
+RECOLOURINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "as is": lambda x: x,
+    "hue +120": lambda x: rotate_hue(x, 120),
+    "hue +240": lambda x: rotate_hue(x, 240),
+    "swap R,B": lambda x: x[:, [2, 1, 0]],
+}
+COLOUR_LAYERS = ("fc6", "fc8", "prob")
+
+
+@register_experiment("colour", "recoloured photos (hue turned, channels swapped): do fc6, fc8 and prob keep colour?")
+def colour(ctx: Context) -> dict[str, Any]:
+    """The paper's colour experiment: decoders of deep layers given codes of recoloured photos. A decoder whose
+    layer keeps colour paints the recoloured photo's colours (``chroma_correlation`` with it near that of the
+    photos as they are), not its training set's usual colours for the object (``chroma_with_original``; chroma:
+    each channel's mean minus the mean of the three, see :func:`~preimage.metrics.mean_colour_correlation`)."""
+    set_name, spec = first_set(ctx)
+    images = load_images(spec, limit(ctx, 500))
+    layers = [str(x) for x in ctx.options.get("colour_layers", COLOUR_LAYERS)]
+    rows: list[dict[str, Any]] = []
+    grid_rows: list[torch.Tensor] = []
+    labels: list[str] = []
+    for name, recolour in RECOLOURINGS.items():
+        shifted = recolour(images)
+        grid_rows.append(shifted[:SHOWN])
+        labels.append(name)
+        for layer in layers:
+            rep = f"{ctx.model}:{layer}"
+            reason = unavailable(rep, "decoder")
+            if reason:
+                rows.append({"layer": layer, "recolouring": name, "note": reason})
+                continue
+            recon = _decoded(rep, _codes(rep, shifted, ctx))
+            row = {"layer": layer, "recolouring": name, **error_row(shifted, recon, ctx.seed)}
+            row["chroma_correlation"] = mean_colour_correlation(shifted, recon, chroma=True)
+            row["chroma_with_original"] = mean_colour_correlation(images, recon, chroma=True)
+            rows.append(row)
+            grid_rows.append(recon[:SHOWN])
+            labels.append(f" {layer}")
+    write_csv(ctx.path("colour.csv"), rows)
+    fig = labelled_rows(grid_rows, labels, ctx.path("colour.png"))
+    follows = {
+        layer: [r["colour_correlation"] for r in rows if r["layer"] == layer and "note" not in r] for layer in layers
+    }
+    return {"set": set_name, "rows": rows, "colour_correlation": follows, "figure": str(fig)}

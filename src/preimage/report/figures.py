@@ -146,9 +146,15 @@ def structure_size(image: torch.Tensor, level: float = 0.5) -> float:
 
 
 def line_plot(
-    xs: Sequence[str], series: Mapping[str, Sequence[float]], path: str | Path, ylabel: str, title: str = ""
+    xs: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    path: str | Path,
+    ylabel: str,
+    title: str = "",
+    references: Mapping[str, float] | None = None,
 ) -> Path:
-    """A small matplotlib line plot saved as PNG (Agg backend, no display needed)."""
+    """A small matplotlib line plot saved as PNG (Agg backend, no display needed); ``references`` are drawn as
+    labelled dashed horizontal lines (values that do not depend on x, such as an oracle's score)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,12 +163,14 @@ def line_plot(
     fig, ax = plt.subplots(figsize=(6, 3.4), dpi=110)
     for name, ys in series.items():
         ax.plot(list(xs), list(ys), marker="o", label=name)
+    for (name, value), colour in zip((references or {}).items(), ("0.35", "0.55", "0.75", "0.85"), strict=False):
+        ax.axhline(value, linestyle="--", linewidth=1, color=colour, label=name)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
-    if len(series) > 1:
-        ax.legend()
+    if len(series) + len(references or {}) > 1:
+        ax.legend(fontsize="small")
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
