@@ -17,6 +17,7 @@ from preimage.data import (
     expand_braces,
     iter_images,
     iter_shard,
+    materialize,
     resolve_shards,
 )
 from preimage.errors import PreimageError
@@ -96,6 +97,42 @@ def test_truncated_shard_keeps_what_was_read(tmp_path: Path) -> None:
         samples = list(iter_shard(shard, skipped))
     assert any("truncated" in str(w.message) and "cut-0000" in str(w.message) for w in caught)
     assert 0 < len(samples) < 6 and skipped.total == 1
+
+
+def _read(shard: Path) -> tuple[list[dict[str, object]], SkipCounter, list[str]]:
+    skipped = SkipCounter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        samples = list(iter_shard(shard, skipped))
+    return samples, skipped, [str(w.message) for w in caught]
+
+
+def test_shard_damaged_in_the_middle_says_how_far_it_got(tmp_path: Path) -> None:
+    # zeros written over the compressed data mid-file: tarfile alone ends the stream at the first header
+    # that makes no sense and says nothing; reading to the end finds it (and gzip's CRC disagrees)
+    shard = tmp_path / "mid-0000.tar.gz"
+    _write_shard(shard, [(f"k{i:02d}", _noise_jpeg(i), i) for i in range(40)])
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    shard.write_bytes(bytes(data))
+    samples, skipped, messages = _read(shard)
+    assert 0 < len(samples) < 40 and skipped.total == 1
+    assert any(f"stopped after {len(samples)} samples" in m for m in messages)
+    with pytest.raises(PreimageError, match="--strict"):
+        materialize(str(shard), 16, strict=True)
+
+
+def test_a_wrong_gzip_crc_is_damage_even_when_every_sample_reads(tmp_path: Path) -> None:
+    shard = tmp_path / "crc-0000.tar.gz"
+    _write_shard(shard, [(f"k{i}", _noise_jpeg(i), i) for i in range(4)])
+    data = bytearray(shard.read_bytes())
+    data[-8] ^= 0xFF  # the CRC-32 of the trailer
+    shard.write_bytes(bytes(data))
+    samples, skipped, messages = _read(shard)
+    assert skipped.total == 1 and any("crc" in m.lower() for m in messages)
+    intact = tmp_path / "ok-0000.tar.gz"
+    _write_shard(intact, [(f"k{i}", _noise_jpeg(i), i) for i in range(4)])
+    assert len(_read(intact)[0]) == 4 and _read(intact)[1].total == 0
 
 
 def test_loader_with_workers_sees_every_sample_once(shards: Path) -> None:

@@ -1,14 +1,15 @@
 """WebDataset-style tar shards: ``<key>.jpg`` + ``<key>.cls`` members, plain or gzip'd.
 
 Read with the standard library's :mod:`tarfile` in streaming mode, so a shard is
-never unpacked to disk. A corrupt member or a truncated shard is *skipped* with
-a warning that names it, and counted in :class:`SkipCounter`; it never kills an
-epoch.
+never unpacked to disk. A corrupt member or a damaged shard is *skipped* with
+a warning that names it, and counted in :class:`SkipCounter` (``--strict`` makes
+it an error); it never kills an epoch.
 """
 
 from __future__ import annotations
 
 import glob
+import gzip
 import re
 import tarfile
 import warnings
@@ -88,12 +89,15 @@ class SkipCounter:
 def iter_shard(path: Path, skipped: SkipCounter | None = None) -> Iterator[dict[str, Any]]:
     """Yield samples ``{"__key__", "__shard__", ext: bytes, ...}`` from one shard, in order.
 
-    Members with the same key are grouped; a truncated or corrupt shard ends with
-    a warning (what was read before the damage is still yielded).
+    Members with the same key are grouped. A shard is read to its last byte, so damage anywhere in it is found:
+    a truncated stream, a gzip CRC that does not match, or data after the point where the tar headers stop
+    making sense (tarfile alone ends such a stream early without a word). What was read before the damage is
+    still yielded; the damage is a warning naming how many samples came before it, and counts as skipped.
     """
     current: dict[str, Any] | None = None
+    done = 0
     try:
-        with tarfile.open(path, mode="r|*") as tar:
+        with _open_stream(path) as stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
             for member in tar:
                 if not member.isfile():
                     continue
@@ -104,20 +108,40 @@ def iter_shard(path: Path, skipped: SkipCounter | None = None) -> Iterator[dict[
                 data = fh.read()
                 if current is not None and current["__key__"] != key:
                     yield current
+                    done += 1
                     current = None
                 if current is None:
                     current = {"__key__": key, "__shard__": str(path)}
                 current[ext] = data
+            _read_to_end(stream)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         warnings.warn(
-            f"shard {path} is truncated or corrupt ({exc.__class__.__name__}: {exc}); skipping the rest of it",
+            f"shard {path} is truncated or corrupt ({exc.__class__.__name__}: {exc}): stopped after {done} samples, "
+            "the rest of it is lost",
             stacklevel=2,
         )
         if skipped is not None:
-            skipped.add(f"truncated shard {path.name}")
+            skipped.add(f"damaged shard {path.name} (stopped after {done} samples)")
         current = None  # the last sample may be incomplete
     if current is not None:
         yield current
+
+
+def _open_stream(path: Path) -> Any:
+    """The shard's bytes as tar reads them: gzip is unpacked by :mod:`gzip`, which checks the CRC at the end."""
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+
+
+def _read_to_end(stream: Any) -> None:
+    """Read a gzip'd shard to its end, past the tar's last header: :mod:`gzip` checks the CRC there, and
+    anything but zero padding after the last header means tar stopped at damage."""
+    if not isinstance(stream, gzip.GzipFile):
+        return  # a plain tar has no checksum of its data; bz2/xz shards are unpacked by tarfile itself
+    while chunk := stream.read(1 << 20):
+        if chunk.strip(b"\0"):
+            raise tarfile.ReadError("the tar headers stop making sense before the end of the data")
 
 
 def parse_label(sample: dict[str, Any]) -> int:
