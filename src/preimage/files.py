@@ -53,14 +53,20 @@ def check_folder(folder: str | Path, what: str = "-o", shown: str | Path | None 
     return folder
 
 
-def prepare_outputs(paths: Iterable[str | Path], overwrite: bool, what: str = "-o") -> list[Path]:
-    """Check every output path before work starts: folders writable, no existing file unless ``overwrite``.
+def prepare_outputs(
+    paths: Iterable[str | Path], overwrite: bool, what: str = "-o", inputs: Iterable[str | Path] = ()
+) -> list[Path]:
+    """Check every output path before work starts: folders writable, no existing file unless ``overwrite``,
+    never one of the ``inputs`` (not even with ``overwrite``: a run must not destroy what it reads).
 
     The error names the first existing file, so the user knows what would have been replaced.
     """
     out = [Path(p) for p in paths]
+    read = {Path(p).resolve() for p in inputs}
     checked: set[Path] = set()
     for path in out:
+        if path.resolve() in read:
+            raise PreimageError(f"{path} is one of the inputs; writing there would replace it — pick another {what}")
         if path.parent not in checked:
             check_folder(path.parent, what, shown=path)
             checked.add(path.parent)

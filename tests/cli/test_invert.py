@@ -256,3 +256,27 @@ def test_invert_runs_xias_recipe(preset: str, tmp_path: Path) -> None:
     argv = ["invert", "samples:chelsea", "--rep", "alexnet64:conv3", "--preset", preset, "--steps", "3"]
     assert main([*argv, "-o", str(tmp_path)]) == 0
     assert (tmp_path / "chelsea.png").is_file()
+
+
+def test_inputs_that_share_a_name_each_get_their_own_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a.png and a.jpg both want a.png, and the next free suffix must not be a_1.png, which a third input owns
+    for i, name in enumerate(("a.png", "a.jpg", "a_1.png")):
+        Image.fromarray(np.full((64, 64, 3), 40 * (i + 1), dtype=np.uint8)).save(tmp_path / name)
+    inputs = [str(tmp_path / n) for n in ("a.png", "a.jpg", "a_1.png")]
+    out = tmp_path / "out"
+    assert main(["invert", *inputs, "--rep", "hog", "--method", "decoder", "-o", str(out)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(set(result["files"])) == 3 and sorted(p.name for p in out.iterdir()) == ["a.png", "a_1.png", "a_2.png"]
+    assert result["renamed"] == [["a", "a_2.png"]]
+
+
+def test_invert_never_writes_over_its_own_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (90, 90, 3), dtype=np.uint8)).save(photo)
+    before = photo.read_bytes()
+    code = main(["invert", str(photo), "--rep", "hog", "--method", "decoder", "-o", str(tmp_path), "--overwrite"])
+    assert code == 2 and "one of the inputs" in capsys.readouterr().err
+    assert photo.read_bytes() == before
+    assert (
+        main(["invert", str(tmp_path), "--rep", "hog", "--method", "decoder", "-o", str(tmp_path), "--overwrite"]) == 2
+    )

@@ -78,6 +78,7 @@ def _resolve_method(args: argparse.Namespace, rep_name: str) -> str:
 @command("invert", "reconstruct images from their features (one PNG per input)", _invert_args)
 def _invert(args: argparse.Namespace) -> int:
     from preimage.data import read_images, save_image, upsampled_note
+    from preimage.data.datasets import input_files, unique_names
     from preimage.inverters import create_inverter, taken_options
 
     rep = build_representation(args.rep, args.weights)
@@ -95,15 +96,21 @@ def _invert(args: argparse.Namespace) -> int:
         **decoder_options(args),
     )
     items, skipped = read_images(args.images, size=args.size, limit=args.limit, strict=args.strict)
-    names = []
-    seen: dict[str, int] = {}
-    for item in items:
-        names.append(item.name if item.name not in seen else f"{item.name}_{seen[item.name]}")
-        seen[item.name] = seen.get(item.name, 0) + 1
+    names, renamed = unique_names([it.name for it in items])
     out = Path(args.out)
-    targets = prepare_outputs([out / f"{stem}.png" for stem in names], args.overwrite)
+    targets = prepare_outputs([out / f"{stem}.png" for stem in names], args.overwrite, inputs=input_files(args.images))
+    if renamed:
+        note(
+            f"{len(renamed)} input(s) share a name with another: written as "
+            + ", ".join(f"{items[i].name} -> {name}.png" for i, name in list(renamed.items())[:5])
+            + (" ..." if len(renamed) > 5 else "")
+        )
     note(upsampled_note(items, args.size))
     recon = inverter.reconstruct(torch.stack([it.image for it in items]))
     written = [str(save_image(img, target)) for target, img in zip(targets, recon, strict=True)]
-    print(dumps({"out": str(out), "rep": args.rep, "method": method, "files": written, "skipped": skipped.total}))
+    result = {"out": str(out), "rep": args.rep, "method": method, "files": written, "skipped": skipped.total}
+    if renamed:
+        # in input order: the name each clashing input had, and the file it was written to
+        result["renamed"] = [[items[i].name, f"{name}.png"] for i, name in renamed.items()]
+    print(dumps(result))
     return 0

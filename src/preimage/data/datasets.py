@@ -8,6 +8,7 @@ a seed that changes with :meth:`ShardImageDataset.set_epoch`.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import random
 import sys
@@ -53,6 +54,36 @@ def _image_files(spec: str) -> list[Path]:
     if not path.exists():
         raise PreimageError(f"image file not found: {spec} — check the path")
     return [path]
+
+
+def input_files(specs: Sequence[str]) -> list[Path]:
+    """The files on disk that image ``specs`` read (not shards' members, not samples): what outputs must not
+    replace."""
+    files: list[Path] = []
+    for spec in specs:
+        if not spec.startswith("samples:") and not _is_shard_spec(spec):
+            with contextlib.suppress(PreimageError):
+                files += _image_files(spec)
+    return files
+
+
+def unique_names(names: Sequence[str]) -> tuple[list[str], dict[int, str]]:
+    """One output name per input: a name met again gets the first free ``_1``, ``_2``, ... suffix, free of
+    every other input's name too. Returns the names and ``{index: name}`` of those renamed."""
+    taken = set(names)
+    out: list[str] = []
+    renamed: dict[int, str] = {}
+    used: set[str] = set()
+    for i, name in enumerate(names):
+        unique = name
+        k = 1
+        while unique in used or (unique != name and unique in taken):
+            unique, k = f"{name}_{k}", k + 1
+        used.add(unique)
+        out.append(unique)
+        if unique != name:
+            renamed[i] = unique
+    return out, renamed
 
 
 def _is_shard_spec(spec: str) -> bool:
