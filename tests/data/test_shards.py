@@ -128,7 +128,7 @@ def test_a_wrong_gzip_crc_is_damage_even_when_every_sample_reads(tmp_path: Path)
     data = bytearray(shard.read_bytes())
     data[-8] ^= 0xFF  # the CRC-32 of the trailer
     shard.write_bytes(bytes(data))
-    samples, skipped, messages = _read(shard)
+    _, skipped, messages = _read(shard)
     assert skipped.total == 1 and any("crc" in m.lower() for m in messages)
     intact = tmp_path / "ok-0000.tar.gz"
     _write_shard(intact, [(f"k{i}", _noise_jpeg(i), i) for i in range(4)])
