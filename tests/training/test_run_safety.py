@@ -153,3 +153,30 @@ def test_shift_cells_trains_on_stored_codes_and_is_refused_with_crops(data: Path
     summary = train_decoder(_cfg(data, tmp_path / "b", crop_pad=0, shift_cells=2, epochs=1))
     assert math.isfinite(summary["val"]["normalized_error"])
     assert "--shift-cells 2" in (tmp_path / "b" / "decoder_hog.md").read_text()
+
+
+def test_strict_covers_the_final_evaluation_and_cached_arrays(tmp_path: Path) -> None:
+    # the per-epoch validation reads the first few val images only; the final one reads them all, and a
+    # damaged val shard must stop a --strict run there too, also when the arrays come from the cache
+    import shutil
+
+    from preimage.data import materialize
+    from preimage.inverters.hoggles import HogglesConfig
+    from preimage.training.hoggles import train_hoggles
+
+    root = tmp_path / "data"
+    root.mkdir()
+    make_tiny_dataset(root, n_per_class=8)
+    val = root / "val-0000.tar.gz"
+    val.write_bytes(val.read_bytes()[: val.stat().st_size * 2 // 3])
+    with pytest.raises(PreimageError, match="--strict"):
+        train_decoder(_cfg(root, tmp_path / "run", epochs=1, limit_val=4), strict=True)
+    with pytest.raises(PreimageError, match="--strict"):
+        train_hoggles(str(root), str(tmp_path / "hg"), HogglesConfig(atoms=4, windows=50, epochs=1), 8, None, True)
+    cache = tmp_path / "cache"
+    with pytest.warns(UserWarning):
+        lenient, _ = materialize(str(val), 64, cache_dir=cache)
+    with pytest.raises(PreimageError, match="counted when"):
+        materialize(str(val), 64, cache_dir=cache, strict=True)
+    shutil.rmtree(cache)
+    assert 0 < len(lenient) < 64

@@ -345,7 +345,7 @@ def _train_hoggles(args: argparse.Namespace) -> int:
 
     prepare_outputs([Path(args.out) / "hoggles_hog.safetensors"], args.overwrite)
     cfg = HogglesConfig(atoms=args.atoms, alpha=args.alpha, windows=args.windows, epochs=args.rounds, seed=args.seed)
-    train_hoggles(args.data, args.out, cfg, args.train_images, args.cache_dir)
+    train_hoggles(args.data, args.out, cfg, args.train_images, args.cache_dir, args.strict)
     return 0
 
 

@@ -334,6 +334,13 @@ def materialize(
         cache_file = Path(cache_dir) / f"{tag}.npz"
         if cache_file.is_file():
             with np.load(cache_file) as z:
+                # the unreadable items of the run that built the cache: --strict refuses them on every read
+                lost = int(z["skipped"]) if "skipped" in z.files else 0
+                if lost and strict:
+                    raise PreimageError(
+                        f"{lost} unreadable items in {spec} (counted when {cache_file} was built) — --strict makes "
+                        "that an error; drop it to skip them"
+                    )
                 return torch.from_numpy(z["images"]), torch.from_numpy(z["labels"])
     images, labels = [], []
     skipped = SkipCounter()
@@ -352,5 +359,5 @@ def materialize(
     arr, lab = torch.stack(images), torch.tensor(labels, dtype=torch.int64)
     if cache_file is not None:
         with atomic_path(cache_file) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, images=arr.numpy(), labels=lab.numpy())
+            np.savez(fh, images=arr.numpy(), labels=lab.numpy(), skipped=np.int64(skipped.total))
     return arr, lab

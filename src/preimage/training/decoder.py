@@ -577,7 +577,7 @@ def train_decoder(
                 return {"stopped_at_epoch": epoch, "history": history}
         if rank != 0:
             return {"rank": rank}
-        return export_decoder(module.shipped_decoder(), rep, cfg, history)
+        return export_decoder(module.shipped_decoder(), rep, cfg, history, strict)
 
 
 def plateaued(history: list[dict[str, Any]], patience: int) -> bool:
@@ -711,7 +711,7 @@ def grow_from(decoder: Decoder, start: Decoder, source: str) -> int:
 
 
 def export_decoder(
-    decoder: Decoder, rep: Representation, cfg: DecoderConfig, history: list[dict[str, Any]]
+    decoder: Decoder, rep: Representation, cfg: DecoderConfig, history: list[dict[str, Any]], strict: bool = False
 ) -> dict[str, Any]:
     """Write fp16 safetensors (config in the metadata) and re-measure the *shipped* weights."""
     run = Path(cfg.out)
@@ -734,7 +734,7 @@ def export_decoder(
         export_safetensors(state, run / f"encoder_{tag}.safetensors", fp16=True)
     shipped = Decoder.from_file(path).to(next(decoder.parameters()).device)
     root = Path(cfg.data)
-    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", None, cfg.cache_dir)
+    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", None, cfg.cache_dir, strict)
     summary: dict[str, Any] = {
         "rep": cfg.rep,
         "input_size": cfg.size,
@@ -755,7 +755,7 @@ def export_decoder(
         summary["gpu"] = torch.cuda.get_device_name()
     bsds = root.parent / "bsds500" / "val-0000.tar.gz"
     if bsds.is_file():
-        bx, _ = materialize(str(bsds), cfg.size, "center", None, cfg.cache_dir)
+        bx, _ = materialize(str(bsds), cfg.size, "center", None, cfg.cache_dir, strict)
         summary["bsds500_val"] = evaluate_decoder(shipped, rep, bx)
     write_json(run / "summary.json", summary)
     write_decoder_card(run / f"decoder_{tag}.md", cfg, summary, sum(p.numel() for p in shipped.parameters()))

@@ -25,18 +25,23 @@ def evaluate_hoggles(dictionary: PairedDictionary, images: torch.Tensor, seed: i
 
 
 def train_hoggles(
-    data: str, out: str, config: HogglesConfig, train_images: int = 20_000, cache_dir: str | None = None
+    data: str,
+    out: str,
+    config: HogglesConfig,
+    train_images: int = 20_000,
+    cache_dir: str | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
     root, run = Path(data), Path(out)
     run.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    train_x, _ = materialize(str(root / "train-*.tar.gz"), 64, "center", None, cache_dir)
+    train_x, _ = materialize(str(root / "train-*.tar.gz"), 64, "center", None, cache_dir, strict)
     pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(config.seed))[:train_images]
     dictionary = learn_paired_dictionary(train_x[pick].float() / 255.0, config)
     minutes = (time.time() - start) / 60
     path = dictionary.save(run / "hoggles_hog.safetensors")
     shipped = PairedDictionary.from_file(path)
-    val_x, _ = materialize(str(root / "val-*.tar.gz"), 64, "center", None, cache_dir)
+    val_x, _ = materialize(str(root / "val-*.tar.gz"), 64, "center", None, cache_dir, strict)
     summary: dict[str, Any] = {
         "config": asdict(config),
         "train_images": len(pick),
@@ -46,7 +51,7 @@ def train_hoggles(
     }
     bsds = root.parent / "bsds500" / "val-0000.tar.gz"
     if bsds.is_file():
-        bx, _ = materialize(str(bsds), 64, "center", None, cache_dir)
+        bx, _ = materialize(str(bsds), 64, "center", None, cache_dir, strict)
         summary["bsds500_val"] = evaluate_hoggles(shipped, bx, config.seed)
     write_json(run / "summary.json", summary)
     tiny = summary["tiny_imagenet_val"]

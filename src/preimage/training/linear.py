@@ -187,7 +187,7 @@ def fit_linear(cfg: LinearConfig, overwrite: bool = False, strict: bool = False)
     }
     bsds = root.parent / "bsds500" / "val-0000.tar.gz"
     if bsds.is_file():
-        bx, _ = materialize(str(bsds), cfg.size, "center", None, cfg.cache_dir)
+        bx, _ = materialize(str(bsds), cfg.size, "center", None, cfg.cache_dir, strict)
         summary["bsds500_val"] = evaluate_decoder(shipped, rep, bx)
     summary["wall_min"] = round((time.perf_counter() - start) / 60, 1)
     write_json(run / "summary.json", summary)
