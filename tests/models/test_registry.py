@@ -191,3 +191,24 @@ def test_alexnet64_class_names() -> None:
     names = class_names("alexnet64")
     assert len(names) == 200 and names[0] == "goldfish"
     assert class_names("vgg16")[5] == "class 5"  # no names shipped: numbered
+
+
+def test_weights_with_nan_or_damage_are_refused_before_any_features(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from preimage.cli.main import main
+
+    state = {k: v.clone() for k, v in AlexNet64().state_dict().items()}
+    first = next(k for k, v in state.items() if v.is_floating_point() and v.dim() == 4)
+    state[first][0, 0, 0, 0] = float("nan")
+    bad = tmp_path / "nan.safetensors"
+    save_file(state, str(bad))
+    with pytest.raises(PreimageError, match=f"{first} holds NaN"):
+        create_model("alexnet64", weights=bad)
+    out = tmp_path / "f.safetensors"
+    args = ["features", "samples:chelsea", "--rep", "alexnet64:conv3", "--weights", str(bad), "-o", str(out)]
+    assert main(args) == 2 and "NaN" in capsys.readouterr().err and not out.exists()
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(bad.read_bytes()[:5000])
+    with pytest.raises(PreimageError, match="damaged"):
+        create_model("alexnet64", weights=cut)

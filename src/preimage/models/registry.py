@@ -95,7 +95,10 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        state = load_file(str(path))
+        try:
+            state = load_file(str(path))
+        except Exception as exc:  # safetensors raises its own error types for foreign or truncated files
+            raise PreimageError(f"cannot read weights {path}: {exc.__class__.__name__} — the file is damaged") from None
     else:
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
@@ -108,6 +111,12 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         if not isinstance(raw, dict):
             raise PreimageError(f"{path} holds a {type(obj).__name__}, not a state dict — save model.state_dict()")
         state = raw
+    for k, v in state.items():
+        if not isinstance(v, torch.Tensor):
+            raise PreimageError(f"{path}: entry {k} is a {type(v).__name__}, not a tensor — save model.state_dict()")
+        # a network with one NaN weight computes NaN codes for every image: refuse it before any work
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise PreimageError(f"{path}: tensor {k} holds NaN or Inf — the weights are damaged; use another file")
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
