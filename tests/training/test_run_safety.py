@@ -180,3 +180,19 @@ def test_strict_covers_the_final_evaluation_and_cached_arrays(tmp_path: Path) ->
         materialize(str(val), 64, cache_dir=cache, strict=True)
     shutil.rmtree(cache)
     assert 0 < len(lenient) < 64
+
+
+def test_a_damaged_checkpoint_is_named_corrupt_not_resumed(data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train_decoder(_cfg(data, run, stop_after_epochs=1))
+    ckpt = run / "checkpoint.pt"
+    raw = bytearray(ckpt.read_bytes())
+    middle = len(raw) // 2
+    raw[middle : middle + 4096] = b"\xff" * 4096  # inside a tensor: torch alone would load it
+    ckpt.write_bytes(bytes(raw))
+    with pytest.raises(PreimageError, match="corrupt"):
+        train_decoder(_cfg(data, run), resume=True)
+    # a checkpoint from before checksums is read as it is
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"epoch": 3}, legacy)
+    assert load_checkpoint(legacy) == {"epoch": 3}

@@ -10,6 +10,8 @@ it can overwrite the last good checkpoint (:func:`check_finite`), and a run with
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
 import math
 import os
@@ -37,20 +39,43 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+# a checkpoint file: this tag, the SHA-256 of the payload, then the payload (torch.save's bytes); the digest
+# tells a damaged file from a good one before its numbers are trusted (a file damaged inside a tensor still
+# loads, and its NaN would be blamed on the learning rate)
+CHECKPOINT_MAGIC = b"PIMGCKP1"
+
+
 def atomic_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temporary file, fsync, then rename: a crash never leaves half a checkpoint."""
+    """``torch.save`` with a checksum to a temporary file, fsync, then rename: a crash never leaves half a
+    checkpoint, and damage done later is found on load (:func:`load_checkpoint`)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    payload = buffer.getvalue()
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        torch.save(obj, fh)
+        fh.write(CHECKPOINT_MAGIC + hashlib.sha256(payload).digest())
+        fh.write(payload)
         fh.flush()
         os.fsync(fh.fileno())
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`atomic_save`, its checksum verified (files without one, from
+    before checksums, are read as they are)."""
     path = Path(path)
     if not path.is_file():
         raise PreimageError(f"no checkpoint at {path} — drop --resume to start a new run")
+    data = path.read_bytes()
+    source: Any = str(path)
+    if data.startswith(CHECKPOINT_MAGIC):
+        digest, payload = data[len(CHECKPOINT_MAGIC) : len(CHECKPOINT_MAGIC) + 32], data[len(CHECKPOINT_MAGIC) + 32 :]
+        if hashlib.sha256(payload).digest() != digest:
+            raise PreimageError(
+                f"checkpoint {path} is corrupt (its checksum does not match its contents) — restore a copy or "
+                "start again with --overwrite"
+            )
+        source = io.BytesIO(payload)
     try:
-        ckpt: dict[str, Any] = torch.load(str(path), map_location="cpu", weights_only=False)
+        ckpt: dict[str, Any] = torch.load(source, map_location="cpu", weights_only=False)
     except Exception as exc:
         raise PreimageError(
             f"checkpoint {path} is unreadable ({exc.__class__.__name__}) — use the previous one or start again"
