@@ -8,6 +8,7 @@ import logging
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -189,10 +190,34 @@ def test_upload_is_centre_cropped_as_the_cli_does(client: Any, explorer: Explore
 def test_huge_photos_are_reduced_before_they_become_float(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(uploads, "REDUCE_ABOVE_PIXELS", 10_000)
     data = photo_bytes("PNG", (600, 520))
-    reduced = uploads.decode_upload(data, "big.png", min_side=64)
+    reduced, source_hw = uploads.decode_upload(data, "big.png", min_side=64)
     assert reduced.shape == (3, 520 // 2, 600 // 2)  # factor 520 // 256 = 2
+    assert source_hw == (520, 600)  # the size as uploaded, not as shrunk
     exact = center_crop(decode_image(data), 64)
     assert (center_crop(reduced, 64) - exact).abs().mean() < 0.02
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])  # 16-bit grey as Pillow reads it from each: I;16, I
+def test_huge_wide_grey_photos_reduce_to_their_own_grey_not_white(
+    fmt: str, monkeypatch: pytest.MonkeyPatch, client: Any
+) -> None:
+    # a 16-bit grey PNG converted to 8 bits for reducing clipped every pixel to white
+    monkeypatch.setattr(uploads, "REDUCE_ABOVE_PIXELS", 10_000)
+    ramp = np.tile(np.linspace(0, 65535, 600), (520, 1))
+    buf = io.BytesIO()
+    image = Image.fromarray(ramp.astype(np.uint16))
+    (image if fmt == "PNG" else image.convert("I")).save(buf, format=fmt)
+    reduced, _ = uploads.decode_upload(buf.getvalue(), "wide.png", min_side=64)
+    exact = decode_image(buf.getvalue())  # the CLI's decoding, without reduction
+    assert abs(float(reduced.mean()) - float(exact.mean())) < 0.01 and 0.4 < float(reduced.mean()) < 0.6
+    response = client.post("/api/upload", content=buf.getvalue(), headers={"X-Filename": "wide.png"})
+    assert (response.json()["width"], response.json()["height"]) == (600, 520)
+
+
+@pytest.mark.parametrize("size", ["0", "6000", "-3", "abc"])
+def test_image_png_refuses_sizes_out_of_range_in_one_line(size: str, client: Any) -> None:
+    response = client.get(f"/api/image.png?id=sample:chelsea&size={size}")
+    assert response.status_code == 400 and "from 8 to 512" in response.text
 
 
 def test_upload_over_20_mb_is_refused_before_it_is_read(client: Any, caplog: pytest.LogCaptureFixture) -> None:

@@ -35,6 +35,8 @@ from preimage.explore.uploads import MAX_UPLOAD_BYTES, clean_name, too_large
 
 log = logging.getLogger("preimage.explore")
 STATIC = Path(str(resources.files("preimage.explore") / "static"))
+# sides /api/image.png serves: the inputs are shown at 64-256 px; a side of thousands costs a gigabyte a request
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 8, 512
 
 
 class HTTPProblem(PreimageError):
@@ -89,8 +91,10 @@ def create_app(explorer: Explorer | None = None) -> Starlette:
     def image_png(request: Request) -> Response:
         image_id = request.query_params.get("id", "")
         size = request.query_params.get("size", "64")
-        if not size.isdigit():
-            raise PreimageError(f"size must be a whole number of pixels, got {size!r}")
+        if not size.isdigit() or not MIN_IMAGE_SIZE <= int(size) <= MAX_IMAGE_SIZE:
+            raise PreimageError(
+                f"size must be a whole number of pixels from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}, got {size[:20]!r}"
+            )
         stored = ex.images.get(image_id)
         data = ex.input_png(image_id, int(size))
         return _png(data, f"{_slug(stored.name)}_{size}px.png", "download" in request.query_params)

@@ -94,7 +94,8 @@ class Explorer:
         }
 
     def upload(self, data: bytes, name: str) -> StoredImage:
-        return self.images.add(name, decode_upload(data, name, min(self.images.sizes)))
+        photo, source_hw = decode_upload(data, name, min(self.images.sizes))
+        return self.images.add(name, photo, source_hw)
 
     def image_info(self, stored: StoredImage) -> dict[str, Any]:
         return {"id": stored.id, "name": stored.name, "height": stored.source_hw[0], "width": stored.source_hw[1]}

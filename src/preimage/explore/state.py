@@ -98,9 +98,12 @@ class ImageStore:
         self._samples: dict[str, StoredImage] = {}
         self._lock = threading.Lock()
 
-    def _prepare(self, image_id: str, name: str, photo: torch.Tensor) -> StoredImage:
+    def _prepare(
+        self, image_id: str, name: str, photo: torch.Tensor, source_hw: tuple[int, int] | None = None
+    ) -> StoredImage:
+        """``source_hw``: the photo's size as uploaded, when ``photo`` was shrunk on decoding."""
         crops = {s: fit_image(photo, s, "center").contiguous() for s in self.sizes}
-        return StoredImage(image_id, name, (int(photo.shape[-2]), int(photo.shape[-1])), crops)
+        return StoredImage(image_id, name, source_hw or (int(photo.shape[-2]), int(photo.shape[-1])), crops)
 
     def sample(self, name: str) -> StoredImage:
         if name not in SAMPLE_NAMES:
@@ -110,8 +113,8 @@ class ImageStore:
                 self._samples[name] = self._prepare(f"sample:{name}", name, load_sample(name))
             return self._samples[name]
 
-    def add(self, name: str, photo: torch.Tensor) -> StoredImage:
-        stored = self._prepare(secrets.token_urlsafe(9), name, photo)
+    def add(self, name: str, photo: torch.Tensor, source_hw: tuple[int, int] | None = None) -> StoredImage:
+        stored = self._prepare(secrets.token_urlsafe(9), name, photo, source_hw)
         self._uploads.put(stored.id, stored)
         return stored
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import threading
 import warnings
+from typing import cast
 
 import numpy as np
 import torch
@@ -33,11 +34,13 @@ def too_large(n_bytes: int, limit: int = MAX_UPLOAD_BYTES) -> PreimageError:
     )
 
 
-def decode_upload(data: bytes, name: str, min_side: int = 64) -> torch.Tensor:
-    """Decode an uploaded image into RGB float ``(3, H, W)`` in ``[0, 1]`` (any mode, EXIF-rotated).
+def decode_upload(data: bytes, name: str, min_side: int = 64) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Decode an uploaded image into RGB float ``(3, H, W)`` in ``[0, 1]`` (any mode, EXIF-rotated), and the
+    ``(height, width)`` of the photo as uploaded.
 
-    Photos over :data:`REDUCE_ABOVE_PIXELS` are reduced (box filter, 8 bits) by the largest integer factor
-    that keeps their shorter side at least ``4 * min_side``; smaller ones are decoded exactly as the CLI does.
+    Photos over :data:`REDUCE_ABOVE_PIXELS` are reduced (box filter; 8-bit modes in 8 bits, 16- and 32-bit grey
+    in float) by the largest integer factor that keeps their shorter side at least ``4 * min_side``; smaller
+    ones are decoded exactly as the CLI does.
     """
     if len(data) > MAX_UPLOAD_BYTES:
         raise too_large(len(data))
@@ -56,12 +59,12 @@ def decode_upload(data: bytes, name: str, min_side: int = 64) -> torch.Tensor:
                     opened.draft("RGB", (4 * min_side, 4 * min_side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
                 opened.load()
                 img: Image.Image = ImageOps.exif_transpose(opened) or opened
+                source_hw = (img.size[1], img.size[0])
                 factor = min(img.size) // (4 * min_side)
                 if img.size[0] * img.size[1] > REDUCE_ABOVE_PIXELS and factor >= 2:
-                    if img.mode not in ("RGB", "RGBA", "L", "LA"):
-                        img = img.convert("RGBA")
-                    img = img.reduce(factor)
-                arr = _to_float_rgb(img)
+                    arr = _reduced(img, factor)
+                else:
+                    arr = _to_float_rgb(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PreimageError(
             f"{name} would decode to more than {limit:,} pixels (Pillow's decompression-bomb limit) — "
@@ -78,7 +81,25 @@ def decode_upload(data: bytes, name: str, min_side: int = 64) -> torch.Tensor:
         ) from None
     if min(arr.shape[:2]) < 1:
         raise PreimageError(f"{name} has no pixels")
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))), source_hw
+
+
+# grey modes wider than 8 bits, and the value that is white in each ("I": decided by the photo's range)
+_WIDE_GREY = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0, "I": 0.0, "F": 1.0}
+
+
+def _reduced(img: Image.Image, factor: int) -> np.ndarray:
+    """``img`` box-reduced by ``factor`` as float RGB ``(H, W, 3)`` in ``[0, 1]``: 16- and 32-bit grey is
+    reduced as float and scaled to its own white (an 8-bit conversion would clip it to white), the rest in
+    8 bits."""
+    if img.mode in _WIDE_GREY:
+        high = cast(tuple[float, float], img.getextrema())[1]  # one band: (min, max)
+        white = _WIDE_GREY[img.mode] or (65535.0 if high > 255 else 255.0)
+        grey = np.clip(np.asarray(img.convert("F").reduce(factor), dtype=np.float32) / white, 0, 1)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if img.mode not in ("RGB", "RGBA", "L", "LA"):
+        img = img.convert("RGBA")
+    return _to_float_rgb(img.reduce(factor))
 
 
 def clean_name(raw: str | None, fallback: str = "upload") -> str:
