@@ -6,6 +6,7 @@ import json
 import math
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,33 @@ def test_dumps_writes_null_for_nan_and_infinity(tmp_path: Path) -> None:
     path = write_json(tmp_path / "s.json", obj)
     # Python's json accepts bare NaN; a strict parser does not: reject the constants explicitly
     json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs (needs root and mount permission; skipped with the reason elsewhere)."""
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a 1 MB tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()[:100]}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_file(
+    full_disk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from preimage.cli.main import main
+
+    out = full_disk / "f.safetensors"
+    code = main(["features", "samples:chelsea", "--rep", "alexnet64:conv1", "--size", "512", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no space left" in err and "Traceback" not in err
+    assert list(full_disk.iterdir()) == []  # neither the output nor a hidden .part file

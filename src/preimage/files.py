@@ -13,9 +13,11 @@ before any work is done. :func:`dumps` writes strict JSON (``null`` for NaN and 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -96,10 +98,32 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, Exception) and disk_full(exc, final.parent):
+            free = shutil.disk_usage(final.parent).free
+            raise PreimageError(
+                f"no space left on the device of {final.parent} to write {final.name} ({free / 2**20:.1f} MB free)"
+                " — free some space or write elsewhere"
+            ) from None
         raise
+
+
+# how writers that are not Python's own file objects report a full disk (safetensors' Rust IoError, torch's
+# stream writer); only believed when the device is nearly full too
+_DISK_FULL_WORDS = ("no space left", "storagefull", "os error 28", "file write failed")
+
+
+def disk_full(exc: BaseException, folder: Path) -> bool:
+    """Whether ``exc``, raised while writing into ``folder``, means its device is full."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    text = str(exc).lower()
+    if not any(word in text for word in _DISK_FULL_WORDS):
+        return False
+    usage = shutil.disk_usage(folder)
+    return usage.free < max(64 * 2**20, usage.total // 100)
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

@@ -280,3 +280,15 @@ def test_invert_never_writes_over_its_own_input(tmp_path: Path, capsys: pytest.C
     assert (
         main(["invert", str(tmp_path), "--rep", "hog", "--method", "decoder", "-o", str(tmp_path), "--overwrite"]) == 2
     )
+
+
+@pytest.mark.parametrize("command", ["invert", "textures", "evaluate"])
+def test_a_seed_out_of_range_is_a_one_line_usage_error(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = {
+        "invert": ["invert", "samples:chelsea", "--rep", "hog", "-o", "x"],
+        "textures": ["textures", "samples:chelsea", "-o", "x"],
+    }
+    argv = args.get(command, ["evaluate", "--rep", "hog", "--data", "samples:all"])
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--seed", "99999999999999999999999"])
+    assert stop.value.code == 2 and "out of range" in capsys.readouterr().err

@@ -77,6 +77,8 @@ size = int_range(MIN_SIZE, MAX_SIZE, "pixels")
 positive = int_range(1)
 non_negative = int_range(0)
 threads = int_range(1, MAX_THREADS)
+# torch seeds its generators with 64-bit integers; one range for every command
+seed = int_range(0, 2**63 - 1)
 probability = float_range(0.0, 1.0)
 positive_float = float_range(0.0, None, lo_open=True)
 non_negative_float = float_range(0.0)

@@ -14,7 +14,7 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--images", default="samples:all", help="images to use (default: scikit-image's photos)")
     p.add_argument("--steps", type=types.positive, default=100, help="optimisation steps per inversion")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=types.seed, default=0, help="random seed")
 
 
 @command("demo", "the main job on the embedded sample photos: writes out/demo/index.html", _demo_args)

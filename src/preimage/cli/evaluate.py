@@ -28,7 +28,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--steps", type=types.positive, default=200, help="optimisation steps (method optimize)")
     p.add_argument("--batch", type=types.positive, default=64, help="images optimised together (method optimize)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (optimisation noise, bootstrap)")
+    p.add_argument("--seed", type=types.seed, default=0, help="random seed (optimisation noise, bootstrap)")
     add_decoder_arguments(p)
     p.add_argument(
         "--json", action="store_true", help="print only the JSON result on stdout (no summary line on stderr)"

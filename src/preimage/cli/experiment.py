@@ -17,7 +17,7 @@ def _experiment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="an experiment name, or 'all' (see: preimage experiment list)")
     p.add_argument("-o", "--out", default="out/experiments", help="output folder, one sub-folder per experiment")
     p.add_argument("--quick", action="store_true", help="tiny settings: each experiment in under a minute")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=types.seed, default=0, help="random seed")
     p.add_argument("--model", default="alexnet64", help="registered CNN (see: preimage list models)")
     p.add_argument("--weights", default="default", help="'default' (the shipped weights) or a weights file")
     p.add_argument("--data", default=None, help="test-set root, e.g. ../shared/data/tiny-imagenet-200")

@@ -52,7 +52,7 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
         "MXNet recipe of Xia et al., its loss scaled to the gradient scale its clip was set for; --steps caps its "
         "1000 updates) or xia-literal (the same unscaled)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed of the starting noise")
+    p.add_argument("--seed", type=types.seed, default=0, help="random seed of the starting noise")
     p.add_argument(
         "--weights", default="default", help="for MODEL:LAYER: 'default' (the shipped weights) or a weights file"
     )

@@ -62,7 +62,7 @@ def _textures_args(p: argparse.ArgumentParser) -> None:
         "--long-edge", type=types.size, default=None, help="resize the image to this long edge in pixels (Xia: 512)"
     )
     p.add_argument("--size", type=types.size, default=64, help="side in pixels of the textures")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the starting noise")
+    p.add_argument("--seed", type=types.seed, default=0, help="random seed of the starting noise")
     p.add_argument("--weights", default="default", help="'default' (the shipped weights) or a weights file")
     p.add_argument("-o", "--out", required=True, help="output folder: atlas, one PNG per filter, sheet and CSV")
 
@@ -149,7 +149,7 @@ def _restyle_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--steps", type=types.positive, default=None, help="steps per image (default 150; xia: at most 1000)"
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed of the first style")
+    p.add_argument("--seed", type=types.seed, default=0, help="random seed of the first style")
     p.add_argument("--weights", default="default", help="'default' (the shipped weights) or a weights file")
     p.add_argument("-o", "--out", required=True, help="output folder: one PNG per style and summary.json")
 

@@ -21,7 +21,7 @@ def add_run_arguments(
     split = " (the global batch, split over torchrun processes)" if per_process else ""
     p.add_argument("--batch-size", type=types.positive, default=batch_size, help=f"images per step{split}")
     p.add_argument("--lr", type=types.positive_float, default=lr, help="peak learning rate")
-    p.add_argument("--seed", type=int, default=0, help="random seed (initialisation, data order, augmentation)")
+    p.add_argument("--seed", type=types.seed, default=0, help="random seed (initialisation, data order, augmentation)")
     p.add_argument(
         "--amp",
         choices=AMP_CHOICES,
@@ -297,7 +297,9 @@ def _fit_linear_args(p: argparse.ArgumentParser) -> None:
         default="default",
         help="the network's weights for MODEL:LAYER: 'default' (shipped) or a .safetensors/.pth file",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (the held-out split that picks the strength)")
+    p.add_argument(
+        "--seed", type=types.seed, default=0, help="random seed (the held-out split that picks the strength)"
+    )
     p.add_argument("--cache-dir", default=None, help="keep decoded uint8 arrays here between runs (default: none)")
 
 
@@ -334,7 +336,7 @@ def _train_hoggles_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--windows", type=types.positive, default=20_000, help="training windows")
     p.add_argument("--rounds", type=types.positive, default=5, help="coding + dictionary-update rounds")
     p.add_argument("--train-images", type=types.positive, default=20_000, help="training images to cut windows from")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=types.seed, default=0, help="random seed")
     p.add_argument("--cache-dir", default=None, help="keep decoded uint8 arrays here between runs (default: none)")
 
 
