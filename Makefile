@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# out/demo is the demo's own folder: each `make demo` replaces what the last one wrote there
 demo: setup
-	$(BIN)/preimage demo
+	$(BIN)/preimage demo --overwrite
 
 explore: setup
 	$(BIN)/preimage explore

@@ -108,3 +108,24 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(
     err = capsys.readouterr().err
     assert code == 2 and "no space left" in err and "Traceback" not in err
     assert list(full_disk.iterdir()) == []  # neither the output nor a hidden .part file
+
+
+def test_leftovers_of_killed_writers_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".a.png.{int(dead.stdout)}.x1y2.part"  # its writer has exited
+    live = tmp_path / f".b.png.{os.getpid()}.z3.part"  # this process may still be writing it
+    stale.write_bytes(b"half")
+    live.write_bytes(b"half")
+    prepare_outputs([tmp_path / "c.png"], overwrite=False)
+    assert not stale.exists() and live.exists()
+
+
+def test_a_run_that_fails_at_once_leaves_no_empty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from preimage.cli.main import main
+
+    run = tmp_path / "run"
+    assert main(["train-decoder", "--rep", "alexnet64:conv9", "--data", str(tmp_path), "-o", str(run)]) == 2
+    assert "conv5" in capsys.readouterr().err and not run.exists()

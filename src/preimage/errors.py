@@ -18,6 +18,10 @@ class PreimageError(ValueError):
         super().__init__(" ".join(message.split()))
 
 
+class ImageTooLarge(PreimageError):
+    """An image with more pixels than the limit (``--max-pixels``): readable, but refused before decoding."""
+
+
 def nearest(name: str, choices: Iterable[str]) -> str | None:
     """The closest valid spelling of ``name`` among ``choices``, or ``None``."""
     choices = list(choices)

@@ -34,6 +34,44 @@ def _umask() -> int:
     return mask
 
 
+@contextlib.contextmanager
+def run_folder(folder: str | Path) -> Iterator[Path]:
+    """The output folder of a run: if the run fails and leaves the folder it created empty, the folder goes
+    too (a failed start must not leave an empty folder that looks like a run)."""
+    folder = Path(folder)
+    existed = folder.exists()
+    try:
+        yield folder
+    except BaseException:
+        if not existed and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+
+
+def remove_stale_parts(folder: Path) -> int:
+    """Delete the temporary files that writers killed before their rename left in ``folder`` (``.NAME.PID.*.part``
+    whose process is gone); returns how many."""
+    removed = 0
+    for part in folder.glob(".*.part") if folder.is_dir() else ():
+        pid = part.name.removesuffix(".part").split(".")[-2]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            part.unlink()
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def check_folder(folder: str | Path, what: str = "-o", shown: str | Path | None = None) -> Path:
     """Make sure ``folder`` is, or can become, a writable folder; a one-line error otherwise.
 
@@ -52,6 +90,7 @@ def check_folder(folder: str | Path, what: str = "-o", shown: str | Path | None 
         raise PreimageError(f"{named}: {probe} is a file, not a folder — pick another output path")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise PreimageError(f"{named}: {probe} is not writable — pick a folder you can write to")
+    remove_stale_parts(resolved)
     return folder
 
 
@@ -91,7 +130,8 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    # the writer's PID in the name: a later run can tell a killed writer's leftover from a live one's file
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".part", dir=final.parent)
     os.close(fd)
     tmp = Path(name)
     try:

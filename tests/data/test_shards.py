@@ -151,3 +151,20 @@ def test_seeded_shuffle_is_reproducible_and_changes_with_epoch(shards: Path) -> 
     assert order(1, 0) == order(1, 0)
     assert order(1, 0) != order(1, 1) or order(1, 0) != order(2, 0)
     assert sorted(order(1, 1)) == list(range(12))
+
+
+def test_an_image_over_max_pixels_is_counted_as_too_large_not_corrupt(tmp_path: Path) -> None:
+    from preimage.data.images import set_max_pixels
+
+    shard = tmp_path / "big-0000.tar"
+    _write_shard(shard, [("small", _jpeg(50, 20), 1), ("large", _jpeg(90, 64), 2), ("bad", b"\xff\xd8oops", 3)])
+    skipped = SkipCounter()
+    set_max_pixels(1000)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            items = list(iter_images([str(shard)], size=8, skipped=skipped))
+    finally:
+        set_max_pixels(None)
+    assert [it.label for it in items] == [1]
+    assert skipped.counts == {"image over --max-pixels": 1, "corrupt image": 1}

@@ -405,3 +405,18 @@ def test_without_texture_networks_the_page_is_told_and_a_texture_job_is_refused(
             assert "no texture layers" in refused(test_client.post("/api/jobs", json=body))
     finally:
         ex.close()
+
+
+def test_loopback_hosts_and_a_busy_port() -> None:
+    from preimage.errors import PreimageError
+    from preimage.explore.app import bind, is_loopback
+
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "localhost", "::1"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.4", "example.org"))
+    first = bind("127.0.0.1", 0)
+    try:
+        port = first.getsockname()[1]
+        with pytest.raises(PreimageError, match=f"cannot listen on 127.0.0.1:{port}"):
+            bind("127.0.0.1", port)
+    finally:
+        first.close()

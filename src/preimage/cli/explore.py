@@ -6,8 +6,6 @@ import argparse
 
 from preimage.cli.main import command, note
 
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
 
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -29,7 +27,9 @@ def explore(args: argparse.Namespace) -> int:
         raise PreimageError(f"--port must be between 1 and 65535, got {args.port}")
     if args.max_jobs < 1 or args.max_steps < 1:
         raise PreimageError("--max-jobs and --max-steps must be at least 1")
-    if args.host not in LOCAL_HOSTS:
+    from preimage.explore.app import is_loopback
+
+    if not is_loopback(args.host):
         note(
             f"warning: serving on {args.host}, not only this machine: anyone who can reach port {args.port} can "
             "upload images and queue jobs (no authentication) — use the default --host 127.0.0.1 unless you mean it"

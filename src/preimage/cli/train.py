@@ -8,7 +8,7 @@ from pathlib import Path
 
 from preimage.cli import args as types
 from preimage.cli.main import command
-from preimage.files import dumps, prepare_outputs
+from preimage.files import dumps, prepare_outputs, run_folder
 from preimage.inverters.decoders import CODE_TRANSFORMS, UPSAMPLINGS
 from preimage.runtime import AMP_CHOICES
 
@@ -100,7 +100,8 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint_every_s=args.checkpoint_every,
         stop_after_epochs=args.stop_after,
     )
-    train_classifier(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)
+    with run_folder(args.out):
+        train_classifier(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)
     return 0
 
 
@@ -271,7 +272,8 @@ def _train_decoder(args: argparse.Namespace) -> int:
         code_transform=args.code_transform,
         patience=args.patience,
     )
-    train_decoder(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)
+    with run_folder(args.out):
+        train_decoder(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)
     return 0
 
 
@@ -324,7 +326,8 @@ def _fit_linear(args: argparse.Namespace) -> int:
         seed=args.seed,
         cache_dir=args.cache_dir,
     )
-    fit_linear(cfg, overwrite=args.overwrite, strict=args.strict)
+    with run_folder(args.out):
+        fit_linear(cfg, overwrite=args.overwrite, strict=args.strict)
     return 0
 
 
@@ -347,7 +350,8 @@ def _train_hoggles(args: argparse.Namespace) -> int:
 
     prepare_outputs([Path(args.out) / "hoggles_hog.safetensors"], args.overwrite)
     cfg = HogglesConfig(atoms=args.atoms, alpha=args.alpha, windows=args.windows, epochs=args.rounds, seed=args.seed)
-    train_hoggles(args.data, args.out, cfg, args.train_images, args.cache_dir, args.strict)
+    with run_folder(args.out):
+        train_hoggles(args.data, args.out, cfg, args.train_images, args.cache_dir, args.strict)
     return 0
 
 

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from preimage.data.images import IMAGE_SUFFIXES, decode_image, fit_image, load_image
 from preimage.data.samples import load_sample, sample_names
 from preimage.data.shards import SkipCounter, is_shard, iter_shard, parse_label, resolve_shards
-from preimage.errors import PreimageError
+from preimage.errors import ImageTooLarge, PreimageError
 from preimage.files import atomic_path
 
 
@@ -175,9 +175,14 @@ def _iter_one(spec: str, size: int | None, fit: str, skipped: SkipCounter | None
                 raise
             warnings.warn(f"skipping {path}: {err}", stacklevel=2)
             if skipped is not None:
-                skipped.add("corrupt image")
+                skipped.add(skip_reason(err))
             continue
         yield NamedImage(path.stem, fit_image(img, size, fit), source_hw=_hw(img))
+
+
+def skip_reason(err: PreimageError) -> str:
+    """How a skipped image is counted: too large (readable, over --max-pixels) or corrupt."""
+    return "image over --max-pixels" if isinstance(err, ImageTooLarge) else "corrupt image"
 
 
 def _hw(img: torch.Tensor) -> tuple[int, int]:
@@ -215,7 +220,7 @@ def _decode_sample(sample: dict[str, object], skipped: SkipCounter | None) -> to
     except PreimageError as err:
         warnings.warn(f"skipping {err}", stacklevel=3)
         if skipped is not None:
-            skipped.add("corrupt image")
+            skipped.add(skip_reason(err))
         return None
 
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from preimage.errors import PreimageError
+from preimage.errors import ImageTooLarge, PreimageError
 from preimage.files import atomic_path
 
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # Pillow's own: 89,478,485 pixels
@@ -62,7 +62,7 @@ def _check_pixels(img: Image.Image, name: str) -> None:
     limit = Image.MAX_IMAGE_PIXELS
     w, h = img.size
     if limit is not None and w * h > limit:
-        raise PreimageError(
+        raise ImageTooLarge(
             f"image {name} is {w}x{h} = {w * h} pixels, above the limit of {limit} (about "
             f"{w * h * 12 / 2**30:.1f} GB decoded) — downscale it, or raise --max-pixels if it fits in memory"
         )
@@ -90,7 +90,7 @@ def decode_image(data: bytes, name: str = "<bytes>") -> torch.Tensor:
     except PreimageError:
         raise
     except Image.DecompressionBombError:
-        raise PreimageError(
+        raise ImageTooLarge(
             f"image {name} has more than twice the limit of {Image.MAX_IMAGE_PIXELS} pixels — downscale it, or "
             "raise --max-pixels if it fits in memory"
         ) from None

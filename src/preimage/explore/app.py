@@ -16,7 +16,9 @@ Errors are JSON ``{"error": "..."}`` with a 4xx status and one log line; never a
 from __future__ import annotations
 
 import base64
+import ipaddress
 import logging
+import socket
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -164,11 +166,43 @@ def serve(host: str = "127.0.0.1", port: int = 7860, explorer: Explorer | None =
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="preimage explore: %(message)s")
+    sock = bind(host, port)  # before anything is announced: a busy port is one line, not "serving on" then a failure
     ex = explorer if explorer is not None else Explorer()
     app = create_app(ex)
+    # bounded connections: a client cannot open thousands; each live request is short
+    config = uvicorn.Config(app, log_level="warning", limit_concurrency=64, timeout_keep_alive=30)
     log.info("serving on http://%s:%d/ (Ctrl-C stops)", host if ":" not in host else f"[{host}]", port)
     try:
-        # bounded connections: a client cannot open thousands; each live request is short
-        uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=64, timeout_keep_alive=30)
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
         ex.close()
+        sock.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or a one-line error naming why not (a busy port, an unknown host)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as err:
+        raise PreimageError(f"--host {host}: not an address of this machine ({err.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as err:
+        sock.close()
+        raise PreimageError(
+            f"cannot listen on {host}:{port} ({err.strerror}) — pick another --port, or stop what is using it"
+        ) from None
+    return sock
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``localhost``, any of 127.0.0.0/8, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
