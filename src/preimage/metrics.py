@@ -23,16 +23,27 @@ def mean_pairwise_distance(x: torch.Tensor) -> float:
     n = x.shape[0]
     if n < 2:
         raise PreimageError("the normalised error needs at least 2 test images (it divides by their mean distance)")
-    flat = x.flatten(1).double()
-    d = torch.cdist(flat, flat)
-    return float(d.sum() / (n * (n - 1)))
+    flat = x.flatten(1)
+    # in blocks of rows against blocks of columns, each widened to float64 on its own: the whole distance
+    # matrix of 10,000 images, and the images in float64, would hold ~2 GB at once
+    total = 0.0
+    for i in range(0, n, _BLOCK):
+        rows = flat[i : i + _BLOCK].double()
+        total += sum(float(torch.cdist(rows, flat[j : j + _BLOCK].double()).sum()) for j in range(0, n, _BLOCK))
+    return total / (n * (n - 1))
+
+
+_BLOCK = 1024
 
 
 def per_image_normalized_error(x: torch.Tensor, x_hat: torch.Tensor, scale: float | None = None) -> torch.Tensor:
     """``||x_i - x_hat_i||_2 / scale`` per image, ``scale`` = :func:`mean_pairwise_distance` of ``x``."""
     _check_pair(x, x_hat)
     scale = mean_pairwise_distance(x) if scale is None else scale
-    return (x - x_hat).flatten(1).double().norm(dim=1) / scale
+    norms = [
+        (x[i : i + _BLOCK] - x_hat[i : i + _BLOCK]).flatten(1).double().norm(dim=1) for i in range(0, len(x), _BLOCK)
+    ]
+    return torch.cat(norms) / scale
 
 
 def normalized_reconstruction_error(x: torch.Tensor, x_hat: torch.Tensor) -> float:
