@@ -103,7 +103,10 @@ def test_download_url_gives_the_same_png_as_the_live_view(client: Any) -> None:
     download = client.get("/api/render.png", params={**params, "download": 1})
     assert download.status_code == 200 and download.content == live
     assert download.headers["content-type"] == "image/png"
-    assert download.headers["content-disposition"] == 'attachment; filename="coffee_alexnet64-conv3.png"'
+    # the name says the edits, so two views of one photo download to two files
+    assert (
+        download.headers["content-disposition"] == 'attachment; filename="coffee_alexnet64-conv3_dropout0.3-seed0.png"'
+    )
     inp = client.get("/api/image.png", params={"id": "sample:coffee", "download": 1})
     assert Image.open(io.BytesIO(inp.content)).size == (64, 64)
 
@@ -325,7 +328,7 @@ def test_texture_and_optimisation_jobs_run_in_the_background(client: Any) -> Non
         ),
         (
             {"kind": "texture", "image": "sample:chelsea", "layer": "vgg19_64:relu2_1", "channel": 0, "steps": 51},
-            "between 1",
+            "from 1 to",
         ),
         ({"kind": "paint", "image": "sample:chelsea"}, "unknown job kind"),
     ],
@@ -420,3 +423,17 @@ def test_loopback_hosts_and_a_busy_port() -> None:
             bind("127.0.0.1", port)
     finally:
         first.close()
+
+
+def test_keep_top_1_lists_one_class_not_the_tied_zeros(client: Any) -> None:
+    info = view(client, image="sample:chelsea", rep="alexnet64:fc8", topk=1, topk_mode="top")
+    assert len(info["classes"]) == 1 and info["classes"][0]["name"] == info["input_classes"][0]["name"]
+    assert len(view(client, image="sample:chelsea", rep="alexnet64:fc8")["classes"]) > 1
+
+
+def test_a_random_code_with_towards_and_seeds_out_of_range_are_plain_errors(client: Any) -> None:
+    base = {"image": "sample:chelsea", "rep": "alexnet64:conv3"}
+    msg = refused(client.get("/api/render", params={**base, "random": 1, "mix": "sample:coffee", "t": 0.5}))
+    assert "no photo to move from" in msg
+    msg = refused(client.get("/api/render", params={**base, "random": 1, "random_seed": 2**31}))
+    assert "from 0 to 2147483647" in msg and "e+09" not in msg

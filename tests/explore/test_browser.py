@@ -133,3 +133,47 @@ def test_class_layer_interpolation_and_a_texture_job(browser: Any, server_url: s
     assert img.get_attribute("alt") == texture
     _wait(driver, lambda d: d.execute_script("return arguments[0].naturalWidth", img) == 64, "the texture image")
     driver.save_screenshot(str(screenshot_dir(tmp_path) / "explore_classes.png"))
+
+
+def test_rough_edges_job_rows_stay_put_errors_stay_and_modes_say_what_they_use(browser: Any, server_url: str) -> None:
+    driver = browser
+    _open(driver, server_url)
+    assert driver.execute_script("return document.querySelector('label[for=rep]') !== null")
+    # the 224-px decoders see the photo at 224 px, and the input card says so
+    _select(driver, "rep", "hog 224px")
+    _wait(driver, lambda d: "224 px" in d.find_element("id", "input-size").text, "the 224-px input card")
+    _select(driver, "rep", "alexnet64:conv3")
+    # an empty seed is an error on the page, and the stale reconstruction is marked
+    driver.find_element("id", "dropout").send_keys("\ue014")  # right arrow: dropout 0.05
+    driver.find_element("id", "seed").clear()
+    _wait(driver, lambda d: "dropout seed is empty" in d.find_element("id", "error").text, "the empty-seed error")
+    assert driver.find_element("id", "recon-stale").is_displayed()
+    driver.find_element("id", "seed").send_keys("3")
+    _wait(driver, lambda d: not d.find_element("id", "recon-stale").is_displayed(), "the view to render again")
+    # a random code has no input photo and no 'towards'
+    _select(driver, "mix", "sample:coffee")
+    driver.find_element("id", "random").click()
+    _wait(driver, lambda d: "random=1" in _recon_view(d), "the random-code view")
+    assert not driver.find_element("id", "input-card").is_displayed()
+    assert not driver.find_element("id", "mix").is_enabled() and "mix=" not in _recon_view(driver)
+    driver.find_element("id", "random").click()
+    # a queued job's row is made once: its cancel button is the same element poll after poll
+    driver.find_element("id", "opt-steps").clear()
+    driver.find_element("id", "opt-steps").send_keys("50")
+    driver.find_element("id", "opt-run").click()
+    driver.find_element("id", "opt-run").click()  # the second waits in the queue behind the first
+    _wait(driver, lambda d: len(d.find_elements("css selector", "#queue button")) == 2, "two jobs' cancel buttons")
+    driver.execute_script("window.__cancel = document.querySelectorAll('#queue button')[1]")
+    import time
+
+    time.sleep(1.0)  # several polls at 400 ms
+    assert driver.execute_script("return window.__cancel.isConnected")  # not replaced by a rebuilt row
+    driver.execute_script("window.__cancel.click()")
+    _wait(
+        driver,
+        lambda d: (
+            "cancel" in d.find_element("id", "queue").text.lower()
+            or len(d.find_elements("css selector", "#queue .job")) < 2
+        ),
+        "the job to go",
+    )

@@ -63,7 +63,7 @@ def _png(data: bytes, filename: str, download: bool) -> Response:
 
 
 def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:80]
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:120]
 
 
 def create_app(explorer: Explorer | None = None) -> Starlette:
@@ -109,7 +109,8 @@ def create_app(explorer: Explorer | None = None) -> Starlette:
     def render_png(request: Request) -> Response:
         view = ex.parse(request.query_params)
         png, _ = ex.render(view)
-        name = f"{_slug(ex.images.get(view.image).name)}_{_slug(view.choice.key.replace(':', '-'))}.png"
+        source = "random-code" if view.random_seed is not None else ex.images.get(view.image).name
+        name = f"{_slug(source)}_{_slug(view.slug())}.png"
         return _png(png, name, "download" in request.query_params)
 
     async def submit_job(request: Request) -> Response:

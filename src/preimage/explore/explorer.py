@@ -42,10 +42,16 @@ def _number(params: Mapping[str, str], key: str, default: float, lo: float, hi: 
 
 
 def _integer(params: Mapping[str, str], key: str, default: int, lo: int, hi: int, what: str) -> int:
-    value = _number(params, key, default, lo, hi, what)
-    if value != int(value):
-        raise PreimageError(f"{what} must be a whole number, got {value:g}")
-    return int(value)
+    raw = params.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise PreimageError(f"{what} must be a whole number from {lo} to {hi}, got {raw[:20]!r}") from None
+    if not lo <= value <= hi:
+        raise PreimageError(f"{what} must be a whole number from {lo} to {hi}, got {value}")
+    return value
 
 
 def _flag(params: Mapping[str, str], key: str) -> bool:
@@ -62,6 +68,18 @@ class View:
     mix_with: str | None = None
     t: float = 0.0
     random_seed: int | None = None  # a random code (the histogram sampler) instead of the image's
+
+    def slug(self) -> str:
+        """The view as a file name part: the representation and every edit (downloads of two views differ)."""
+        e = self.edits
+        parts = [self.choice.key.replace(":", "-")]
+        parts += [f"top{e.top_k}" if e.top_k_mode == "top" else f"no-top{e.top_k}"] if e.top_k else []
+        parts += [f"least{e.drop_least:g}"] if e.drop_least else []
+        parts += [f"dropout{e.dropout:g}-seed{e.dropout_seed}"] if e.dropout else []
+        parts += ["binarized"] if e.binarize else []
+        parts += [f"to-{self.mix_with}-t{self.t:g}"] if self.mix_with and self.t else []
+        parts += [f"random{self.random_seed}"] if self.random_seed is not None else []
+        return "_".join(parts)
 
 
 class Explorer:
@@ -135,6 +153,10 @@ class Explorer:
         random_seed = (
             _integer(params, "random_seed", 0, 0, 2**31 - 1, "random seed") if _flag(params, "random") else None
         )
+        if random_seed is not None and mix_with is not None:
+            raise PreimageError(
+                "a random code has no photo to move from: clear 'towards', or untick 'decode a random code'"
+            )
         return View(image, choice, edits, mix_with, _number(params, "t", 0.0, 0.0, 1.0, "interpolation t"), random_seed)
 
     def code(self, image_id: str, choice: inv.RepChoice) -> torch.Tensor:
@@ -170,10 +192,14 @@ class Explorer:
             self._scale = mean_pairwise_distance(torch.stack([self.images.sample(n).at(64) for n in SAMPLE_NAMES]))
         return self._scale
 
-    def classes(self, code: torch.Tensor, choice: inv.RepChoice) -> list[dict[str, Any]]:
+    def classes(self, code: torch.Tensor, choice: inv.RepChoice, kept: bool = False) -> list[dict[str, Any]]:
+        """The most probable classes of ``code``; ``kept``: only the entries a top-k edit left in it (the
+        removed ones are zeros, which would list as tied classes)."""
         probs = code[0] if choice.rep.endswith(":prob") else torch.softmax(code[0].float(), 0)
         names = inv.class_names()
-        top = probs.topk(TOP_CLASSES_SHOWN)
+        if kept:
+            probs = probs.masked_fill(code[0] == 0, -1.0)
+        top = probs.topk(min(TOP_CLASSES_SHOWN, int((probs >= 0).sum())))
         return [
             {"index": int(i), "name": names[int(i)] if int(i) < len(names) else str(int(i)), "p": round(float(p), 4)}
             for p, i in zip(top.values, top.indices, strict=True)
@@ -195,7 +221,7 @@ class Explorer:
             target = resize(image, side) if image.shape != recon.shape else image
             info["distance"] = round(float((target - recon).norm()) / self.distance_scale(), 4)
         if view.choice.classes:
-            info["classes"] = self.classes(code, view.choice)
+            info["classes"] = self.classes(code, view.choice, kept=bool(view.edits.top_k))
             if view.random_seed is None:
                 info["input_classes"] = self.classes(self.code(view.image, view.choice), view.choice)
         info["ms"] = {
@@ -239,8 +265,8 @@ class Explorer:
             choice = view.choice
             if not self.models.differentiable(choice.rep):
                 raise PreimageError(
-                    f"{choice.rep} is not differentiable, so optimisation cannot invert it — pick hog or a "
-                    f"{inv.CNN} layer"
+                    f"{choice.rep} is not differentiable, so optimisation cannot invert it — pick hog or a layer "
+                    f"of {inv.CNN}"
                 )
             return self.jobs.submit(
                 "optimize",

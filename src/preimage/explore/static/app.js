@@ -2,7 +2,10 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { meta: null, uploads: [], inflight: false, dirty: false, polling: null, shownJobs: new Set() };
+const state = {
+  meta: null, uploads: [], inflight: false, dirty: false, polling: null,
+  shownJobs: new Set(), rows: new Map(), dismissed: new Set(),
+};
 
 function showError(message) {
   const box = $("error");
@@ -10,6 +13,18 @@ function showError(message) {
   box.hidden = false;
 }
 function clearError() { $("error").hidden = true; $("error").textContent = ""; }
+// job errors stay beside the job buttons until dismissed: a render does not clear them
+function showJobError(message) {
+  $("job-error-text").textContent = message;
+  $("job-error").hidden = false;
+}
+
+// an empty number box is an error the user can see, never a silent 0
+function whole(id, what) {
+  const raw = $(id).value.trim();
+  if (raw === "") throw new Error(`${what} is empty: type a whole number (0 or more)`);
+  return raw;
+}
 
 async function api(url, options) {
   const response = await fetch(url, options);
@@ -51,12 +66,13 @@ function viewParams() {
   p.set("image", $("image").value);
   p.set("rep", $("rep").value);
   if ($("binarize").checked) p.set("binarize", "1");
-  if (+$("dropout").value) { p.set("dropout", $("dropout").value); p.set("seed", $("seed").value || "0"); }
+  if (+$("dropout").value) { p.set("dropout", $("dropout").value); p.set("seed", whole("seed", "the dropout seed")); }
   if (+$("least").value) p.set("least", $("least").value);
   const rep = currentRep();
   if (rep && rep.classes && $("topk-mode").value) { p.set("topk", $("topk").value); p.set("topk_mode", $("topk-mode").value); }
-  if ($("mix").value) { p.set("mix", $("mix").value); p.set("t", $("t").value); }
-  if ($("random").checked) { p.set("random", "1"); p.set("random_seed", $("random-seed").value || "0"); }
+  const random = $("random").checked;
+  if ($("mix").value && !random) { p.set("mix", $("mix").value); p.set("t", $("t").value); }
+  if (random) { p.set("random", "1"); p.set("random_seed", whole("random-seed", "the random-code seed")); }
   return p;
 }
 
@@ -73,9 +89,8 @@ function classList(element, classes) {
 async function render() {
   if (state.inflight) { state.dirty = true; return; }
   state.inflight = true;
-  const params = viewParams();
-  const query = params.toString();
   try {
+    const query = viewParams().toString();
     const info = await api(`/api/render?${query}`);
     const img = $("recon-img");
     img.src = info.png;
@@ -88,8 +103,13 @@ async function render() {
     $("classes").hidden = !(rep && rep.classes);
     classList($("classes-code"), info.classes);
     classList($("classes-input"), info.input_classes);
+    $("recon-card").classList.remove("stale");
+    $("recon-stale").hidden = true;
     clearError();
   } catch (err) {
+    // the image shown is the last view that rendered, not this one: say so on it
+    $("recon-card").classList.add("stale");
+    $("recon-stale").hidden = false;
     showError(err.message);
   } finally {
     state.inflight = false;
@@ -99,15 +119,21 @@ async function render() {
 
 function showInputs() {
   const id = $("image").value;
-  $("input-img").src = `/api/image.png?id=${encodeURIComponent(id)}`;
-  $("input-dl").href = `/api/image.png?id=${encodeURIComponent(id)}&download=1`;
+  const size = (currentRep() || { size: 64 }).size;  // the side the representation sees
+  const random = $("random").checked;
+  $("input-card").hidden = random;  // a random code has no input photo
+  $("input-img").src = `/api/image.png?id=${encodeURIComponent(id)}&size=${size}`;
+  $("input-dl").href = `/api/image.png?id=${encodeURIComponent(id)}&size=${size}&download=1`;
+  $("input-size").textContent = `${size} px`;
   const sel = $("image").selectedOptions[0];
   $("input-name").textContent = sel ? `(${sel.textContent})` : "";
-  const mix = $("mix").value;
+  for (const el of [$("mix"), $("t")]) el.disabled = random;
+  $("mix-note").hidden = !random;
+  const mix = random ? "" : $("mix").value;
   $("mix-card").hidden = !mix;
   if (mix) {
-    $("mix-img").src = `/api/image.png?id=${encodeURIComponent(mix)}`;
-    $("mix-dl").href = `/api/image.png?id=${encodeURIComponent(mix)}&download=1`;
+    $("mix-img").src = `/api/image.png?id=${encodeURIComponent(mix)}&size=${size}`;
+    $("mix-dl").href = `/api/image.png?id=${encodeURIComponent(mix)}&size=${size}&download=1`;
   }
   $("t-shown").textContent = $("t").value;
 }
@@ -115,6 +141,7 @@ function showInputs() {
 function onRepChange() {
   const rep = currentRep();
   $("topk-box").hidden = !(rep && rep.classes);
+  showInputs();
   render();
 }
 
@@ -142,41 +169,44 @@ async function upload(file) {
 async function submitJob(body) {
   try {
     await api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-    clearError();
     pollJobs();
   } catch (err) {
-    showError(err.message);
+    showJobError(err.message);
   }
 }
 
+// one row per job, made once and updated in place: its buttons keep focus and clicks across polls
 function jobRow(job) {
-  const row = document.createElement("div");
-  row.className = `job ${job.status}`;
-  const top = document.createElement("div");
-  top.className = "top";
-  const label = document.createElement("span");
-  const where = job.status === "queued" ? ` · #${job.position + 1} in queue` : "";
-  label.textContent = `${job.label} — ${job.status}${where}`;
-  top.append(label);
-  if (job.status === "queued" || job.status === "running") {
-    const cancel = document.createElement("button");
-    cancel.className = "ghost"; cancel.type = "button"; cancel.textContent = "cancel";
-    cancel.onclick = () => api(`/api/jobs/${job.id}`, { method: "DELETE" }).then(pollJobs, (e) => showError(e.message));
-    top.append(cancel);
-  }
-  row.append(top);
-  if (job.status === "running" || job.status === "queued") {
+  let r = state.rows.get(job.id);
+  if (!r) {
+    const row = document.createElement("div");
+    const top = document.createElement("div");
+    top.className = "top";
+    const label = document.createElement("span");
+    const button = document.createElement("button");
+    button.className = "ghost"; button.type = "button";
     const bar = document.createElement("progress");
-    bar.max = 1; bar.value = job.progress;
-    bar.title = `${job.step} / ${job.steps} steps`;
-    row.append(bar);
+    bar.max = 1;
+    const error = document.createElement("div");
+    top.append(label, button);
+    row.append(top, bar, error);
+    r = { row, label, button, bar, error };
+    state.rows.set(job.id, r);
   }
-  if (job.error) {
-    const e = document.createElement("div");
-    e.textContent = job.error;
-    row.append(e);
-  }
-  return row;
+  const live = job.status === "queued" || job.status === "running";
+  r.row.className = `job ${job.status}`;
+  const where = job.status === "queued" ? ` · #${job.position + 1} in queue` : "";
+  r.label.textContent = `${job.label} — ${job.status}${where}`;
+  r.button.textContent = live ? "cancel" : "dismiss";
+  r.button.onclick = live
+    ? () => api(`/api/jobs/${job.id}`, { method: "DELETE" }).then(pollJobs, (e) => showJobError(e.message))
+    : () => { state.dismissed.add(job.id); pollJobs(); };
+  r.bar.hidden = !live;
+  r.bar.value = job.progress;
+  r.bar.title = `${job.step} / ${job.steps} steps`;
+  r.error.hidden = !job.error;
+  r.error.textContent = job.error || "";
+  return r.row;
 }
 
 function addToGallery(job) {
@@ -188,7 +218,7 @@ function addToGallery(job) {
   const img = document.createElement("img");
   img.src = job.url; img.alt = job.label;
   const cap = document.createElement("figcaption");
-  cap.textContent = `${job.kind}: ${job.label} (${job.seconds} s) `;
+  cap.textContent = `${job.kind}: ${job.label}, ${job.steps} steps (${job.seconds} s) `;
   const dl = document.createElement("a");
   dl.href = `${job.url}?download=1`; dl.className = "dl"; dl.textContent = "download"; dl.download = "";
   cap.append(dl);
@@ -200,12 +230,16 @@ async function pollJobs() {
   if (state.polling) { clearTimeout(state.polling); state.polling = null; }
   try {
     const { jobs } = await api("/api/jobs");
-    const active = jobs.filter((j) => j.status === "queued" || j.status === "running" || j.status === "failed");
-    $("queue").replaceChildren(...active.slice(-10).map(jobRow));
+    const active = jobs.filter(
+      (j) => j.status === "queued" || j.status === "running" || (j.status === "failed" && !state.dismissed.has(j.id)),
+    ).slice(-10);
+    const shown = new Set(active.map((j) => j.id));
+    for (const [id, r] of state.rows) if (!shown.has(id)) { r.row.remove(); state.rows.delete(id); }
+    for (const job of active) { const row = jobRow(job); if (!row.isConnected) $("queue").append(row); }
     for (const job of jobs) if (job.status === "done") addToGallery(job);
     if (jobs.some((j) => j.status === "queued" || j.status === "running")) state.polling = setTimeout(pollJobs, 400);
   } catch (err) {
-    showError(err.message);
+    showJobError(err.message);
   }
 }
 
@@ -249,17 +283,22 @@ async function init() {
   $("image").addEventListener("change", () => { showInputs(); render(); });
   $("mix").addEventListener("change", () => { showInputs(); render(); });
   rep.addEventListener("change", onRepChange);
-  for (const id of ["binarize", "random", "topk-mode"]) $(id).addEventListener("change", render);
+  for (const id of ["binarize", "topk-mode"]) $(id).addEventListener("change", render);
+  $("random").addEventListener("change", () => { showInputs(); render(); });
+  $("job-error-close").addEventListener("click", () => { $("job-error").hidden = true; });
   for (const id of ["seed", "random-seed"]) $(id).addEventListener("input", render);
   for (const id of ["dropout", "least", "topk", "t"]) bindSlider(id);
-  $("reroll").addEventListener("click", () => { $("random-seed").value = +$("random-seed").value + 1; $("random").checked = true; render(); });
+  $("reroll").addEventListener("click", () => {
+    $("random-seed").value = +$("random-seed").value + 1; $("random").checked = true; showInputs(); render();
+  });
   $("upload").addEventListener("change", () => { if ($("upload").files.length) upload($("upload").files[0]); });
   $("tex-run").addEventListener("click", () => submitJob({
     kind: "texture", image: $("image").value, layer: $("tex-layer").value,
     channel: +$("tex-channel").value, steps: +$("tex-steps").value,
   }));
   $("opt-run").addEventListener("click", () => {
-    const body = Object.fromEntries(viewParams());
+    let body;
+    try { body = Object.fromEntries(viewParams()); } catch (err) { showJobError(err.message); return; }
     submitJob({ ...body, kind: "optimize", steps: +$("opt-steps").value });
   });
   showInputs();
