@@ -37,8 +37,9 @@ import time
 
 import torch
 
+from preimage import zoo
 from preimage.data import iter_images, resize
-from preimage.inverters.decoders import Decoder, zoo_path
+from preimage.inverters.decoders import Decoder
 from preimage.inverters.optimize import invert_optimize
 from preimage.metrics import mean_pairwise_distance, per_image_normalized_error
 from preimage.representations import create_representation
@@ -85,7 +86,7 @@ def main() -> None:
     rep = create_representation(args.rep, **({"weights": "default"} if ":" in args.rep else {}))
     with torch.no_grad():
         codes = rep(images)
-    shipped = zoo_path(args.rep, None, size).is_file()
+    shipped = zoo.lookup("decoder", args.rep, size) is not None
     out_size = args.output_size or min(size, 64)
     decoders = {
         "shipped" if shipped else "random init (speed only)": (

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from preimage import zoo
 from preimage.cli.main import main
 from preimage.errors import PreimageError
-from preimage.inverters.decoders import Decoder, zoo_path
-from preimage.models.registry import ZOO_DIR
+from preimage.inverters.decoders import Decoder
+from preimage.zoo import ZOO_DIR
 
 SHIPPED = sorted(p for p in ZOO_DIR.glob("decoder_*.safetensors") if not p.stem.endswith("_autoencoder"))
 
@@ -78,7 +79,7 @@ def test_an_unknown_variant_names_the_shipped_ones(capsys: pytest.CaptureFixture
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "no 'tiny' variant of the hog decoder is shipped (variants: fast)" in err and len(err.splitlines()) == 1
-    assert main([*argv[:-1], "fast", "--decoder-weights", str(zoo_path("hog"))]) == 2
+    assert main([*argv[:-1], "fast", "--decoder-weights", str(zoo.find("decoder", "hog").path)]) == 2
     assert "pass one of them" in capsys.readouterr().err
 
 
@@ -88,7 +89,7 @@ def test_the_fast_hog_decoder_costs_under_half_and_reconstructs_like_the_default
     from torch.utils.flop_counter import FlopCounterMode
 
     default, fast = Decoder.from_pretrained("hog"), Decoder.from_pretrained("hog", "fast")
-    assert fast.config()["shuffle"] > 1 and zoo_path("hog", "fast").with_suffix(".md").is_file()
+    assert fast.config()["shuffle"] > 1 and zoo.find("decoder", "hog", variant="fast").card_path.is_file()
     flops = []
     for dec in (default, fast):
         counter = FlopCounterMode(display=False)
@@ -129,7 +130,7 @@ def test_shipped_224px_decoder_reaches_its_card_on_imagenette_val(rep: str) -> N
     shards = SHARED_DATA / "imagenette-224"
     if not shards.is_dir():
         pytest.skip(f"{shards} absent — data-set checks skipped")
-    path = zoo_path(rep, None, 224)
+    path = zoo.find("decoder", rep, 224).path
     card = path.with_suffix(".md").read_text()
     claimed = float(re.search(r"val, 500 images, at 64 px: \*\*([0-9.]+)\*\*", card).group(1))  # type: ignore[union-attr]
     assert claimed <= PROTOCOL_224_TARGETS[rep]

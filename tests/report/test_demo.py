@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from preimage.inverters.decoders import zoo_path
+from preimage import zoo
 from preimage.report.demo import LAYERS, run_demo
 
 
@@ -16,7 +16,7 @@ def test_demo_writes_a_self_contained_page(tmp_path: Path) -> None:
     # every shipped inverter of HOG is shown, and every shipped layer decoder has a point on the curve
     assert {"optimize", "HOGgles (paired dictionary)", "learned decoder"} <= set(summary["hog_errors"])
     for i, layer in enumerate(LAYERS):
-        shipped = zoo_path(f"alexnet64:{layer}").is_file()
+        shipped = zoo.lookup("decoder", f"alexnet64:{layer}") is not None
         assert math.isfinite(summary["layer_errors"].get("decoder", [math.nan] * len(LAYERS))[i]) == shipped
     assert {"hog", "lbp"} <= set(summary["decoders_shipped"])
     assert len(summary["decoders_shipped"]) == len(set(summary["decoders_shipped"]))  # no variant twice
@@ -30,7 +30,7 @@ def test_demo_shows_a_full_resolution_photo_inverted_from_its_hog(tmp_path: Path
 
     summary: dict[str, object] = {"images": ["astronaut", "coffee", "chelsea"]}
     section = full_resolution_section(tmp_path, "samples:astronaut,coffee,chelsea", summary)
-    if not zoo_path("hog", None, FULL_RESOLUTION).is_file():
+    if zoo.lookup("decoder", "hog", FULL_RESOLUTION) is None:
         assert section is None
         return
     assert section is not None and (tmp_path / "hog_full_resolution.png").is_file()

@@ -77,6 +77,61 @@ def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_mid_epoch_resume_logs_the_whole_epoch_and_records_its_threads(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import csv
+
+    from preimage.training import decoder as decoder_module
+    from preimage.training.common import load_checkpoint
+
+    base = {"rep": "hog", "data": str(data), "epochs": 1, "batch_size": 16, "width": 8, "limit_val": 32}
+    base |= {"amp": "none", "device": "cpu", "checkpoint_every_s": 0.0}  # a checkpoint after every step
+    train_decoder(DecoderConfig(out=str(tmp_path / "a"), **base))  # type: ignore[arg-type]
+    calls = {"n": 0}
+    real = decoder_module.check_finite
+
+    def killed_after_the_first_step(*args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:  # step 1's check, its checkpoint's check, then step 2: the process dies
+            raise KeyboardInterrupt
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(decoder_module, "check_finite", killed_after_the_first_step)
+    with pytest.raises(KeyboardInterrupt):
+        train_decoder(DecoderConfig(out=str(tmp_path / "b"), **base))  # type: ignore[arg-type]
+    monkeypatch.setattr(decoder_module, "check_finite", real)
+    ckpt = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    assert ckpt["step_in_epoch"] == 1 and ckpt["sums"]["seen"] == 16
+    assert ckpt["config"]["threads"] == torch.get_num_threads()  # recorded, so --resume uses the same count
+    train_decoder(DecoderConfig(out=str(tmp_path / "b"), **base), resume=True)  # type: ignore[arg-type]
+
+    def logged(run: str) -> list[dict[str, str]]:
+        with open(tmp_path / run / "metrics.csv") as fh:
+            return list(csv.DictReader(fh))
+
+    a, b = logged("a"), logged("b")
+    assert len(b) == 1 and float(b[0]["train_mse"]) == pytest.approx(float(a[0]["train_mse"]), rel=1e-6)
+    wa = load_file(str(tmp_path / "a" / "decoder_hog.safetensors"))
+    wb = load_file(str(tmp_path / "b" / "decoder_hog.safetensors"))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_training_threads_are_fixed_not_load_dependent(monkeypatch: pytest.MonkeyPatch) -> None:
+    from preimage import runtime
+    from preimage.training.common import training_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(runtime, "busy_cores", lambda *a, **k: 1)  # another process holds a core
+        assert training_threads(None, None) == runtime.available_cores()
+        assert training_threads(None, 1) == 1  # a resumed run keeps its own count
+        with pytest.warns(UserWarning, match="started with 1 threads"):
+            assert training_threads(2, 1) == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_two_process_ddp_equals_one_process(data: Path, tmp_path: Path) -> None:
     common = [
         "--rep",
@@ -179,12 +234,13 @@ def test_autoencoder_starts_from_the_decoder_and_ships_only_tuned_layers(
     assert len(encoder) < len(shipped) and any(
         not torch.equal(encoder[k].float(), shipped[k].half().float()) for k in encoder
     )
-    from preimage.models.registry import ZOO_DIR
+    import preimage.zoo as zoo_module
 
-    for f in ZOO_DIR.glob("alexnet64*"):  # the base network, whose untuned layers the autoencoder reuses
+    for f in zoo_module.ZOO_DIR.glob("alexnet64*"):  # the base network, whose untuned layers the autoencoder reuses
         (tmp_path / "ae" / f.name).symlink_to(f)
-    monkeypatch.setattr("preimage.models.registry.ZOO_DIR", tmp_path / "ae")
+    monkeypatch.setattr(zoo_module, "ZOO_DIR", tmp_path / "ae")
     (tmp_path / "ae" / "decoder_alexnet64_conv2.safetensors").write_bytes(init.read_bytes())
+    zoo_module.write_manifest(tmp_path / "ae")
     tap, dec = load_autoencoder("alexnet64:conv2")
     out = dec(tap(torch.rand(2, 3, 64, 64)))
     assert out.shape == (2, 3, 64, 64)

@@ -163,7 +163,7 @@ def test_output_larger_than_input_is_refused(data: Path, tmp_path: Path) -> None
 @pytest.fixture
 def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A zoo with a 64-px HOG decoder, its fast variant, and a 224-px one (random weights)."""
-    import preimage.models.registry as registry
+    import preimage.zoo as zoo_module
     from preimage.training.common import export_safetensors
 
     for name, dec in (
@@ -173,7 +173,8 @@ def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("decoder_lbp.safetensors", Decoder("lbp", (58, 4, 4), 64, 4)),
     ):
         export_safetensors(dec.state_dict(), tmp_path / name, metadata={"config": json.dumps(dec.config())})
-    monkeypatch.setattr(registry, "ZOO_DIR", tmp_path)
+    monkeypatch.setattr(zoo_module, "ZOO_DIR", tmp_path)
+    zoo_module.write_manifest(tmp_path)
     return tmp_path
 
 

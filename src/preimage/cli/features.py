@@ -98,14 +98,14 @@ def _features(args: argparse.Namespace) -> int:
     return 0
 
 
-LISTABLE = ("reps", "inverters", "models", "samples")
+LISTABLE = ("reps", "inverters", "models", "samples", "zoo")
 
 
 def _list_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", help="reps, inverters, models or samples")
+    p.add_argument("what", help="reps, inverters, models, samples or zoo (every shipped file, with its metrics)")
 
 
-@command("list", "list representations, inverters, models (with their weights) or sample images", _list_args)
+@command("list", "list representations, inverters, models (with their weights), sample images or the zoo", _list_args)
 def _list(args: argparse.Namespace) -> int:
     if args.what not in LISTABLE:
         raise unknown_name("listing", args.what, LISTABLE)
@@ -128,6 +128,10 @@ def _list(args: argparse.Namespace) -> int:
             path = default_weights_path(name)
             weights = f"weights: {path.name}" if path else "weights: bring your own (--weights PATH)"
             print(f"{name:10s} {cfg.input_size}px  {weights}  — {cfg.description}")
+    elif args.what == "zoo":
+        from preimage import zoo
+
+        print(zoo.table())
     else:
         from preimage.data import COLOR_SAMPLES, SAMPLE_NAMES
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from preimage import zoo
 from preimage.cli import args as types
 from preimage.cli.main import command
 from preimage.files import dumps, prepare_outputs, run_folder
@@ -99,6 +100,7 @@ def _train(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         checkpoint_every_s=args.checkpoint_every,
         stop_after_epochs=args.stop_after,
+        threads=args.threads,
     )
     with run_folder(args.out):
         train_classifier(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)
@@ -271,6 +273,7 @@ def _train_decoder(args: argparse.Namespace) -> int:
         warmup_steps=args.warmup_steps,
         code_transform=args.code_transform,
         patience=args.patience,
+        threads=args.threads,
     )
     with run_folder(args.out):
         train_decoder(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)
@@ -348,7 +351,7 @@ def _train_hoggles(args: argparse.Namespace) -> int:
     from preimage.inverters.hoggles import HogglesConfig
     from preimage.training.hoggles import train_hoggles
 
-    prepare_outputs([Path(args.out) / "hoggles_hog.safetensors"], args.overwrite)
+    prepare_outputs([Path(args.out) / zoo.file_name("hoggles", "hog")], args.overwrite)
     cfg = HogglesConfig(atoms=args.atoms, alpha=args.alpha, windows=args.windows, epochs=args.rounds, seed=args.seed)
     with run_folder(args.out):
         train_hoggles(args.data, args.out, cfg, args.train_images, args.cache_dir, args.strict)

@@ -74,26 +74,22 @@ def rep_for(name: str, ctx: Context) -> Any:
 def unavailable(rep: str, method: str, size: int = SIZE) -> str | None:
     """Why ``method`` cannot invert ``rep`` of ``size``-px images here (None when it can): nothing is
     silently skipped."""
-    from preimage.inverters.decoders import zoo_path
+    from preimage import zoo
     from preimage.representations import create_representation
 
-    if method == "decoder" and not zoo_path(rep, None, size).is_file():
-        return "no shipped decoder" + (f" for {size}-px images" if size != SIZE else "")
-    if method == "linear" and not zoo_path(rep, "linear", size).is_file():
-        return "no shipped linear baseline" + (f" for {size}-px images" if size != SIZE else "")
+    sized = f" for {size}-px images" if size != SIZE else ""
+    if method == "decoder" and zoo.lookup("decoder", rep, size) is None:
+        return "no shipped decoder" + sized
+    if method == "linear" and zoo.lookup("decoder", rep, size, "linear") is None:
+        return "no shipped linear baseline" + sized
     if method == "autoencoder" and size != SIZE:
         return f"the autoencoders see {SIZE}-px images"
-    if method == "autoencoder":
-        tag = rep.replace(":", "_") + "_autoencoder"
-        if not zoo_path(rep).with_name(f"decoder_{tag}.safetensors").is_file():
-            return "no shipped autoencoder"
+    if method == "autoencoder" and zoo.lookup("autoencoder", rep) is None:
+        return "no shipped autoencoder"
     if method == "hoggles" and rep != "hog":
         return "HOGgles inverts HOG only"
-    if method == "hoggles":
-        from preimage.models.registry import ZOO_DIR
-
-        if not (ZOO_DIR / "hoggles_hog.safetensors").is_file():
-            return "no shipped HOGgles dictionary"
+    if method == "hoggles" and zoo.lookup("hoggles", "hog") is None:
+        return "no shipped HOGgles dictionary"
     if method == "optimize" and ":" not in rep and not getattr(create_representation(rep), "differentiable", True):
         return f"{rep} is not differentiable"
     return None

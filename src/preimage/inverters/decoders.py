@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from preimage import zoo
 from preimage.errors import PreimageError
 
 # DEFAULT_INPUT_SIZE: the image side of the Tiny-ImageNet protocol, which every decoder file without a size tag
@@ -534,26 +535,23 @@ class Decoder(nn.Module):
         representation, whose name is already the canonical one.
         """
         rep = _canonical(rep)  # "lbp@16" is "lbp", "lbp@04" is "lbp@4"
-        path = zoo_path(rep, variant, size)
-        if variant is not None and not path.is_file() and zoo_path(rep, None, size).is_file():
-            variants = shipped_variants(rep, size)
-            raise PreimageError(
-                f"no {variant!r} variant of the {rep} decoder is shipped (variants: {', '.join(variants) or 'none'})"
+        try:
+            entry = zoo.find("decoder", rep, size, variant)
+        except PreimageError as err:
+            sizes = zoo.input_sizes("decoder", rep, variant)
+            hint = (
                 " — drop --decoder-variant for the default decoder"
+                if variant is not None and zoo.lookup("decoder", rep, size) is not None
+                else f" — pass --size {sizes[0]} (Python: size={sizes[0]}), or train one with preimage train-decoder "
+                "--size N --output-size M"
+                if sizes
+                else " — use --method optimize, or train one with preimage train-decoder"
             )
-        if not path.is_file():
-            sizes = shipped_sizes(rep)
-            if sizes:
-                raise PreimageError(
-                    f"no {rep} decoder for {size}-px images is shipped (shipped for "
-                    f"{', '.join(f'{s} px' for s in sizes)}) — pass --size {sizes[0]} (Python: size={sizes[0]}), "
-                    "or train one with preimage train-decoder --size N --output-size M"
-                )
-            raise PreimageError(
-                f"no trained decoder for {rep!r} is shipped (shipped: {', '.join(shipped_reps()) or 'none'})"
-                " — use --method optimize, or train one with preimage train-decoder"
-            )
-        return cls.from_file(path)
+            raise PreimageError(f"{err}{hint}") from None
+        dec = cls.from_file(entry.path)
+        # files from before decoders recorded their network: the catalogue says which weights they decode
+        dec.encoder_sha256 = dec.encoder_sha256 or entry.network_sha256
+        return dec
 
 
 CODE_TRANSFORMS = ("identity", "log")
@@ -660,41 +658,18 @@ def _native_bf16() -> bool:
         return False
 
 
-def _zoo_entries() -> list[tuple[str, str | None, int]]:
-    """``(rep, variant, input size)`` of every plain decoder file in the zoo (not autoencoders)."""
-    from preimage.models.registry import ZOO_DIR
-
-    entries = []
-    for p in ZOO_DIR.glob("decoder_*.safetensors"):
-        stem, *tags = p.name.removesuffix(".safetensors").split(".")
-        if stem.endswith("_autoencoder"):
-            continue
-        size = next((int(t[:-2]) for t in tags if t.endswith("px") and t[:-2].isdigit()), DEFAULT_INPUT_SIZE)
-        variant = next((t for t in tags if not (t.endswith("px") and t[:-2].isdigit())), None)
-        entries.append((stem.removeprefix("decoder_").replace("_", ":", 1), variant, size))
-    return entries
-
-
 def shipped_reps() -> list[str]:
     """The representations the zoo has a default 64-px decoder for (not variants or autoencoders), sorted."""
-    return sorted(r for r, v, s in _zoo_entries() if v is None and s == DEFAULT_INPUT_SIZE)
+    return zoo.names("decoder")
 
 
 def shipped_sizes(rep: str) -> list[int]:
     """The input sizes the zoo has a default decoder of ``rep`` for (64 first, when there is one)."""
-    return sorted({s for r, v, s in _zoo_entries() if r == rep and v is None}, key=lambda s: (s != 64, s))
+    return zoo.input_sizes("decoder", rep)
 
 
 def shipped_variants(rep: str, size: int = DEFAULT_INPUT_SIZE) -> list[str]:
-    return sorted(v for r, v, s in _zoo_entries() if r == rep and s == size and v is not None)
-
-
-def zoo_path(rep: str, variant: str | None = None, size: int = DEFAULT_INPUT_SIZE) -> Path:
-    """``decoder_<rep>[.<variant>][.<size>px].safetensors`` in the zoo (no size tag: 64-px input)."""
-    from preimage.models.registry import ZOO_DIR
-
-    tags = (f".{variant}" if variant else "") + (f".{size}px" if size != DEFAULT_INPUT_SIZE else "")
-    return ZOO_DIR / f"decoder_{rep.replace(':', '_')}{tags}.safetensors"
+    return zoo.variants("decoder", rep, size)
 
 
 def load_decoder(
@@ -756,14 +731,14 @@ def load_autoencoder(rep: str) -> tuple[nn.Module, Decoder]:
     from preimage.models.registry import load_state_dict_file
     from preimage.representations.cnn import create_cnn_representation, parse_tap
 
-    tag = rep.replace(":", "_") + "_autoencoder"
-    dec_path = zoo_path(rep).with_name(f"decoder_{tag}.safetensors")
-    enc_path = zoo_path(rep).with_name(f"encoder_{tag}.safetensors")
-    if not dec_path.is_file() or not enc_path.is_file():
+    try:
+        entry = zoo.find("autoencoder", rep)
+    except PreimageError:
         raise PreimageError(
-            f"no autoencoder for {rep!r} is shipped — train one with "
-            f"preimage train-decoder --rep {rep} --finetune-encoder"
-        )
+            f"no autoencoder for {rep!r} is shipped (shipped: {', '.join(zoo.names('autoencoder')) or 'none'}) — "
+            f"train one with preimage train-decoder --rep {rep} --finetune-encoder"
+        ) from None
+    dec_path, enc_path = entry.path, entry.companion("encoder")
     model_name, _ = parse_tap(rep)
     from preimage.models import create_model
 

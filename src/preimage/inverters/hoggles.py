@@ -77,9 +77,9 @@ class PairedDictionary(nn.Module):
 
     @classmethod
     def from_pretrained(cls) -> PairedDictionary:
-        from preimage.models.registry import ZOO_DIR
+        from preimage import zoo
 
-        return cls.from_file(ZOO_DIR / "hoggles_hog.safetensors")
+        return cls.from_file(zoo.find("hoggles", "hog").path)
 
     def save(self, path: str | Path) -> Path:
         from preimage.training.common import export_safetensors

@@ -14,10 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from preimage import zoo
 from preimage.errors import PreimageError
 from preimage.inverters.base import DEFAULT_INPUT_SIZE, Inverter, output_size_for, register_inverter
 from preimage.inverters.codes import keep_channels
-from preimage.inverters.decoders import code_flip_for, load_autoencoder, load_decoder, zoo_path
+from preimage.inverters.decoders import code_flip_for, load_autoencoder, load_decoder
 from preimage.inverters.optimize import OptimizationInverter
 from preimage.inverters.xia import XIA_INVERSION, XIA_RECIPES, XiaConfig, as_recipe, xia_invert
 from preimage.representations.base import Representation
@@ -101,7 +102,7 @@ class LinearInverter(DecoderInverter):
         output_size: int | None = None,
         weights: str | Path | None = None,
     ) -> None:
-        if weights is None and not zoo_path(rep.name, "linear", input_size).is_file():
+        if weights is None and zoo.lookup("decoder", rep.name, input_size, "linear") is None:
             raise PreimageError(
                 f"no linear baseline for {rep.name} on {input_size}-px images is shipped — fit one with "
                 f"preimage fit-linear --rep {rep.name} --size {input_size}"

@@ -131,7 +131,7 @@ def fold_batchnorm(model: M) -> M:
         std=IMAGENET_STD,
         num_classes=NUM_CLASSES,
         aliases=ALEXNET_ALIASES,
-        default_weights="alexnet64.safetensors",
+        ships_weights=True,
         weights_licence="trained by preimage on Tiny-ImageNet-200 (ImageNet non-commercial research terms)",
         description="AlexNet for 64x64 input trained here on Tiny-ImageNet-200 (see zoo/alexnet64.md)",
     )

@@ -13,8 +13,6 @@ from torch import nn
 from preimage.errors import PreimageError, unknown_name
 from preimage.files import file_sha256
 
-ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
-
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -31,7 +29,7 @@ class ModelConfig:
     std: tuple[float, float, float]
     num_classes: int
     aliases: dict[str, str] = field(default_factory=dict)
-    default_weights: str | None = None  # file name inside the package zoo
+    ships_weights: bool = False  # the zoo has weights for it (a "network" entry of preimage.zoo)
     weights_licence: str = ""
     description: str = ""
 
@@ -70,17 +68,19 @@ def get_config(name: str) -> ModelConfig:
 
 def default_weights_path(name: str) -> Path | None:
     """Where the shipped weights of ``name`` live, if it ships any and they are present."""
-    cfg = get_config(name)
-    if cfg.default_weights is None:
-        return None
-    path = ZOO_DIR / cfg.default_weights
-    return path if path.is_file() else None
+    from preimage import zoo
+
+    entry = zoo.lookup("network", name) if get_config(name).ships_weights else None
+    return entry.path if entry is not None else None
 
 
 def class_names(name: str) -> list[str]:
     """Human-readable class names of a registered model, when it ships them (``zoo/<name>_classes.tsv``)."""
-    path = ZOO_DIR / f"{name}_classes.tsv"
-    if not path.is_file():
+    from preimage import zoo
+
+    entry = zoo.lookup("network", name)
+    path = entry.companion("classes") if entry is not None and "classes" in entry.companions else None
+    if path is None or not path.is_file():
         cfg = get_config(name)
         return [f"class {i}" for i in range(cfg.num_classes)]
     names = [line.split("\t", 1)[1].split(",")[0].strip() for line in path.read_text().splitlines() if line]

@@ -177,7 +177,7 @@ for _name in VGG_CFGS:
         std=IMAGENET_STD,
         num_classes=NUM_CLASSES_64,
         aliases=vgg_aliases(VGG19_64_CFG),
-        default_weights="vgg19_64.safetensors",
+        ships_weights=True,
         weights_licence="trained by preimage on Tiny-ImageNet-200 (ImageNet non-commercial research terms)",
         description="VGG-19 layer structure (average pooling) at 64x64, Tiny-ImageNet-200 (see zoo/vgg19_64.md)",
     )

@@ -13,13 +13,13 @@ from typing import Any
 
 import torch
 
+from preimage import zoo
 from preimage.data import read_images, save_image
 from preimage.files import write_json
 from preimage.inverters import create_inverter
 from preimage.inverters.decoders import Decoder, shipped_reps
 from preimage.inverters.feature_maps import filter_textures, restyle_random, texture_layers, texture_model
 from preimage.metrics import normalized_reconstruction_error
-from preimage.models.registry import ZOO_DIR
 from preimage.report.figures import labelled_rows, line_plot, save_grid
 from preimage.report.html import Section, write_page
 from preimage.representations import Representation, create_representation
@@ -32,9 +32,7 @@ LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8", "pro
 def _decoder_error(
     rep: Representation, code: torch.Tensor, x: torch.Tensor, rows: list[torch.Tensor], labels: list[str]
 ) -> float:
-    from preimage.inverters.decoders import zoo_path
-
-    if not zoo_path(rep.name).is_file():
+    if zoo.lookup("decoder", rep.name) is None:
         return float("nan")
     with torch.no_grad():
         rec = create_inverter("decoder", rep)(code)
@@ -67,11 +65,10 @@ def full_resolution_section(out: Path, images: str, summary: dict[str, Any]) -> 
     the photo downsampled to 64 px. None when no 224-px HOG decoder ships.
     """
     from preimage.data.images import resize
-    from preimage.inverters.decoders import zoo_path
     from preimage.metrics import protocol_errors
 
     size = FULL_RESOLUTION
-    if not zoo_path("hog", None, size).is_file():
+    if zoo.lookup("decoder", "hog", size) is None:
         return None
     photos = torch.stack([it.image for it in read_images([images], size=size)[0]])
     thumbs = resize(photos, 64)
@@ -147,12 +144,12 @@ def run_demo(
     rec_hog = create_inverter("optimize", hog, steps=steps, seed=seed)(code)
     err_hog = normalized_reconstruction_error(x, rec_hog)
     hog_rows, hog_labels, hog_table = [x, rec_hog], ["input", "optimize"], [{"method": "optimize", "error": err_hog}]
-    if (ZOO_DIR / "hoggles_hog.safetensors").is_file():
+    if zoo.lookup("hoggles", "hog") is not None:
         rec = create_inverter("hoggles", hog)(code)
         hog_rows.append(rec)
         hog_labels.append("HOGgles")
         hog_table.append({"method": "HOGgles (paired dictionary)", "error": normalized_reconstruction_error(x, rec)})
-    if (ZOO_DIR / "decoder_hog.safetensors").is_file():
+    if zoo.lookup("decoder", "hog") is not None:
         with torch.no_grad():
             rec = create_inverter("decoder", hog)(code)
         hog_rows.append(rec)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from preimage import zoo
 from preimage.data import materialize
 from preimage.files import dumps, write_json, write_text
 from preimage.models import AlexNet64, fold_batchnorm, get_config
@@ -39,6 +40,7 @@ from preimage.training.common import (
     prepare_run,
     save_training_state,
     seed_everything,
+    training_threads,
 )
 from preimage.training.common import (
     steps_per_epoch as count_steps,
@@ -83,6 +85,7 @@ class ClassifierConfig:
     checkpoint_every_s: float = 300.0
     cache_dir: str | None = None
     stop_after_epochs: int | None = None  # end this process early (e.g. at a session's end); --resume goes on
+    threads: int | None = None  # torch threads (None: the resumed run's count, else every core; training_threads)
     train_pattern: str = "train-*.tar.gz"
     val_pattern: str = "val-*.tar.gz"
 
@@ -181,8 +184,10 @@ def train_classifier(
     run = Path(cfg.out)
     ckpt_path = run / "checkpoint.pt"
     prepare_run(run, resume, overwrite)
+    saved = load_checkpoint(ckpt_path).get("config", {}) if resume else {}
+    cfg = replace(cfg, threads=training_threads(cfg.threads, saved.get("threads")))
     if resume:  # before the data is decoded: differing settings are an error naming them
-        check_resume_config(load_checkpoint(ckpt_path).get("config", {}), asdict(cfg), ckpt_path)
+        check_resume_config(saved, asdict(cfg), ckpt_path)
     run.mkdir(parents=True, exist_ok=True)
     mcfg = get_config(cfg.model)
     seed_everything(cfg.seed)
@@ -208,17 +213,26 @@ def train_classifier(
     epoch, step_in_epoch, wall, history = progress.epoch, progress.step_in_epoch, progress.wall, progress.history
     write_json(run / "config.json", asdict(cfg))
     log = MetricsLog(run)
+    log.catch_up(history)
     use_amp = cfg.amp == "bf16"
+    sums = progress.sums if step_in_epoch else {}
 
     def save(ep: int, st: int) -> None:
-        save_training_state(ckpt_path, model, opt, Progress(ep, st, wall, history), asdict(cfg))
+        running = {"loss": seen_loss, "correct": seen_correct, "seen": seen} if st else {}
+        save_training_state(ckpt_path, model, opt, Progress(ep, st, wall, history, running), asdict(cfg))
 
     signals = StopSignals()
     with signals.installed():
         while epoch < cfg.epochs:
             model.train()
             order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-            seen_loss, seen_correct, seen = 0.0, 0, 0
+            # a run resumed mid-epoch starts from the sums its checkpoint saved
+            seen_loss, seen_correct, seen = (
+                float(sums.get("loss", 0.0)),
+                int(sums.get("correct", 0)),
+                int(sums.get("seen", 0)),
+            )
+            seen_before, sums = seen, {}  # images before this process: not part of its speed
             t0, last_ckpt = time.time(), time.time()
             bar = tqdm(
                 range(step_in_epoch, steps_per_epoch),
@@ -255,7 +269,7 @@ def train_classifier(
                 bar.set_postfix(
                     loss=f"{seen_loss / seen:.3f}",
                     acc=f"{100 * seen_correct / seen:.1f}",
-                    img_s=f"{seen / max(elapsed, 1e-9):.0f}",
+                    img_s=f"{(seen - seen_before) / max(elapsed, 1e-9):.0f}",
                     refresh=False,
                 )
                 if time.time() - last_ckpt > cfg.checkpoint_every_s:
@@ -272,13 +286,13 @@ def train_classifier(
                 "val_top5": metrics["top5"],
                 "lr": opt.param_groups[0]["lr"],
                 "wall_s": round(wall, 1),
-                "img_per_s": seen / max(time.time() - t0, 1e-9),
+                "img_per_s": (seen - seen_before) / max(time.time() - t0, 1e-9),
             }
             history.append(row)
+            epoch, step_in_epoch = epoch + 1, 0
+            save(epoch, 0)  # before the log: a kill between the two leaves a row the next start logs
             log.log(row)
             print(dumps(row), flush=True)
-            epoch, step_in_epoch = epoch + 1, 0
-            save(epoch, 0)
             if cfg.stop_after_epochs is not None and epoch >= cfg.stop_after_epochs and epoch < cfg.epochs:
                 print(f"stopping after epoch {epoch} as asked; continue with --resume", flush=True)
                 return {"stopped_at_epoch": epoch, "history": history}
@@ -328,7 +342,7 @@ def export_classifier(
     fold_batchnorm(model)
     path = export_safetensors(
         model.state_dict(),
-        run / f"{name}.safetensors",
+        run / zoo.file_name("network", name),
         fp16=True,
         metadata={"arch": name, "data": "tiny-imagenet-200"},
     )

@@ -18,6 +18,7 @@ import os
 import random
 import signal
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -96,6 +97,16 @@ class MetricsLog:
         self.csv_path.parent.mkdir(parents=True, exist_ok=True)
         self.events = EventWriter(run_dir)
 
+    def catch_up(self, history: list[dict[str, Any]]) -> None:
+        """Log the rows of ``history`` the log lacks: a run killed after its checkpoint recorded an epoch and
+        before the log did (the checkpoint is written first, so the log never runs ahead of it)."""
+        logged = 0
+        if self.csv_path.is_file():
+            with open(self.csv_path, newline="") as fh:
+                logged = sum(1 for _ in csv.DictReader(fh))
+        for row in history[logged:]:
+            self.log(row)
+
     def log(self, row: dict[str, float | int | str]) -> None:
         # the CSV is rewritten whole through a temporary file: a kill never leaves half a row in it
         old = self.csv_path.read_bytes() if self.csv_path.is_file() else b""
@@ -153,6 +164,8 @@ class Progress:
     step_in_epoch: int = 0
     wall: float = 0.0  # seconds spent training (excluding data loading at start-up and evaluation)
     history: list[dict[str, Any]] = field(default_factory=list)
+    # the epoch's running sums so far, so a run resumed mid-epoch logs the whole epoch's means
+    sums: dict[str, float] = field(default_factory=dict)
 
 
 def save_training_state(
@@ -167,6 +180,7 @@ def save_training_state(
             "step_in_epoch": progress.step_in_epoch,
             "wall": progress.wall,
             "history": progress.history,
+            "sums": progress.sums,
             "config": config,
         },
         path,
@@ -193,7 +207,7 @@ def load_training_state(
             f"--resume: {path} does not fit this model ({first}) — resume with the checkpoint's settings"
         ) from None
     print(f"resumed from {path}: epoch {ckpt['epoch']}, step {ckpt['step_in_epoch']}", flush=True)
-    return Progress(ckpt["epoch"], ckpt["step_in_epoch"], ckpt["wall"], ckpt["history"])
+    return Progress(ckpt["epoch"], ckpt["step_in_epoch"], ckpt["wall"], ckpt["history"], ckpt.get("sums", {}))
 
 
 def _to_half(obj: Any) -> Any:
@@ -338,3 +352,20 @@ class StopSignals:
             f"{name}: checkpoint written to {run / 'checkpoint.pt'}; continue with the same command and --resume",
             128 + self.signum,
         )
+
+
+def training_threads(asked: int | None, saved: int | None, device: str = "cpu") -> int:
+    """Torch threads of a training run: ``asked`` (``--threads``), else the resumed run's own count, else every
+    core this process may use. Never the load-dependent default of other commands: sums in another order give
+    other weights, so the same command on the same machine must use the same count."""
+    from preimage.runtime import available_cores
+
+    threads = asked or saved or available_cores()
+    if asked and saved and asked != saved:
+        warnings.warn(
+            f"--threads {asked}: the run was started with {saved} threads; its weights will not match an "
+            "uninterrupted run's bit for bit (sums in another order)",
+            stacklevel=2,
+        )
+    torch.set_num_threads(threads)
+    return threads

@@ -33,11 +33,12 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from preimage import zoo
 from preimage.data import materialize
 from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.files import dumps, write_json, write_text
-from preimage.inverters.decoders import DEFAULT_INPUT_SIZE, Decoder
+from preimage.inverters.decoders import Decoder
 from preimage.metrics import protocol_errors
 from preimage.representations import canonical_name, create_representation, parse_cell_size
 from preimage.representations.base import Representation
@@ -59,6 +60,7 @@ from preimage.training.common import (
     save_training_state,
     seed_everything,
     steps_per_epoch,
+    training_threads,
 )
 
 # A mean pixel MSE above this stops the run: against targets in [0, 1] a converging decoder stays far below it
@@ -123,6 +125,8 @@ class DecoderConfig:
     code_transform: str = "identity"
     # stop once the validation error has not improved for this many epochs (0: run every epoch)
     patience: int = 0
+    # torch threads (None: the resumed run's count, else every core this process may use; see training_threads)
+    threads: int | None = None
     train_pattern: str = "train-*.tar.gz"
     val_pattern: str = "val-*.tar.gz"
 
@@ -379,8 +383,11 @@ def train_decoder(
         )
     if rank == 0:  # after the settings' own checks, before any model, teacher or data is loaded
         prepare_run(run, resume, overwrite)
+    saved = load_checkpoint(ckpt_path).get("config", {}) if resume else {}
+    cfg = replace(cfg, threads=training_threads(cfg.threads, saved.get("threads")))
+    if rank == 0:
         if resume:  # differing settings are an error naming them, before minutes of data loading
-            check_resume_config(load_checkpoint(ckpt_path).get("config", {}), asdict(cfg), ckpt_path)
+            check_resume_config(saved, asdict(cfg), ckpt_path)
         run.mkdir(parents=True, exist_ok=True)
     rep = make_encoder(cfg.rep, cfg.finetune_encoder, cfg.encoder_weights).to(device)
     if cfg.shift_cells and not stores_codes(cfg, rep):  # before minutes of data loading
@@ -442,10 +449,14 @@ def train_decoder(
     log = MetricsLog(run) if rank == 0 else None
     if rank == 0:
         write_json(run / "config.json", asdict(cfg))
+        assert log is not None
+        log.catch_up(history)
+    sums = progress.sums if step_in_epoch else {}
 
     def save(ep: int, st: int) -> None:
         if rank == 0:
-            save_training_state(ckpt_path, module, opt, Progress(ep, st, wall, history), asdict(cfg))
+            running = {"loss_sum": float(loss_sum), "seen": seen} if st else {}
+            save_training_state(ckpt_path, module, opt, Progress(ep, st, wall, history, running), asdict(cfg))
 
     signals = StopSignals()
 
@@ -486,9 +497,12 @@ def train_decoder(
                 sampler=list(range(step_in_epoch, n_steps)),
                 pin_memory=slow and device.type == "cuda",
             )
-            # the loss is summed on the device and read every few steps: a read per step would stall a GPU
-            seen, t0, last = 0, time.time(), time.time()
-            loss_sum = torch.zeros((), device=device)
+            # the loss is summed on the device and read every few steps: a read per step would stall a GPU;
+            # a run resumed mid-epoch starts from the sums its checkpoint saved
+            seen, t0, last = int(sums.get("seen", 0)), time.time(), time.time()
+            seen_before = seen  # images before this process: not part of its speed
+            loss_sum = torch.full((), float(sums.get("loss_sum", 0.0)), device=device)
+            sums = {}
             bar = tqdm(
                 range(step_in_epoch, n_steps),
                 desc=f"{cfg.rep} epoch {epoch + 1}/{cfg.epochs}",
@@ -534,7 +548,7 @@ def train_decoder(
                 if step % 50 == 0:
                     bar.set_postfix(
                         mse=f"{float(loss_sum) / seen:.4f}",
-                        img_s=f"{seen * world / max(time.time() - t0, 1e-9):.0f}",
+                        img_s=f"{(seen - seen_before) * world / max(time.time() - t0, 1e-9):.0f}",
                         refresh=False,
                     )
                 if time.time() - last > cfg.checkpoint_every_s:
@@ -559,14 +573,15 @@ def train_decoder(
                     ),
                     "lr": opt.param_groups[0]["lr"],
                     "wall_s": round(wall, 1),
-                    "img_per_s": seen * world / max(time.time() - t0, 1e-9),
+                    "img_per_s": (seen - seen_before) * world / max(time.time() - t0, 1e-9),
                 }
                 history.append(row)
-                assert log is not None
-                log.log(row)
-                print(dumps(row), flush=True)
             epoch, step_in_epoch = epoch + 1, 0
-            save(epoch, 0)
+            save(epoch, 0)  # before the log: a kill between the two leaves a row the next start logs
+            if rank == 0:
+                assert log is not None
+                log.log(history[-1])
+                print(dumps(history[-1]), flush=True)
             if plateaued(history, cfg.patience):
                 if rank == 0:
                     print(f"validation error flat for {cfg.patience} epochs: stopping after epoch {epoch}", flush=True)
@@ -715,12 +730,10 @@ def export_decoder(
 ) -> dict[str, Any]:
     """Write fp16 safetensors (config in the metadata) and re-measure the *shipped* weights."""
     run = Path(cfg.out)
-    tag = cfg.rep.replace(":", "_") + ("_autoencoder" if cfg.finetune_encoder else "")
-    # the zoo's file name: decoders of other than 64-px images carry their input size (decoder_hog.224px)
-    tag += f".{cfg.size}px" if cfg.size != DEFAULT_INPUT_SIZE else ""
+    name = zoo.file_name("autoencoder" if cfg.finetune_encoder else "decoder", cfg.rep, cfg.size)
     path = export_safetensors(
         decoder.state_dict(),
-        run / f"decoder_{tag}.safetensors",
+        run / name,
         fp16=True,
         metadata={"config": json.dumps(decoder.config())},
     )
@@ -729,9 +742,11 @@ def export_decoder(
         # shipping those alone keeps the zoo small, the rest comes from the base network's weights
         model = getattr(rep, "model", None)
         assert model is not None
+        if all(p.grad is None for p in model.parameters()):  # resumed after the last step: nothing ran here
+            rep(torch.zeros(1, 3, cfg.size, cfg.size, device=next(model.parameters()).device)).sum().backward()
         tuned = {n for n, p in model.named_parameters() if p.grad is not None}
         state = {k: v for k, v in model.state_dict().items() if k in tuned}
-        export_safetensors(state, run / f"encoder_{tag}.safetensors", fp16=True)
+        export_safetensors(state, run / zoo.encoder_file_name(cfg.rep), fp16=True)
     shipped = Decoder.from_file(path).to(next(decoder.parameters()).device)
     root = Path(cfg.data)
     val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", None, cfg.cache_dir, strict)
@@ -758,7 +773,7 @@ def export_decoder(
         bx, _ = materialize(str(bsds), cfg.size, "center", None, cfg.cache_dir, strict)
         summary["bsds500_val"] = evaluate_decoder(shipped, rep, bx)
     write_json(run / "summary.json", summary)
-    write_decoder_card(run / f"decoder_{tag}.md", cfg, summary, sum(p.numel() for p in shipped.parameters()))
+    write_decoder_card(path.with_suffix(".md"), cfg, summary, sum(p.numel() for p in shipped.parameters()))
     print(dumps(summary), flush=True)
     return summary
 

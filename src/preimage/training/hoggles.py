@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from preimage import zoo
 from preimage.data import materialize
 from preimage.files import dumps, write_json, write_text
 from preimage.inverters.hoggles import HogglesConfig, PairedDictionary, learn_paired_dictionary
@@ -39,7 +40,7 @@ def train_hoggles(
     pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(config.seed))[:train_images]
     dictionary = learn_paired_dictionary(train_x[pick].float() / 255.0, config)
     minutes = (time.time() - start) / 60
-    path = dictionary.save(run / "hoggles_hog.safetensors")
+    path = dictionary.save(run / zoo.file_name("hoggles", "hog"))
     shipped = PairedDictionary.from_file(path)
     val_x, _ = materialize(str(root / "val-*.tar.gz"), 64, "center", None, cache_dir, strict)
     summary: dict[str, Any] = {

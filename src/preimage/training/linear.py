@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from preimage import zoo
 from preimage.data import materialize
 from preimage.errors import PreimageError
 from preimage.files import dumps, write_json, write_text
@@ -135,12 +136,10 @@ def _code_shape(rep: Representation, size: int) -> tuple[int, ...]:
 
 def fit_linear(cfg: LinearConfig, overwrite: bool = False, strict: bool = False) -> dict[str, Any]:
     """Fit, export and measure the linear decoder of ``cfg.rep``; returns the summary written beside it."""
-    from preimage.inverters.decoders import zoo_path
-
     start = time.perf_counter()
     run = Path(cfg.out)
     rep = make_encoder(cfg.rep, False, cfg.encoder_weights).eval()
-    name = zoo_path(rep.name, "linear", cfg.size).name
+    name = zoo.file_name("decoder", rep.name, cfg.size, "linear")
     if (run / name).exists() and not overwrite:
         raise PreimageError(f"{run / name} exists; pass --overwrite to replace it")
     generator = seed_everything(cfg.seed)
