@@ -17,6 +17,7 @@ CASES = {
     "autoencoder": ("alexnet64:conv2", {}),
     "optimize": ("hog", {"steps": 2}),
     "hoggles": ("hog", {}),
+    "linear": ("hog", {}),
     "textures": ("alexnet64:conv1", {"steps": 2, "channel": 3}),
 }
 

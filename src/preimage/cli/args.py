@@ -88,6 +88,39 @@ decay = float_range(0.0, 1.0, hi_open=True)
 def add_common_arguments(p: argparse.ArgumentParser) -> None:
     """Options every sub-command takes: outputs, threads, damaged inputs and huge images."""
     g = p.add_argument_group("common options")
+    if not any("--model" in a.option_strings for a in p._actions):
+        # the commands that name one network by --model take NAME=MODULE:FACTORY there instead
+        g.add_argument(
+            "--model",
+            dest="user_models",
+            action="append",
+            default=[],
+            metavar="NAME=MODULE:FACTORY",
+            help="your own network for --rep NAME:LAYER: MODULE (from the current folder or PYTHONPATH) is "
+            "imported and FACTORY() must return an nn.Module (repeatable); e.g. r18=torchvision.models:resnet18",
+        )
+    g.add_argument(
+        "--model-size",
+        type=size,
+        default=None,
+        help="input side of --model networks (default: their input_size, else 224)",
+    )
+    g.add_argument(
+        "--model-mean",
+        type=float,
+        nargs=3,
+        default=None,
+        metavar=("R", "G", "B"),
+        help="input mean of --model networks, in [0, 1] (default: their mean attribute, else ImageNet's)",
+    )
+    g.add_argument(
+        "--model-std",
+        type=float,
+        nargs=3,
+        default=None,
+        metavar=("R", "G", "B"),
+        help="input std of --model networks (default: their std attribute, else ImageNet's)",
+    )
     g.add_argument(
         "--overwrite",
         action="store_true",

@@ -133,6 +133,21 @@ def configure_runtime(args: argparse.Namespace) -> None:
 
     set_threads(args.threads)
     set_max_pixels(args.max_pixels)
+    register_models(args)
+
+
+def register_models(args: argparse.Namespace) -> None:
+    """Register the ``--model NAME=MODULE:FACTORY`` networks; a command's own ``--model`` may name one too."""
+    from preimage.models.user import register_user_model
+
+    specs = list(getattr(args, "user_models", []) or [])
+    own = getattr(args, "model", None)
+    if isinstance(own, str) and "=" in own:
+        specs.append(own)
+    for spec in specs:
+        name = register_user_model(spec, args.model_size, args.model_mean, args.model_std)
+        if spec == own:
+            args.model = name
     warnings.formatwarning = _one_line_warning
 
 

@@ -32,6 +32,7 @@ class ModelConfig:
     ships_weights: bool = False  # the zoo has weights for it (a "network" entry of preimage.zoo)
     weights_licence: str = ""
     description: str = ""
+    factory: str = ""  # MODULE:FACTORY of a user's network (--model NAME=MODULE:FACTORY); its weights are its own
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,12 @@ def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
         raise unknown_name("model", name, _MODELS)
     entry = _MODELS[name]
     model = entry.build()
-    if weights is not None:
+    if weights is not None and str(weights) == "default" and entry.config.factory:
+        from preimage.models.user import state_sha256
+
+        # a user's network keeps the weights its factory gave it; decoders record which
+        model.preimage_weights_sha256 = state_sha256(model)  # type: ignore[assignment]
+    elif weights is not None:
         if str(weights) == "default":
             path = default_weights_path(name)
             if path is None:

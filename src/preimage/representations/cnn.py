@@ -82,7 +82,7 @@ class LayerTap(Representation):
             target = self.aliases.get(layer, layer)
             if target not in modules:
                 valid = [*self.aliases, PROB, *modules]
-                raise unknown_name("layer", layer, valid, limit=60)
+                raise PreimageError(f"{unknown_name('layer', layer, valid, limit=60)} (see: preimage list layers)")
             self.targets[layer] = target
         self._modules_by_name = modules
         self._shape_cache: dict[tuple[int, int], dict[str, tuple[int, ...]]] = {}
@@ -207,3 +207,26 @@ def layer_tap(
     """Functional helper for a user's own model (a timm model, a fine-tuned ResNet ...)."""
     names = [layers] if isinstance(layers, str) else list(layers)
     return LayerTap(model, names, mean, std, name=f"{type(model).__name__}:{','.join(names)}")
+
+
+def layer_shapes(model: nn.Module, input_size: int) -> list[tuple[str, tuple[int, ...]]]:
+    """Every module of ``model`` that outputs one tensor, with that output's shape (batch dimension dropped) for
+    a ``(1, 3, input_size, input_size)`` input, in the order the forward pass reaches them: the layers a tap
+    can read (``preimage list layers``)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def hook(name: str) -> Any:
+        def record(_: nn.Module, __: Any, out: Any) -> None:
+            if isinstance(out, torch.Tensor) and name not in shapes:
+                shapes[name] = tuple(out.shape[1:])
+
+        return record
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if n]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, input_size, input_size))
+    finally:
+        for h in handles:
+            h.remove()
+    return list(shapes.items())
