@@ -506,8 +506,8 @@ class Decoder(nn.Module):
                 cfg.get("top", 0),
                 cfg.get("stage_blocks", 0),
                 cfg.get("shuffle", 1),
-                cfg.get("input_size"),  # files from before the two-size protocol saw images of their output size
-                cfg.get("upsample", "transposed"),  # every file from before the option up-convolved
+                cfg.get("input_size"),  # absent: the decoder saw images of its output size
+                cfg.get("upsample", "transposed"),  # absent: up-convolutions
                 arch=cfg.get("arch", "upconv"),
                 thumbnail_size=cfg.get("thumbnail_size", 8),
             )
@@ -549,7 +549,7 @@ class Decoder(nn.Module):
             )
             raise PreimageError(f"{err}{hint}") from None
         dec = cls.from_file(entry.path)
-        # files from before decoders recorded their network: the catalogue says which weights they decode
+        # a file that does not record the network it decodes: the catalogue says which weights it does
         dec.encoder_sha256 = dec.encoder_sha256 or entry.network_sha256
         return dec
 

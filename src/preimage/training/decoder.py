@@ -64,8 +64,8 @@ from preimage.training.common import (
 )
 
 # A mean pixel MSE above this stops the run: against targets in [0, 1] a converging decoder stays far below it
-# (even a flat gray guess scores under 0.25); two width-48 runs on an H200 jumped from 0.2 to 1e5 within an
-# epoch and went on at a finite, useless loss that the NaN check alone let through
+# (even a flat gray guess scores under 0.25), so a larger one is divergence, which can stay finite and would
+# pass a NaN check
 DIVERGED_MSE = 1.0
 
 
