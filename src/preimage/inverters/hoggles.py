@@ -82,7 +82,7 @@ class PairedDictionary(nn.Module):
         return cls.from_file(zoo.find("hoggles", "hog").path)
 
     def save(self, path: str | Path) -> Path:
-        from preimage.training.common import export_safetensors
+        from preimage.zoo import export_safetensors
 
         meta = {"config": json.dumps({**asdict(self.config), "hog_scale": self.hog_scale})}
         tensors = {"image_atoms": self.image_atoms, "hog_atoms": self.hog_atoms}

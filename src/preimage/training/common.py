@@ -30,6 +30,7 @@ import torch
 
 from preimage.errors import PreimageError, RunInterrupted
 from preimage.files import atomic_path
+from preimage.zoo import export_safetensors  # noqa: F401  (the trainers' name for it)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -135,25 +136,6 @@ def _drop_partial_line(path: Path) -> None:
     if data and not data.endswith(b"\n"):
         with open(path, "r+b") as fh:
             fh.truncate(data.rfind(b"\n") + 1)
-
-
-def export_safetensors(
-    state: dict[str, torch.Tensor],
-    path: str | Path,
-    fp16: bool = True,
-    metadata: dict[str, str] | None = None,
-) -> Path:
-    """Write weights as safetensors (fp16 by default), atomically."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = {
-        k: (v.detach().half() if fp16 and v.is_floating_point() else v.detach()).contiguous() for k, v in state.items()
-    }
-    with atomic_path(path) as tmp:
-        save_file(out, str(tmp), metadata=metadata or {})
-    return path
 
 
 @dataclass

@@ -20,7 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from preimage.errors import PreimageError
+from preimage.files import atomic_path
 
 # the folder of the shipped files (tests point it at a folder of their own)
 ZOO_DIR = Path(__file__).resolve().parent
@@ -167,6 +170,25 @@ def file_name(kind: str, name: str, input_size: int = DEFAULT_INPUT_SIZE, varian
 def encoder_file_name(name: str) -> str:
     """The fine-tuned layers of an autoencoder, beside its decoder."""
     return file_name("autoencoder", name).replace("decoder_", "encoder_", 1)
+
+
+def export_safetensors(
+    state: dict[str, torch.Tensor],
+    path: str | Path,
+    fp16: bool = True,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """Write weights as safetensors (fp16 by default), atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = {
+        k: (v.detach().half() if fp16 and v.is_floating_point() else v.detach()).contiguous() for k, v in state.items()
+    }
+    with atomic_path(path) as tmp:
+        save_file(out, str(tmp), metadata=metadata or {})
+    return path
 
 
 # ---- building the manifest from the files (how a release, or a test's own zoo, writes it)
