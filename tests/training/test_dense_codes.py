@@ -43,3 +43,7 @@ def test_log_transform_of_probabilities() -> None:
     p = torch.tensor([[0.5, 0.5, 0.0]])
     assert transform_codes(p, "log").tolist()[0] == pytest.approx([-0.6931472, -0.6931472, -18.420681])
     assert transform_codes(p, "identity") is p
+    # centred: the logits of the probabilities, up to the constant softmax forgets
+    logits = torch.tensor([[2.0, -1.0, 0.5, 0.0]])
+    centred = transform_codes(torch.softmax(logits, 1), "centred-log")
+    torch.testing.assert_close(centred, logits - logits.mean(1, keepdim=True))

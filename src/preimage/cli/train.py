@@ -221,7 +221,8 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
         "--code-transform",
         choices=CODE_TRANSFORMS,
         default="identity",
-        help="how codes enter the decoder: identity, or log (log-probabilities, for MODEL:prob) (default identity)",
+        help="how codes enter the decoder: identity, log (log-probabilities, for MODEL:prob) or centred-log "
+        "(log-probabilities less their mean: the logits up to softmax's constant) (default identity)",
     )
     p.add_argument(
         "--patience",

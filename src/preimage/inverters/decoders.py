@@ -396,7 +396,7 @@ class Decoder(nn.Module):
         # the SHA-256 of the network weights whose codes this decoder learned to invert (CNN layers); a decoder
         # paired with other weights decodes codes it never saw, so loading refuses the pair (:func:`load_decoder`)
         self.encoder_sha256: str | None = None
-        # how codes enter the network: "identity", or "log" (log of class probabilities, floored at 1e-8)
+        # how codes enter the network: see transform_codes
         self.code_transform = "identity"
         # (weights' addresses and versions, their storages, bf16 copy of ``net``): see ``_bf16_net``; a tuple, so
         # not a submodule
@@ -554,14 +554,20 @@ class Decoder(nn.Module):
         return dec
 
 
-CODE_TRANSFORMS = ("identity", "log")
+CODE_TRANSFORMS = ("identity", "log", "centred-log")
 _LOG_FLOOR = 1e-8
 
 
 def transform_codes(codes: torch.Tensor, transform: str) -> torch.Tensor:
-    """Codes as a decoder's network reads them: unchanged, or ``log(max(p, 1e-8))`` of class probabilities
-    (their information is in the ratios of small probabilities, which a linear layer sees in log space)."""
-    return codes.clamp_min(_LOG_FLOOR).log() if transform == "log" else codes
+    """Codes as a decoder's network reads them: unchanged; ``log``: ``log(max(p, 1e-8))`` of class
+    probabilities (their information is in the ratios of small probabilities, which a linear layer sees in log
+    space); ``centred-log``: the same less its mean over the classes. Softmax forgets one constant of the
+    logits, and the centred log-probabilities are the logits with that constant set to 0: the network reads
+    values around 0, not around log(1/classes)."""
+    if transform == "identity":
+        return codes
+    logs = codes.clamp_min(_LOG_FLOOR).log()
+    return logs - logs.mean(dim=1, keepdim=True) if transform == "centred-log" else logs
 
 
 def _checked_transform(name: str, path: Path) -> str:

@@ -121,7 +121,7 @@ class DecoderConfig:
     # code cells (vacated cells empty, vacated pixels out of the loss): translations for features too slow
     # to recompute per crop (SIFT at 224 px), so a decoder of 8,000 photos stops memorising their framing
     shift_cells: int = 0
-    # how codes enter the decoder: "identity", or "log" (log-probabilities, for class probabilities)
+    # how codes enter the decoder: "identity", "log" or "centred-log" (class probabilities; see transform_codes)
     code_transform: str = "identity"
     # stop once the validation error has not improved for this many epochs (0: run every epoch)
     patience: int = 0
@@ -798,7 +798,12 @@ def _encoder_line(summary: dict[str, Any]) -> str:
     sha = summary.get("encoder_sha256")
     transform = summary.get("code_transform", "identity")
     line = f"- **Network weights** (SHA-256 of the file the codes came from): `{sha}`\n" if sha else ""
-    return line + ("- **Codes enter as** log-probabilities, log(max(p, 1e-8)).\n" if transform == "log" else "")
+    entry = {
+        "log": "- **Codes enter as** log-probabilities, log(max(p, 1e-8)).\n",
+        "centred-log": "- **Codes enter as** centred log-probabilities, log(max(p, 1e-8)) less their mean over the "
+        "classes (the logits up to the constant softmax forgets).\n",
+    }
+    return line + entry.get(transform, "")
 
 
 def _curve_line(summary: dict[str, Any]) -> str:
