@@ -163,3 +163,39 @@ def test_thumbnail_oracle_is_the_mean_colour_at_one_and_the_image_at_full_size()
     # a 2x2 thumbnail holds the four quadrant means (hand-computed corner: bilinear edges clamp to it)
     corner = thumbnail_oracle(x, 2)[:, :, 0, 0]
     torch.testing.assert_close(corner, x[:, :, :4, :4].mean((2, 3)))
+
+
+def test_edge_energy_of_a_step_is_hand_computed_and_blur_lowers_the_ratio() -> None:
+    from preimage.metrics import edge_energy, edge_energy_ratio
+
+    step = torch.zeros(1, 3, 4, 4)
+    step[..., 2:] = 1.0  # a vertical edge: one unit jump in each row's three x-differences, none along y
+    assert float(edge_energy(step)[0]) == pytest.approx((1 / 3 + 0) / 2)
+    photos = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    blurred = F.avg_pool2d(photos, 3, 1, 1, count_include_pad=False)
+    assert edge_energy_ratio(photos, photos) == pytest.approx(1.0)
+    assert edge_energy_ratio(photos, blurred) < 0.6
+
+
+def test_judge_agreement_counts_top1_top5_and_feature_distance() -> None:
+    from preimage.metrics import judge_agreement
+
+    class Fake(torch.nn.Module):
+        input_size = 8
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            # features: the image; logits: class k scores the mean of channel... a fixed ranking per brightness
+            mean = x.mean((1, 2, 3))
+            logits = torch.stack([-(mean - c / 9).abs() for c in range(10)], 1)
+            return x, logits
+
+    photos = torch.stack([torch.full((3, 8, 8), c / 9) for c in (1, 3, 6, 9)])
+    same = judge_agreement(Fake(), photos, photos)
+    assert same == {"top1": 1.0, "top5": 1.0, "feature_distance": 0.0}
+    shifted = photos.clone()
+    shifted[0] = 2 / 9  # class 2 instead of 1: not top-1, but 1 is among 2's five nearest (2, 1, 3, 0, 4)
+    shifted[1] = 9 / 9  # class 9 instead of 3: 3 is not among 9's five nearest (9, 8, 7, 6, 5)
+    got = judge_agreement(Fake(), photos, shifted)
+    assert got["top1"] == 0.5 and got["top5"] == 0.75
+    # hand-computed: relative distances 1 (2/9 vs 1/9) and 2 (9/9 vs 3/9), 0 and 0, over 4 images
+    assert got["feature_distance"] == pytest.approx(0.75, rel=1e-5)

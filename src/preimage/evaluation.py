@@ -10,7 +10,7 @@ from preimage.data import read_images
 from preimage.errors import PreimageError
 from preimage.inverters import create_inverter, taken_options
 from preimage.inverters.base import DEFAULT_OUTPUT_SIZE, output_size_for, to_output_size
-from preimage.metrics import protocol_errors
+from preimage.metrics import edge_energy_ratio, judge_agreement, protocol_errors
 from preimage.representations.base import Representation
 
 # how a result names the options that pick or run a decoder (the flags' names)
@@ -42,6 +42,42 @@ def reconstruct(
     return inverter.reconstruct(images)
 
 
+# the judge of plausibility: a network no decoder was trained with (the decoders and their comparator use alexnet64)
+JUDGE = "vgg19_64"
+
+
+class Judge(torch.nn.Module):
+    """A classifier as a judge of reconstructions: ``images -> (relu4_1 features, class probabilities)``.
+
+    Shape:
+        - Input: :math:`(N, 3, S, S)` in ``[0, 1]``, ``S = input_size``. Output: :math:`(N, C, h, w)`, :math:`(N, K)`.
+    """
+
+    def __init__(self, model: str = JUDGE) -> None:
+        super().__init__()
+        from preimage.models import get_config
+        from preimage.representations.cnn import create_cnn_representation
+
+        self.tap = create_cnn_representation(f"{model}:relu4_1,prob", weights="default")
+        self.input_size = get_config(model).input_size
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.tap.features(images)
+        return out["relu4_1"], out["prob"]
+
+
+def plausibility(images: torch.Tensor, recon: torch.Tensor) -> dict[str, Any]:
+    """Sharpness and plausibility beside the pixel error: the edge-energy ratio, and the agreement of
+    :data:`JUDGE` between photo and reconstruction (:func:`preimage.metrics.judge_agreement`); the judge is
+    left out when its weights are not in the zoo."""
+    from preimage import zoo
+
+    out: dict[str, Any] = {"edge_energy_ratio": edge_energy_ratio(images, recon)}
+    if zoo.lookup("network", JUDGE) is not None:
+        out["judge"] = {"model": JUDGE, **judge_agreement(Judge().eval(), images, recon)}
+    return out
+
+
 def evaluate_inverter(
     rep: Representation,
     method: str,
@@ -71,6 +107,7 @@ def evaluate_inverter(
         "rep": rep.name,
         "method": method,
         **protocol_errors(images, recon, seed),
+        **plausibility(images, recon),
         "skipped": skipped.total,
         "size": size,
         "output_size": recon.shape[-1],

@@ -177,6 +177,52 @@ def protocol_errors(images: torch.Tensor, recon: torch.Tensor, seed: int = 0) ->
     }
 
 
+def edge_energy(images: torch.Tensor) -> torch.Tensor:
+    """Per image, the mean absolute gradient (forward differences along x and y) of the gray image
+    (``Y = 0.299 R + 0.587 G + 0.114 B``): how much edge and texture it holds.
+
+    Shape:
+        - ``images``: :math:`(N, 3, H, W)` in ``[0, 1]``. Output: :math:`(N,)`.
+    """
+    gray = (images.float() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1)
+    dx = (gray[:, :, 1:] - gray[:, :, :-1]).abs().flatten(1).mean(1)
+    dy = (gray[:, 1:, :] - gray[:, :-1, :]).abs().flatten(1).mean(1)
+    return (dx + dy) / 2
+
+
+def edge_energy_ratio(images: torch.Tensor, recon: torch.Tensor) -> float:
+    """How much of the photos' edge energy the reconstructions keep: the mean of :func:`edge_energy` over the
+    reconstructions over that of the photos, at the reconstructions' size (1: as sharp as the photos; a
+    decoder of pixel MSE, which predicts the mean of all images sharing a code, stays well under it)."""
+    target = resize(images.float(), (int(recon.shape[-2]), int(recon.shape[-1])))
+    return float(edge_energy(recon).mean() / edge_energy(target).mean().clamp_min(1e-12))
+
+
+@torch.no_grad()
+def judge_agreement(
+    judge: torch.nn.Module, images: torch.Tensor, recon: torch.Tensor, batch: int = 256
+) -> dict[str, float]:
+    """Whether a classifier (a judge never used in training) sees the same thing in photo and reconstruction.
+
+    ``judge`` maps ``(N, 3, S, S)`` images in ``[0, 1]`` to ``(features, logits)``; both are resized to its
+    input size ``S`` first (``judge.input_size``). Returns ``top1`` (fraction whose top class agrees),
+    ``top5`` (fraction whose photo's top class is among the reconstruction's five) and ``feature_distance``
+    (mean of ``||f(recon) - f(photo)|| / ||f(photo)||``).
+    """
+    side = int(getattr(judge, "input_size", images.shape[-1]))
+    top1 = top5 = distance = 0.0
+    for i in range(0, len(images), batch):
+        x, y = resize(images[i : i + batch].float(), side), resize(recon[i : i + batch].float(), side)
+        fx, lx = judge(x)
+        fy, ly = judge(y)
+        label = lx.argmax(1)
+        top1 += float((ly.argmax(1) == label).sum())
+        top5 += float((ly.topk(5, 1).indices == label[:, None]).any(1).sum())
+        distance += float(((fy - fx).flatten(1).norm(dim=1) / fx.flatten(1).norm(dim=1).clamp_min(1e-12)).sum())
+    n = len(images)
+    return {"top1": top1 / n, "top5": top5 / n, "feature_distance": distance / n}
+
+
 def periodic_peaks(images: torch.Tensor) -> torch.Tensor:
     """How strongly each spatial frequency stands out of its neighbours: a decoder's grid artifacts.
 

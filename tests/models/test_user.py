@@ -122,7 +122,7 @@ def test_mistakes_are_one_line_errors(
         "f.safetensors",
     ]
     if "--rep" in extra:
-        argv = argv[:-4] + [*extra, "-o", "f.safetensors"]
+        argv = [*argv[:-4], *extra, "-o", "f.safetensors"]
     else:
         argv += extra
     assert main(argv) == 2
