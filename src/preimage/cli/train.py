@@ -225,6 +225,23 @@ def _train_decoder_args(p: argparse.ArgumentParser) -> None:
         "(log-probabilities less their mean: the logits up to softmax's constant) (default identity)",
     )
     p.add_argument(
+        "--loss",
+        choices=("mse", "deepsim"),
+        default="mse",
+        help="mse: pixel MSE, the paper's E[x | Phi(x)] (blurred where the code is ambiguous); deepsim: "
+        "comparator features (alexnet64 conv5) + adversarial + pixels (Dosovitskiy & Brox 2016b), sharp; "
+        "exports the 'sharp' variant (default mse)",
+    )
+    p.add_argument(
+        "--deepsim-weights",
+        default="33,100,0.13",
+        metavar="FEAT,ADV,IMG",
+        help="DeePSiM's loss weights for [0, 1] images (default: the paper's Caffe values re-derived, 33,100,0.13)",
+    )
+    p.add_argument(
+        "--deepsim-conditional", action="store_true", help="the discriminator also sees the code (default: not)"
+    )
+    p.add_argument(
         "--patience",
         type=types.non_negative,
         default=0,
@@ -275,6 +292,9 @@ def _train_decoder(args: argparse.Namespace) -> int:
         code_transform=args.code_transform,
         patience=args.patience,
         threads=args.threads,
+        loss=args.loss,
+        deepsim_weights=args.deepsim_weights,
+        deepsim_conditional=args.deepsim_conditional,
     )
     with run_folder(args.out):
         train_decoder(cfg, resume=args.resume, overwrite=args.overwrite, strict=args.strict)

@@ -62,6 +62,13 @@ from preimage.training.common import (
     steps_per_epoch,
     training_threads,
 )
+from preimage.training.deepsim import (
+    COMPARATOR,
+    DeepsimConfig,
+    DeepsimObjective,
+    deepsim_step,
+    parse_weights,
+)
 
 # A mean pixel MSE above this stops the run: against targets in [0, 1] a converging decoder stays far below it
 # (even a flat gray guess scores under 0.25), so a larger one is divergence, which can stay finite and would
@@ -127,6 +134,10 @@ class DecoderConfig:
     patience: int = 0
     # torch threads (None: the resumed run's count, else every core this process may use; see training_threads)
     threads: int | None = None
+    # "mse" (the paper's E[x | Phi(x)]) or "deepsim" (comparator features + adversarial + pixels: sharp)
+    loss: str = "mse"
+    deepsim_weights: str = "33,100,0.13"  # feature, adversarial, image (see preimage.training.deepsim)
+    deepsim_conditional: bool = False  # the discriminator also sees the code
     train_pattern: str = "train-*.tar.gz"
     val_pattern: str = "val-*.tar.gz"
 
@@ -175,6 +186,26 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+LOSSES = ("mse", "deepsim")
+
+
+def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) -> DeepsimObjective | None:
+    """The DeePSiM objective of ``--loss deepsim`` (None for pixel MSE), checked against the other options."""
+    if cfg.loss not in LOSSES:
+        raise PreimageError(f"--loss {cfg.loss!r}: use one of {', '.join(LOSSES)}")
+    if cfg.loss == "mse":
+        return None
+    if world > 1 or cfg.finetune_encoder or cfg.teachers or cfg.shift_cells:
+        raise PreimageError(
+            "--loss deepsim trains a decoder of a fixed encoder in one process: drop torchrun, --finetune-encoder, "
+            "--teacher and --shift-cells"
+        )
+    feat, adv, img = parse_weights(cfg.deepsim_weights)
+    config = DeepsimConfig(feat, adv, img, conditional=cfg.deepsim_conditional)
+    comparator = create_representation(COMPARATOR, weights="default")
+    return DeepsimObjective(comparator, config, code_features=math.prod(code_shape))
+
+
 def make_encoder(rep_name: str, finetune: bool, weights: str = "default") -> Representation:
     if weights != "default" and ":" not in rep_name:
         raise PreimageError(f"--weights fills a CNN (MODEL:LAYER); {rep_name!r} has no weights: drop --weights")
@@ -189,11 +220,21 @@ def make_encoder(rep_name: str, finetune: bool, weights: str = "default") -> Rep
 
 
 class Pipeline(torch.nn.Module):
-    """Image -> code -> reconstruction; the unit DDP wraps. The encoder only trains with ``finetune``."""
+    """Image -> code -> reconstruction; the unit DDP wraps. The encoder only trains with ``finetune``; a
+    DeePSiM ``objective`` (its discriminator) travels in the same checkpoints."""
 
-    def __init__(self, rep: Representation, decoder: Decoder, finetune: bool, amp: bool, ema: float = 0.0) -> None:
+    def __init__(
+        self,
+        rep: Representation,
+        decoder: Decoder,
+        finetune: bool,
+        amp: bool,
+        ema: float = 0.0,
+        objective: DeepsimObjective | None = None,
+    ) -> None:
         super().__init__()
         self.rep, self.decoder, self.finetune, self.amp = rep, decoder, finetune, amp
+        self.deepsim = objective
         self.ema_decay = ema
         # the averaged copy lives in this module so checkpoints carry it; it never gets a gradient,
         # so DDP leaves it alone and every rank updates it identically from identical weights
@@ -430,7 +471,10 @@ def train_decoder(
         params.append(
             {"params": [p for p in rep.parameters() if p.requires_grad], "lr": cfg.encoder_lr, "peak": cfg.encoder_lr}
         )
-    module = Pipeline(rep, decoder, cfg.finetune_encoder, cfg.amp == "bf16", cfg.ema).to(device)
+    objective = make_objective(cfg, code_shape, world)
+    if objective is not None:
+        params.append({"params": objective.discriminator.parameters(), "lr": cfg.lr, "peak": cfg.lr})
+    module = Pipeline(rep, decoder, cfg.finetune_encoder, cfg.amp == "bf16", cfg.ema, objective).to(device)
     teachers = load_teachers(cfg, code_shape, device)
     # the data last: a bad model, teacher or device is a one-line error before minutes of JPEG decoding
     root = Path(cfg.data)
@@ -455,7 +499,9 @@ def train_decoder(
 
     def save(ep: int, st: int) -> None:
         if rank == 0:
-            running = {"loss_sum": float(loss_sum), "seen": seen} if st else {}
+            running = (
+                {"loss_sum": float(loss_sum), "seen": seen, **{f"gan_{k}": v for k, v in gan.items()}} if st else {}
+            )
             save_training_state(ckpt_path, module, opt, Progress(ep, st, wall, history, running), asdict(cfg))
 
     signals = StopSignals()
@@ -502,6 +548,7 @@ def train_decoder(
             seen, t0, last = int(sums.get("seen", 0)), time.time(), time.time()
             seen_before = seen  # images before this process: not part of its speed
             loss_sum = torch.full((), float(sums.get("loss_sum", 0.0)), device=device)
+            gan = {k.removeprefix("gan_"): v for k, v in sums.items() if k.startswith("gan_")}  # DeePSiM terms
             sums = {}
             bar = tqdm(
                 range(step_in_epoch, n_steps),
@@ -525,15 +572,21 @@ def train_decoder(
                         if codes is None:
                             codes = rep(x)
                         target = torch.stack([t(codes) for t in teachers]).mean(0)
-                if valid is None:
-                    loss = F.mse_loss(ddp(x, codes), target)
-                else:  # shifted: only output pixels whose whole antialiasing footprint came from the image
-                    keep = (resize(valid.to(device), out_size) > 0.999).to(target.dtype)
-                    err = (ddp(x, codes).float() - target) ** 2 * keep
-                    loss = err.sum() / (keep.sum() * target.shape[1]).clamp(min=1)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                if module.deepsim is not None:
+                    d_codes = codes if codes is not None or not cfg.deepsim_conditional else rep(x).detach()
+                    loss, parts = deepsim_step(module.deepsim, opt, ddp(x, codes), target, d_codes)
+                    for key, value in parts.items():
+                        gan[key] = gan.get(key, 0.0) + value * len(x)
+                else:
+                    if valid is None:
+                        loss = F.mse_loss(ddp(x, codes), target)
+                    else:  # shifted: only output pixels whose whole antialiasing footprint came from the image
+                        keep = (resize(valid.to(device), out_size) > 0.999).to(target.dtype)
+                        err = (ddp(x, codes).float() - target) ** 2 * keep
+                        loss = err.sum() / (keep.sum() * target.shape[1]).clamp(min=1)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
                 module.update_ema()
                 loss_sum += loss.detach() * len(x)
                 seen += len(x)
@@ -571,6 +624,7 @@ def train_decoder(
                         if cfg.ema
                         else {}
                     ),
+                    **{f"train_{k}": v / max(seen, 1) for k, v in gan.items()},
                     "lr": opt.param_groups[0]["lr"],
                     "wall_s": round(wall, 1),
                     "img_per_s": (seen - seen_before) * world / max(time.time() - t0, 1e-9),
@@ -730,7 +784,8 @@ def export_decoder(
 ) -> dict[str, Any]:
     """Write fp16 safetensors (config in the metadata) and re-measure the *shipped* weights."""
     run = Path(cfg.out)
-    name = zoo.file_name("autoencoder" if cfg.finetune_encoder else "decoder", cfg.rep, cfg.size)
+    kind = "autoencoder" if cfg.finetune_encoder else "decoder"
+    name = zoo.file_name(kind, cfg.rep, cfg.size, "sharp" if cfg.loss == "deepsim" else None)
     path = export_safetensors(
         decoder.state_dict(),
         run / name,
@@ -870,6 +925,8 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     flags += f" --crop-pad {cfg.crop_pad}" if cfg.crop_pad != 4 else ""
     flags += f" --code-transform {cfg.code_transform}" if cfg.code_transform != "identity" else ""
     flags += f" --patience {cfg.patience}" if cfg.patience else ""
+    flags += f" --loss deepsim --deepsim-weights {cfg.deepsim_weights}" if cfg.loss == "deepsim" else ""
+    flags += " --deepsim-conditional" if cfg.deepsim_conditional else ""
     augmentation = f"reflect-pad-{cfg.crop_pad} random crops and flips" if cfg.crop_pad else "flips (no crops)"
     if cfg.shift_cells:
         augmentation = f"flips and shifts of image and code together by up to {cfg.shift_cells} code cells"
@@ -892,6 +949,14 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
             f"({', '.join(f'`{t}`' for t in cfg.teachers)}"
             f"{', each averaged with its decoding of the mirrored code' if cfg.teacher_flip_average else ''}), "
             "not the image; validation measures against the images.\n"
+        )
+    if cfg.loss == "deepsim":
+        feat, adv, img = parse_weights(cfg.deepsim_weights)
+        start_line += (
+            f"- **Loss** (DeePSiM, Dosovitskiy & Brox 2016b; the 'sharp' variant): {feat:g} x comparator features "
+            f"({COMPARATOR}) + {adv:g} x adversarial ({'conditional' if cfg.deepsim_conditional else 'unconditional'}"
+            f" discriminator, paused while it wins too easily) + {img:g} x pixels, squared norms halved per image; "
+            "not the pixel MSE named below.\n"
         )
     write_text(
         path,

@@ -1,0 +1,161 @@
+"""DeePSiM (Dosovitskiy & Brox, NIPS 2016): decoders trained with a loss in a comparator network's feature
+space and an adversarial term, so they paint sharp, natural detail instead of the blurred mean that pixel MSE
+asks for.
+
+The generator (the decoder ``G``) minimises, per image,
+
+    lambda_feat ||C(G(phi)) - C(x)||^2 + lambda_adv (-log D(G(phi))) + lambda_img ||G(phi) - x||^2
+
+with ``C`` the comparator (alexnet64's conv5 features, frozen), and ``D`` a small convolutional
+discriminator trained in alternation to tell photos from reconstructions. Squared norms are summed over a
+sample's values and halved, and averaged over the batch, as Caffe's Euclidean loss the paper used.
+
+The paper's weights (lambda_feat 0.01, lambda_adv 100, lambda_img 2e-6) are for Caffe's 0-255, mean-subtracted
+pixels. Here images are in [0, 1]: a pixel difference is 255 times smaller, so lambda_img becomes
+2e-6 * 255^2 = 0.13; the comparator sees ``(x - mean) / std`` (std about 0.226), so its first layer's input is
+255 * 0.226 = 58 times smaller than Caffe AlexNet's and, its layers being positively homogeneous up to their
+biases, its features about as much: lambda_feat becomes 0.01 * 58^2 = 33. The adversarial term has no unit:
+lambda_adv stays 100. These are starting points for a sweep (``--deepsim-weights``).
+
+Stabilisation as in the paper: the discriminator is not updated while its loss is below
+``pause_ratio`` times the generator's adversarial loss (it already wins too easily).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from preimage.errors import PreimageError
+from preimage.representations.base import Representation
+
+# re-derived for [0, 1] images from the paper's Caffe values (see the module docstring)
+PAPER_WEIGHTS = (33.0, 100.0, 0.13)  # feature, adversarial, image
+COMPARATOR = "alexnet64:conv5"
+
+
+@dataclass(frozen=True)
+class DeepsimConfig:
+    feat: float = PAPER_WEIGHTS[0]
+    adv: float = PAPER_WEIGHTS[1]
+    img: float = PAPER_WEIGHTS[2]
+    conditional: bool = False  # the discriminator also sees the code
+    pause_ratio: float = 0.1  # D pauses while its loss < pause_ratio x G's adversarial loss
+    lr_ratio: float = 1.0  # D's learning rate over G's
+
+
+def parse_weights(text: str) -> tuple[float, float, float]:
+    """``"33,100,0.13"`` -> (feature, adversarial, image) weights, each >= 0, not all 0."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 0 or max(values) == 0:
+        raise PreimageError(
+            f"--deepsim-weights {text!r}: expected three weights FEAT,ADV,IMG >= 0, e.g. "
+            f"{','.join(f'{w:g}' for w in PAPER_WEIGHTS)} (the paper's, for [0, 1] images)"
+        )
+    return values[0], values[1], values[2]
+
+
+class Discriminator(nn.Module):
+    """A small convolutional critic of ``S x S`` images (``S`` >= 16): four stride-2 convolutions, global average
+    pooling, one logit; with ``code_features`` the code enters through a linear layer before the logit.
+
+    Shape:
+        - Input: :math:`(B, 3, S, S)` in ``[0, 1]`` (and codes :math:`(B, *code\\_shape)`). Output: :math:`(B,)`.
+    """
+
+    def __init__(self, width: int = 32, code_features: int = 0) -> None:
+        super().__init__()
+        chans = [3, width, 2 * width, 4 * width, 8 * width]
+        layers: list[nn.Module] = []
+        for cin, cout in itertools.pairwise(chans):
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        self.body = nn.Sequential(*layers)
+        self.code = nn.Linear(code_features, chans[-1]) if code_features else None
+        self.head = nn.Linear(chans[-1] * (2 if code_features else 1), 1)
+
+    def forward(self, images: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.body(images * 2 - 1).mean((2, 3))
+        if self.code is not None:
+            if codes is None:
+                raise PreimageError("a conditional discriminator needs the codes")
+            h = torch.cat([h, F.leaky_relu(self.code(codes.flatten(1).float()), 0.2)], 1)
+        return self.head(h).squeeze(1)
+
+
+def _half_sum_sq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Caffe's Euclidean loss: ``||a - b||^2 / 2`` per sample, averaged over the batch."""
+    return (a - b).pow(2).flatten(1).sum(1).mean() / 2
+
+
+class DeepsimObjective(nn.Module):
+    """The generator's loss and the discriminator's update; the discriminator's weights are a submodule (they
+    travel in checkpoints), the comparator is held outside the module tree (frozen, the shipped network)."""
+
+    def __init__(self, comparator: Representation, config: DeepsimConfig, code_features: int = 0) -> None:
+        super().__init__()
+        self.config = config
+        self._comparator = (comparator.eval().requires_grad_(False),)  # a tuple: not a submodule
+        self.discriminator = Discriminator(code_features=code_features if config.conditional else 0)
+
+    @property
+    def comparator(self) -> Representation:
+        return self._comparator[0]
+
+    def _d(self, images: torch.Tensor, codes: torch.Tensor | None) -> torch.Tensor:
+        return self.discriminator(images, codes if self.config.conditional else None)
+
+    def discriminator_loss(self, fake: torch.Tensor, real: torch.Tensor, codes: torch.Tensor | None) -> torch.Tensor:
+        """Binary cross-entropy of telling photos (1) from reconstructions (0); ``fake`` is detached."""
+        real_logit, fake_logit = self._d(real, codes), self._d(fake.detach(), codes)
+        return F.binary_cross_entropy_with_logits(
+            real_logit, torch.ones_like(real_logit)
+        ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+
+    def generator_loss(
+        self, fake: torch.Tensor, real: torch.Tensor, codes: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The weighted sum of the three terms, and each term's value (for the log)."""
+        cfg = self.config
+        logit = self._d(fake, codes)
+        adv = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))  # -log D(G(phi))
+        with torch.no_grad():
+            target_features = self.comparator(real)
+        feat = _half_sum_sq(self.comparator(fake), target_features)
+        img = _half_sum_sq(fake, real)
+        total = cfg.feat * feat + cfg.adv * adv + cfg.img * img
+        return total, {"feat": float(feat), "adv": float(adv), "img": float(img)}
+
+    def should_update_discriminator(self, d_loss: float, adv_loss: float) -> bool:
+        """The paper's pause: skip D's update while it already wins too easily."""
+        return d_loss >= self.config.pause_ratio * adv_loss
+
+
+def deepsim_step(
+    objective: DeepsimObjective,
+    opt: torch.optim.Optimizer,
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    codes: torch.Tensor | None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """One alternating update: the discriminator (unless paused) on photos vs the detached reconstructions,
+    and the generator on its DeePSiM loss through a frozen discriminator; one optimiser step updates both
+    (each has gradients only from its own loss). Returns the pixel MSE (for the run's log and its divergence
+    guard) and each term's value."""
+    d_loss = objective.discriminator_loss(fake, real, codes)
+    objective.discriminator.requires_grad_(False)
+    try:
+        g_loss, parts = objective.generator_loss(fake, real, codes)
+    finally:
+        objective.discriminator.requires_grad_(True)
+    update_d = objective.should_update_discriminator(float(d_loss), parts["adv"])
+    opt.zero_grad(set_to_none=True)
+    (g_loss + d_loss if update_d else g_loss).backward()
+    opt.step()
+    return F.mse_loss(fake.detach(), real), {**parts, "d": float(d_loss), "d_updated": float(update_d)}

@@ -1,0 +1,89 @@
+"""DeePSiM: the loss terms against hand computations, the alternating update, the pause, and a tiny run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from preimage.errors import PreimageError
+from preimage.inverters.decoders import Decoder
+from preimage.training.deepsim import (
+    DeepsimConfig,
+    DeepsimObjective,
+    Discriminator,
+    deepsim_step,
+    parse_weights,
+)
+from tests.conftest import make_tiny_dataset
+
+
+class _Features(nn.Module):
+    """A stand-in comparator: 2x2 average pooling (linear, so its loss is hand-computable)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.avg_pool2d(x, 2)
+
+
+def _objective(**kw: float) -> DeepsimObjective:
+    torch.manual_seed(0)
+    return DeepsimObjective(_Features(), DeepsimConfig(**kw))  # type: ignore[arg-type]
+
+
+def test_weights_parse_and_bad_ones_are_refused() -> None:
+    assert parse_weights("33,100,0.13") == (33.0, 100.0, 0.13)
+    for bad in ("1,2", "a,b,c", "-1,1,1", "0,0,0"):
+        with pytest.raises(PreimageError, match="FEAT,ADV,IMG"):
+            parse_weights(bad)
+
+
+def test_each_term_is_caffes_halved_squared_sum_per_image() -> None:
+    real, fake = torch.zeros(2, 3, 16, 16), torch.full((2, 3, 16, 16), 0.5)
+    only_img = _objective(feat=0.0, adv=0.0, img=1.0)
+    total, parts = only_img.generator_loss(fake, real, None)
+    assert float(total) == pytest.approx(0.5 * 768 * 0.25)  # 768 values of 0.5^2, halved
+    only_feat = _objective(feat=1.0, adv=0.0, img=0.0)
+    total, _ = only_feat.generator_loss(fake, real, None)
+    assert float(total) == pytest.approx(0.5 * 192 * 0.25)  # the pooled maps: 3 x 8 x 8 values
+    assert parts["adv"] == pytest.approx(float(nn.functional.softplus(-only_img._d(fake, None)).mean()), rel=1e-5)
+
+
+def test_a_step_trains_both_players_and_the_pause_holds_the_discriminator() -> None:
+    generator = nn.Conv2d(3, 3, 1)
+    real = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    for pause, moves in ((0.0, True), (1e9, False)):
+        objective = _objective(pause_ratio=pause)
+        opt = torch.optim.Adam([*generator.parameters(), *objective.discriminator.parameters()], lr=1e-2)
+        d_before = [p.detach().clone() for p in objective.discriminator.parameters()]
+        g_before = [p.detach().clone() for p in generator.parameters()]
+        mse, parts = deepsim_step(objective, opt, generator(real), real, None)
+        d_moved = any(
+            not torch.equal(a, b) for a, b in zip(d_before, objective.discriminator.parameters(), strict=True)
+        )
+        assert d_moved is moves and parts["d_updated"] == float(moves)
+        assert any(not torch.equal(a, b) for a, b in zip(g_before, generator.parameters(), strict=True))
+        assert float(mse) >= 0 and all(p.requires_grad for p in objective.discriminator.parameters())
+
+
+def test_a_conditional_discriminator_reads_the_code() -> None:
+    d = Discriminator(width=8, code_features=12)
+    images = torch.rand(2, 3, 32, 32)
+    assert d(images, torch.rand(2, 3, 2, 2)).shape == (2,)
+    with pytest.raises(PreimageError, match="needs the codes"):
+        d(images)
+
+
+def test_train_decoder_with_deepsim_exports_the_sharp_variant(tmp_path: Path) -> None:
+    from preimage.training.decoder import DecoderConfig, train_decoder
+
+    make_tiny_dataset(tmp_path, n_per_class=8)
+    base = {"rep": "hog", "data": str(tmp_path), "epochs": 1, "batch_size": 16, "width": 4, "limit_val": 8}
+    cfg = DecoderConfig(out=str(tmp_path / "run"), loss="deepsim", amp="none", device="cpu", **base)  # type: ignore[arg-type]
+    summary = train_decoder(cfg)
+    weights = tmp_path / "run" / "decoder_hog.sharp.safetensors"
+    assert Decoder.from_file(weights).rep == "hog" and summary["epochs"] == 1
+    assert "DeePSiM" in (tmp_path / "run" / "decoder_hog.sharp.md").read_text()
+    with pytest.raises(PreimageError, match="one process"):
+        train_decoder(DecoderConfig(out=str(tmp_path / "r2"), loss="deepsim", teachers=("x",), **base))  # type: ignore[arg-type]
