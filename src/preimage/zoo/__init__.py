@@ -251,7 +251,7 @@ def _decoder_entry(folder: Path, path: Path) -> Entry:
 
 
 _CARD_METRICS = {
-    "tiny-imagenet-200": r"Tiny-ImageNet val, 10000 images[^*]*\*\*([0-9.]+)\*\*",
+    "tiny-imagenet-200": r"Tiny-ImageNet(?:-200)? val, 10000 images[^*]*\*\*([0-9.]+)\*\*",
     "imagenette-224": r"Imagenette[^\n]*val[^*]*\*\*([0-9.]+)\*\*",
     "bsds500": r"BSDS500 val, 100 centre crops[^*]*\*\*([0-9.]+)\*\*",
 }
@@ -262,7 +262,7 @@ def _card_metrics(card: Path) -> dict[str, float]:
     import re
 
     text = card.read_text() if card.is_file() else ""
-    found = {name: re.search(pattern, text) for name, pattern in _CARD_METRICS.items()}
+    found = {name: re.search(pattern, text, re.IGNORECASE) for name, pattern in _CARD_METRICS.items()}
     return {name: float(m.group(1)) for name, m in found.items() if m}
 
 
