@@ -144,11 +144,14 @@ def test_rough_edges_job_rows_stay_put_errors_stay_and_modes_say_what_they_use(b
     _wait(driver, lambda d: "224 px" in d.find_element("id", "input-size").text, "the 224-px input card")
     _select(driver, "rep", "alexnet64:conv3")
     # an empty seed is an error on the page, and the stale reconstruction is marked
-    driver.find_element("id", "dropout").send_keys("\ue014")  # right arrow: dropout 0.05
-    driver.find_element("id", "seed").clear()
+    set_value = (
+        "const e = document.getElementById(arguments[0]); e.value = arguments[1]; e.dispatchEvent(new Event('input'));"
+    )
+    driver.execute_script(set_value, "dropout", "0.2")
+    driver.execute_script(set_value, "seed", "")
     _wait(driver, lambda d: "dropout seed is empty" in d.find_element("id", "error").text, "the empty-seed error")
     assert driver.find_element("id", "recon-stale").is_displayed()
-    driver.find_element("id", "seed").send_keys("3")
+    driver.execute_script(set_value, "seed", "3")
     _wait(driver, lambda d: not d.find_element("id", "recon-stale").is_displayed(), "the view to render again")
     # a random code has no input photo and no 'towards'
     _select(driver, "mix", "sample:coffee")
