@@ -58,6 +58,18 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--limit", type=types.positive, default=None, help="at most N images, N >= 1 (default: all of them)")
     add_decoder_arguments(p)
+    p.add_argument(
+        "--samples",
+        type=types.positive,
+        default=None,
+        metavar="K",
+        help="also write K different pre-images per input (NAME_sample<k>.png): the reconstruction plus seeded "
+        "noise, optimised until its code matches the input's again; what varies between them is what the "
+        "representation throws away (differentiable representations)",
+    )
+    p.add_argument(
+        "--sample-steps", type=types.positive, default=100, help="optimisation steps of each sample (default 100)"
+    )
     p.add_argument("-o", "--out", required=True, help="output folder: one PNG per input, named after it")
 
 
@@ -98,7 +110,8 @@ def _invert(args: argparse.Namespace) -> int:
     items, skipped = read_images(args.images, size=args.size, limit=args.limit, strict=args.strict)
     names, renamed = unique_names([it.name for it in items])
     out = Path(args.out)
-    targets = prepare_outputs([out / f"{stem}.png" for stem in names], args.overwrite, inputs=input_files(args.images))
+    stems = [*names, *(f"{n}_sample{k}" for n in names for k in range(args.samples or 0))]
+    targets = prepare_outputs([out / f"{stem}.png" for stem in stems], args.overwrite, inputs=input_files(args.images))
     if renamed:
         note(
             f"{len(renamed)} input(s) share a name with another: written as "
@@ -106,9 +119,20 @@ def _invert(args: argparse.Namespace) -> int:
             + (" ..." if len(renamed) > 5 else "")
         )
     note(upsampled_note(items, args.size))
-    recon = inverter.reconstruct(torch.stack([it.image for it in items]))
-    written = [str(save_image(img, target)) for target, img in zip(targets, recon, strict=True)]
+    images = torch.stack([it.image for it in items])
+    recon = inverter.reconstruct(images)
+    written = [str(save_image(img, target)) for target, img in zip(targets, recon, strict=False)]
     result = {"out": str(out), "rep": args.rep, "method": method, "files": written, "skipped": skipped.total}
+    if args.samples:
+        from preimage.inverters.samples import sample_preimages
+
+        samples, errors = sample_preimages(rep, inverter, images, args.samples, args.seed, args.sample_steps)
+        flat = samples.flatten(0, 1)  # input-major, as the sample targets were listed
+        written += [str(save_image(img, target)) for target, img in zip(targets[len(names) :], flat, strict=True)]
+        result["files"] = written
+        # relative feature error ||Phi(image) - code|| / ||code|| per input, of the one-pass reconstruction
+        # (at the representation's input size) and of each sample
+        result["feature_error"] = errors
     if renamed:
         # in input order: the name each clashing input had, and the file it was written to
         result["renamed"] = [[items[i].name, f"{name}.png"] for i, name in renamed.items()]

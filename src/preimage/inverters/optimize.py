@@ -185,7 +185,11 @@ class OptimizationInverter(nn.Module):
             loss = loss + c.lambda_tv * total_variation(z, c.beta, c.bound / 6.5)
         return loss
 
-    def forward(self, target: torch.Tensor, image_size: int | tuple[int, int]) -> torch.Tensor:
+    def forward(
+        self, target: torch.Tensor, image_size: int | tuple[int, int], start: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Images ``(B, 3, H, W)`` whose codes match ``target``; ``start`` (images in ``[0, 1]``) replaces the
+        configured initialisation."""
         c = self.config
         if c.loss not in LOSSES:
             raise PreimageError(f"unknown loss {c.loss!r}; use one of {', '.join(LOSSES)}")
@@ -200,7 +204,10 @@ class OptimizationInverter(nn.Module):
                 f"{tuple(expected((h, w)))} at {h}x{w} — pass the matching --size"
             )
         gen = torch.Generator().manual_seed(c.seed)
-        z = self._init((target.shape[0], 3, h, w), gen).to(target.device).requires_grad_(True)
+        if start is not None and tuple(start.shape) != (target.shape[0], 3, h, w):
+            raise PreimageError(f"start images have shape {tuple(start.shape)}, expected {(target.shape[0], 3, h, w)}")
+        z0 = (start - c.mean) * c.pixel_scale if start is not None else self._init((target.shape[0], 3, h, w), gen)
+        z = z0.detach().clone().to(target.device).requires_grad_(True)
         opt = self._optimizer(z)
         self.history = []
         calm = 0

@@ -1,0 +1,70 @@
+"""Several pre-images per code: what varies between them is what the representation throws away.
+
+The learned decoder gives one image per code, the mean of all images that share it. Samples start from that
+mean plus seeded noise and descend the representation's own optimisation objective (its feature loss and
+natural-image priors, :class:`~preimage.inverters.optimize.OptimizationInverter`) until their codes match the
+input's again: each is a pre-image, and they differ where the code does not pin the image down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from preimage.data.images import resize
+from preimage.errors import PreimageError
+from preimage.inverters.base import Inverter
+from preimage.inverters.optimize import OptimizationInverter
+from preimage.representations.base import Representation
+
+
+def relative_feature_error(rep: Representation, images: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Per image, ``||Phi(image) - code|| / ||code||``: how well an image's code matches the target code.
+
+    Shape:
+        - ``images``: :math:`(B, 3, S, S)` at the representation's input size; ``codes``: :math:`(B, *)`.
+        Output: :math:`(B,)`.
+    """
+    with torch.no_grad():
+        got = rep(images)
+    return (got - codes).flatten(1).norm(dim=1) / codes.flatten(1).norm(dim=1).clamp_min(1e-12)
+
+
+def sample_preimages(
+    rep: Representation,
+    mean_inverter: Inverter,
+    images: torch.Tensor,
+    samples: int,
+    seed: int = 0,
+    steps: int = 100,
+    noise: float = 0.15,
+) -> tuple[torch.Tensor, dict[str, list[float]]]:
+    """``samples`` pre-images of each image's code, and their relative feature errors beside the mean's.
+
+    Shape:
+        - ``images``: :math:`(B, 3, S, S)`, ``S`` the inverter's input size. Output: :math:`(B, K, 3, S, S)`.
+    """
+    if samples < 1:
+        raise PreimageError(f"samples must be at least 1, got {samples}")
+    if not getattr(rep, "differentiable", True):
+        raise PreimageError(
+            f"{rep.name} is not differentiable: samples need gradients of its code — use hog or a CNN layer"
+        )
+    side = images.shape[-1]
+    codes = mean_inverter.encode(images)
+    with torch.no_grad():
+        mean = resize(mean_inverter(codes), side).clamp(0, 1)
+    optimizer = OptimizationInverter(rep, progress=False)
+    out = []
+    for k in range(samples):
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + k)
+        start = (mean + noise * torch.randn(mean.shape, generator=gen)).clamp(0, 1)
+        optimizer.config = replace(optimizer.config, steps=steps, seed=seed + k)
+        out.append(optimizer(codes, side, start=start).detach().clamp(0, 1))
+    stacked = torch.stack(out, 1)
+    errors = {
+        "mean": relative_feature_error(rep, mean, codes).tolist(),
+        **{f"sample{k}": relative_feature_error(rep, stacked[:, k], codes).tolist() for k in range(samples)},
+    }
+    return stacked, errors
