@@ -190,6 +190,7 @@ function jobRow(job) {
     const error = document.createElement("div");
     top.append(label, button);
     row.append(top, bar, error);
+    row.dataset.job = job.id;
     r = { row, label, button, bar, error };
     state.rows.set(job.id, r);
   }
