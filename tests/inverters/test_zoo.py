@@ -78,7 +78,9 @@ def test_an_unknown_variant_names_the_shipped_ones(capsys: pytest.CaptureFixture
     argv = ["evaluate", "--rep", "hog", "--data", "samples:all", "--decoder-variant", "tiny"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert "no 'tiny' variant of the hog decoder is shipped (variants: fast, linear)" in err and len(err.splitlines()) == 1
+    assert (
+        "no 'tiny' variant of the hog decoder is shipped (variants: fast, linear)" in err and len(err.splitlines()) == 1
+    )
     assert main([*argv[:-1], "fast", "--decoder-weights", str(zoo.find("decoder", "hog").path)]) == 2
     assert "pass one of them" in capsys.readouterr().err
 

@@ -71,6 +71,9 @@ def test_list_layers_features_and_invert_on_a_users_network(
     argv = ["invert", "samples:chelsea", *model, "--rep", "tiny:body.2", "--size", "32", "--method", "optimize"]
     assert main([*argv, "--steps", "3", "-o", str(tmp_path / "inv")]) == 0
     assert (tmp_path / "inv" / "chelsea.png").is_file()
+    tex = ["textures", "samples:chelsea", *model, "--rep", "tiny:body.2", "--channels", "0-1", "--size", "32"]
+    assert main([*tex, "--steps", "5", "-o", str(tmp_path / "tex")]) == 0
+    assert (tmp_path / "tex" / "body.2_filter001.png").is_file()  # a network of its own: the sheet is its layer
 
 
 def test_a_decoder_for_a_users_layer_refuses_other_weights(

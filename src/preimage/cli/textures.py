@@ -105,7 +105,8 @@ def _textures(args: argparse.Namespace) -> int:
         if a:
             save_image(t, out / f"{layer}_filter{c:03d}.png")
     model = rep.split(":")[0]
-    layers = [x for x in args.layers.split(",") if x] if args.layers else list(texture_layers(model))
+    # the sheet's layers: --layers, else the paper's for a known network, else the one layer asked for
+    layers = [x for x in args.layers.split(",") if x] if args.layers else list(texture_layers(model)) or [layer]
     table = textures_across_layers(
         f"{model}:{layer}", image, layers, args.per_layer, out, False, args.seed, args.weights, args.recipe, args.steps
     )

@@ -77,8 +77,12 @@ def texture_model() -> str:
 
 
 def texture_layers(model: str) -> tuple[str, ...]:
-    """relu1_1 .. relu5_1 on a VGG (the paper's figures), conv1 .. conv5 on an AlexNet."""
-    return VGG_LAYERS if "relu5_1" in get_config(model).aliases else CONV_LAYERS
+    """relu1_1 .. relu5_1 on a VGG (the paper's figures), conv1 .. conv5 on an AlexNet; a network without those
+    aliases (a user's own) has no default layers: ()."""
+    aliases = get_config(model).aliases
+    if "relu5_1" in aliases:
+        return VGG_LAYERS
+    return CONV_LAYERS if "conv5" in aliases else ()
 
 
 INACTIVE = "inactive on this image"
