@@ -12,6 +12,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from preimage.cli.main import main
+from preimage.errors import PreimageError
+from preimage.inverters.decoders import Decoder
 from preimage.models import registry
 from tests.conftest import make_tiny_dataset
 
@@ -97,6 +99,24 @@ def test_a_decoder_for_a_users_layer_refuses_other_weights(
     bad = [*inv, "--weights", str(tmp_path / "other.safetensors"), "--decoder-weights", str(weights)]
     assert main([*bad, "-o", str(tmp_path / "bad")]) == 2
     assert "was trained on tiny2:body.2 weights" in capsys.readouterr().err
+    # the explorer offers it beside the zoo's, and refuses a decoder of other weights before serving
+    from preimage.explore import Explorer
+    from preimage.training.common import export_safetensors
+
+    explorer = Explorer(decoders=[weights])
+    try:
+        assert "tiny2:body.2" in [r["key"] for r in explorer.meta()["reps"]]
+        png, _ = explorer.render(explorer.parse({"image": "sample:chelsea", "rep": "tiny2:body.2"}))
+        assert png[:4] == b"\x89PNG"
+    finally:
+        explorer.close()
+    dec = Decoder.from_file(weights)
+    dec.encoder_sha256 = "0" * 64
+    other_dec = export_safetensors(
+        dec.state_dict(), tmp_path / "o.safetensors", metadata={"config": json.dumps(dec.config())}
+    )
+    with pytest.raises(PreimageError, match=r"was trained on tiny2:body\.2 weights"):
+        Explorer(decoders=[other_dec])
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,13 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--max-jobs", type=int, default=8, help="background jobs that may wait in the queue (default 8)")
     p.add_argument("--max-steps", type=int, default=1000, help="most optimisation steps one job may ask for")
+    p.add_argument(
+        "--decoder",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also offer this decoder (a train-decoder export, e.g. for a --model network's layer); repeatable",
+    )
 
 
 @command("explore", "interactive explorer in the browser: decode, edit, interpolate and sample codes live", _configure)
@@ -36,5 +43,6 @@ def explore(args: argparse.Namespace) -> int:
         )
     from preimage.explore import Explorer, serve
 
-    serve(args.host, args.port, Explorer(max_pending=args.max_jobs, max_steps=args.max_steps))
+    explorer = Explorer(max_pending=args.max_jobs, max_steps=args.max_steps, decoders=args.decoder)
+    serve(args.host, args.port, explorer)
     return 0

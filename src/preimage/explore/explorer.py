@@ -10,8 +10,9 @@ seed), so a download link is the same view asked again.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -86,9 +87,15 @@ class Explorer:
     """Images, codes, models and the job queue behind the page; thread-safe."""
 
     def __init__(
-        self, max_pending: int = 8, max_steps: int = 1000, image_capacity: int = 64, code_bytes: int = 256 * 2**20
+        self,
+        max_pending: int = 8,
+        max_steps: int = 1000,
+        image_capacity: int = 64,
+        code_bytes: int = 256 * 2**20,
+        decoders: Sequence[str | Path] = (),
     ) -> None:
-        self.choices = inv.rep_choices()
+        """``decoders``: the user's own decoder files, offered beside the zoo's (each checked against its network)."""
+        self.choices = [*inv.user_choices(decoders), *inv.rep_choices()]
         if not self.choices:
             raise PreimageError("no decoder is shipped in the zoo — reinstall preimage")
         self.models = inv.Models()

@@ -9,8 +9,9 @@ inversions the job queue runs (optimisation, Xia et al.'s filter textures), each
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,7 +21,7 @@ from preimage.errors import PreimageError, unknown_name
 from preimage.experiments.feature_maps import texture_config
 from preimage.inverters import DEFAULT_INPUT_SIZE, Inverter, OptimizeInverter, create_inverter
 from preimage.inverters import codes as C
-from preimage.inverters.decoders import shipped_reps, shipped_sizes
+from preimage.inverters.decoders import Decoder, shipped_reps, shipped_sizes
 from preimage.inverters.feature_maps import TEXTURE_MODELS, filter_textures, texture_layers
 from preimage.models.registry import default_weights_path
 from preimage.representations import create_representation
@@ -40,6 +41,7 @@ class RepChoice:
 
     rep: str
     size: int
+    weights: str | None = None  # a decoder file of the user's (``explore --decoder``); None: the zoo's
 
     @property
     def key(self) -> str:
@@ -48,6 +50,18 @@ class RepChoice:
     @property
     def classes(self) -> bool:
         return self.rep.startswith(f"{CNN}:") and self.rep.split(":", 1)[1] in CLASS_LAYERS
+
+
+def user_choices(decoders: Sequence[str | Path]) -> list[RepChoice]:
+    """Menu entries for the user's own decoder files (``explore --decoder``), after checking each fits its
+    network: a decoder trained on other weights is refused before the page is served."""
+    out = []
+    for path in decoders:
+        dec = Decoder.from_file(path)
+        choice = RepChoice(dec.rep, dec.input_size, str(path))
+        create_inverter("decoder", create_representation(dec.rep), input_size=dec.input_size, weights=str(path))
+        out.append(choice)
+    return out
 
 
 def rep_choices() -> list[RepChoice]:
@@ -97,7 +111,8 @@ class Models:
         encoder = self._encoder(choice.rep)[0]  # before the lock below: it takes it too
         with self._lock:
             if key not in self._decoders:
-                self._decoders[key] = create_inverter("decoder", encoder, input_size=choice.size)  # type: ignore[arg-type]
+                weights = {"weights": choice.weights} if choice.weights else {}
+                self._decoders[key] = create_inverter("decoder", encoder, input_size=choice.size, **weights)  # type: ignore[arg-type]
             return self._decoders[key]
 
     def differentiable(self, rep: str) -> bool:
