@@ -24,6 +24,11 @@ def _configure(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="also offer this decoder (a train-decoder export, e.g. for a --model network's layer); repeatable",
     )
+    p.add_argument(
+        "--weights",
+        default="default",
+        help="weights of the --model networks the --decoder files decode: 'default' (the factory's) or a file",
+    )
 
 
 @command("explore", "interactive explorer in the browser: decode, edit, interpolate and sample codes live", _configure)
@@ -43,6 +48,8 @@ def explore(args: argparse.Namespace) -> int:
         )
     from preimage.explore import Explorer, serve
 
-    explorer = Explorer(max_pending=args.max_jobs, max_steps=args.max_steps, decoders=args.decoder)
+    explorer = Explorer(
+        max_pending=args.max_jobs, max_steps=args.max_steps, decoders=args.decoder, network_weights=args.weights
+    )
     serve(args.host, args.port, explorer)
     return 0

@@ -93,12 +93,14 @@ class Explorer:
         image_capacity: int = 64,
         code_bytes: int = 256 * 2**20,
         decoders: Sequence[str | Path] = (),
+        network_weights: str = "default",
     ) -> None:
-        """``decoders``: the user's own decoder files, offered beside the zoo's (each checked against its network)."""
-        self.choices = [*inv.user_choices(decoders), *inv.rep_choices()]
+        """``decoders``: the user's own decoder files, offered beside the zoo's, each checked against its network
+        (a ``--model`` network with ``network_weights``, else its factory's weights)."""
+        self.choices = [*inv.user_choices(decoders, network_weights), *inv.rep_choices()]
         if not self.choices:
             raise PreimageError("no decoder is shipped in the zoo — reinstall preimage")
-        self.models = inv.Models()
+        self.models = inv.Models(network_weights)
         self.images = ImageStore(tuple(c.size for c in self.choices), image_capacity)
         self.codes: LRU[tuple[str, str, int], torch.Tensor] = LRU(code_bytes, tensor_bytes)
         self._references: LRU[tuple[str, int], torch.Tensor] = LRU(code_bytes, tensor_bytes)

@@ -23,7 +23,7 @@ from preimage.inverters import DEFAULT_INPUT_SIZE, Inverter, OptimizeInverter, c
 from preimage.inverters import codes as C
 from preimage.inverters.decoders import Decoder, shipped_reps, shipped_sizes
 from preimage.inverters.feature_maps import TEXTURE_MODELS, filter_textures, texture_layers
-from preimage.models.registry import default_weights_path
+from preimage.models.registry import default_weights_path, get_config
 from preimage.representations import create_representation
 from preimage.representations.cnn import LayerTap
 
@@ -52,15 +52,16 @@ class RepChoice:
         return self.rep.startswith(f"{CNN}:") and self.rep.split(":", 1)[1] in CLASS_LAYERS
 
 
-def user_choices(decoders: Sequence[str | Path]) -> list[RepChoice]:
+def user_choices(decoders: Sequence[str | Path], network_weights: str = "default") -> list[RepChoice]:
     """Menu entries for the user's own decoder files (``explore --decoder``), after checking each fits its
-    network: a decoder trained on other weights is refused before the page is served."""
+    network (with ``network_weights``): a decoder trained on other weights is refused before the page is
+    served."""
     out = []
     for path in decoders:
         dec = Decoder.from_file(path)
-        choice = RepChoice(dec.rep, dec.input_size, str(path))
-        create_inverter("decoder", create_representation(dec.rep), input_size=dec.input_size, weights=str(path))
-        out.append(choice)
+        rep = create_representation(dec.rep, **({"weights": network_weights} if ":" in dec.rep else {}))
+        create_inverter("decoder", rep, input_size=dec.input_size, weights=str(path))
+        out.append(RepChoice(dec.rep, dec.input_size, str(path)))
     return out
 
 
@@ -95,7 +96,9 @@ class Models:
     encoder has a lock. Decoders run concurrently (inference only).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, network_weights: str = "default") -> None:
+        # the weights of the networks of the user's decoders (explore --weights); the zoo's decoders' are shipped
+        self.network_weights = network_weights
         self._lock = threading.Lock()
         self._encoders: dict[str, tuple[nn.Module, threading.Lock]] = {}
         self._decoders: dict[tuple[str, int], Inverter] = {}
@@ -103,7 +106,9 @@ class Models:
     def _encoder(self, rep: str) -> tuple[nn.Module, threading.Lock]:
         with self._lock:
             if rep not in self._encoders:
-                self._encoders[rep] = (create_representation(rep).eval(), threading.Lock())
+                own = ":" in rep and bool(get_config(rep.split(":")[0]).factory)  # a --model network
+                extra = {"weights": self.network_weights} if own else {}
+                self._encoders[rep] = (create_representation(rep, **extra).eval(), threading.Lock())
             return self._encoders[rep]
 
     def decoder(self, choice: RepChoice) -> Inverter:
