@@ -437,3 +437,20 @@ def test_a_random_code_with_towards_and_seeds_out_of_range_are_plain_errors(clie
     assert "no photo to move from" in msg
     msg = refused(client.get("/api/render", params={**base, "random": 1, "random_seed": 2**31}))
     assert "from 0 to 2147483647" in msg and "e+09" not in msg
+
+
+def test_every_layer_offers_its_linear_baseline_beside_the_decoder(client: Any) -> None:
+    meta = client.get("/api/meta").json()
+    variants = {r["key"]: r["variants"] for r in meta["reps"]}
+    assert all("linear" in variants[f"alexnet64:{la}"] for la in ("conv1", "conv5", "fc6", "fc7", "fc8", "prob"))
+    assert "fast" in variants["hog"]
+    base = dict(image="sample:astronaut", rep="alexnet64:fc8")
+    learned, linear = view(client, **base), view(client, **base, variant="linear")
+    assert linear["variant"] == "linear" and png(linear) != png(learned)
+    # ridge regression predicts an 8x8 thumbnail: the 64-px picture is its bilinear upsampling, so it is smooth
+    img = np.asarray(Image.open(io.BytesIO(png(linear))), dtype=np.float64) / 255
+    small = np.asarray(Image.fromarray((img * 255).astype(np.uint8)).resize((8, 8), Image.BOX), dtype=np.float64)
+    again = np.asarray(Image.fromarray(small.astype(np.uint8)).resize((64, 64), Image.BILINEAR), dtype=np.float64)
+    assert np.abs(again / 255 - img).mean() < 0.03
+    msg = refused(client.get("/api/render", params={**base, "variant": "linaer"}))
+    assert "did you mean 'linear'" in msg

@@ -123,6 +123,15 @@ def test_class_layer_interpolation_and_a_texture_job(browser: Any, server_url: s
     classes = driver.find_elements("css selector", "#classes-code li")
     assert len(classes) == 5 and all("%" in li.text for li in classes)
     assert driver.find_element("id", "mix-card").is_displayed()
+    learned = driver.find_element("id", "recon-img").get_attribute("src")
+    _select(driver, "variant", "linear")  # the control every decoder must beat, on the same edited code
+    _wait(driver, lambda d: "variant=linear" in _recon_view(d) and _png_shown(d), "the linear baseline's view")
+    assert driver.find_element("id", "recon-img").get_attribute("src") != learned
+    assert "linear baseline" in driver.find_element("id", "recon-rep").text
+    _select(driver, "rep", "alexnet64:conv1")  # the choice of decoder holds across layers that ship it
+    _wait(driver, lambda d: "conv1" in _recon_view(d) and "variant=linear" in _recon_view(d), "conv1's linear view")
+    _select(driver, "variant", "")
+    _select(driver, "rep", "alexnet64:fc8")
     driver.find_element("id", "tex-steps").clear()
     driver.find_element("id", "tex-steps").send_keys("20")
     driver.find_element("id", "tex-run").click()

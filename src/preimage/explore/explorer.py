@@ -69,11 +69,12 @@ class View:
     mix_with: str | None = None
     t: float = 0.0
     random_seed: int | None = None  # a random code (the histogram sampler) instead of the image's
+    variant: str | None = None  # another zoo decoder of the representation (``choice.variants``)
 
     def slug(self) -> str:
         """The view as a file name part: the representation and every edit (downloads of two views differ)."""
         e = self.edits
-        parts = [self.choice.key.replace(":", "-")]
+        parts = [self.choice.key.replace(":", "-")] + ([self.variant] if self.variant else [])
         parts += [f"top{e.top_k}" if e.top_k_mode == "top" else f"no-top{e.top_k}"] if e.top_k else []
         parts += [f"least{e.drop_least:g}"] if e.drop_least else []
         parts += [f"dropout{e.dropout:g}-seed{e.dropout_seed}"] if e.dropout else []
@@ -111,7 +112,10 @@ class Explorer:
 
     def meta(self) -> dict[str, Any]:
         return {
-            "reps": [{"key": c.key, "rep": c.rep, "size": c.size, "classes": c.classes} for c in self.choices],
+            "reps": [
+                {"key": c.key, "rep": c.rep, "size": c.size, "classes": c.classes, "variants": list(c.variants)}
+                for c in self.choices
+            ],
             "samples": list(SAMPLE_NAMES),
             "texture_layers": [{"layer": k, "channels": inv.texture_channels(k)} for k in inv.texture_layer_keys()],
             "texture_default": inv.default_texture_layer() if inv.texture_layer_keys() else None,
@@ -140,6 +144,9 @@ class Explorer:
             raise PreimageError("no image: pick a sample photo or upload one")
         self.images.get(image)  # unknown ids fail here, with the reason
         choice = inv.find_choice(params.get("rep") or "", self.choices)
+        variant = params.get("variant") or None
+        if variant is not None and variant not in choice.variants:
+            raise unknown_name(f"decoder variant of {choice.key}", variant, choice.variants)
         top_k = _integer(params, "topk", 0, 0, MAX_TOP_K, "top-k")
         if top_k and not choice.classes:
             raise PreimageError(
@@ -166,7 +173,8 @@ class Explorer:
             raise PreimageError(
                 "a random code has no photo to move from: clear 'towards', or untick 'decode a random code'"
             )
-        return View(image, choice, edits, mix_with, _number(params, "t", 0.0, 0.0, 1.0, "interpolation t"), random_seed)
+        t = _number(params, "t", 0.0, 0.0, 1.0, "interpolation t")
+        return View(image, choice, edits, mix_with, t, random_seed, variant)
 
     def code(self, image_id: str, choice: inv.RepChoice) -> torch.Tensor:
         """The code ``(1, ...)`` of an image, computed once per (image, representation, size)."""
@@ -219,11 +227,11 @@ class Explorer:
         start = time.perf_counter()
         code = self.edited_code(view)
         coded = time.perf_counter()
-        recon = self.models.decode(view.choice, code)[0]
+        recon = self.models.decode(view.choice, code, view.variant)[0]
         decoded = time.perf_counter()
         png = encode_png(recon)
         encoded = time.perf_counter()
-        info: dict[str, Any] = {"rep": view.choice.key, "distance": None}
+        info: dict[str, Any] = {"rep": view.choice.key, "variant": view.variant, "distance": None}
         if view.random_seed is None:
             image = self.images.get(view.image).at(view.choice.size)
             side = int(recon.shape[-1])

@@ -21,7 +21,7 @@ from preimage.errors import PreimageError, unknown_name
 from preimage.experiments.feature_maps import texture_config
 from preimage.inverters import DEFAULT_INPUT_SIZE, Inverter, OptimizeInverter, create_inverter
 from preimage.inverters import codes as C
-from preimage.inverters.decoders import Decoder, shipped_reps, shipped_sizes
+from preimage.inverters.decoders import Decoder, shipped_reps, shipped_sizes, shipped_variants
 from preimage.inverters.feature_maps import TEXTURE_MODELS, filter_textures, texture_layers
 from preimage.models.registry import default_weights_path, get_config
 from preimage.representations import create_representation
@@ -42,6 +42,8 @@ class RepChoice:
     rep: str
     size: int
     weights: str | None = None  # a decoder file of the user's (``explore --decoder``); None: the zoo's
+    # the zoo's other decoders of this task ("linear": the ridge-regression control, "fast", "sharp", ...)
+    variants: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -74,7 +76,7 @@ def rep_choices() -> list[RepChoice]:
     layers.sort(key=lambda r: (r.split(":")[0], order.index(r.split(":")[1]) if r.split(":")[1] in order else 99))
     out: list[RepChoice] = []
     for rep in [*shallow, *layers]:
-        out.extend(RepChoice(rep, s) for s in shipped_sizes(rep))
+        out.extend(RepChoice(rep, s, variants=tuple(shipped_variants(rep, s))) for s in shipped_sizes(rep))
     return out
 
 
@@ -101,7 +103,7 @@ class Models:
         self.network_weights = network_weights
         self._lock = threading.Lock()
         self._encoders: dict[str, tuple[nn.Module, threading.Lock]] = {}
-        self._decoders: dict[tuple[str, int], Inverter] = {}
+        self._decoders: dict[tuple[str, int, str | None], Inverter] = {}
 
     def _encoder(self, rep: str) -> tuple[nn.Module, threading.Lock]:
         with self._lock:
@@ -111,13 +113,16 @@ class Models:
                 self._encoders[rep] = (create_representation(rep, **extra).eval(), threading.Lock())
             return self._encoders[rep]
 
-    def decoder(self, choice: RepChoice) -> Inverter:
-        key = (choice.rep, choice.size)
+    def decoder(self, choice: RepChoice, variant: str | None = None) -> Inverter:
+        """The choice's decoder, or its zoo ``variant`` (one of ``choice.variants``)."""
+        if variant is not None and variant not in choice.variants:
+            raise unknown_name(f"decoder variant of {choice.key}", variant, choice.variants)
+        key = (choice.rep, choice.size, variant)
         encoder = self._encoder(choice.rep)[0]  # before the lock below: it takes it too
         with self._lock:
             if key not in self._decoders:
-                weights = {"weights": choice.weights} if choice.weights else {}
-                self._decoders[key] = create_inverter("decoder", encoder, input_size=choice.size, **weights)  # type: ignore[arg-type]
+                extra = {"weights": choice.weights} if choice.weights else {"variant": variant}
+                self._decoders[key] = create_inverter("decoder", encoder, input_size=choice.size, **extra)  # type: ignore[arg-type]
             return self._decoders[key]
 
     def differentiable(self, rep: str) -> bool:
@@ -132,9 +137,9 @@ class Models:
             return encoder(images).clone()
 
     @torch.no_grad()
-    def decode(self, choice: RepChoice, code: torch.Tensor) -> torch.Tensor:
-        """The learned decoder's reconstruction ``(B, 3, 64, 64)`` of codes ``(B, ...)``."""
-        return self.decoder(choice)(code)
+    def decode(self, choice: RepChoice, code: torch.Tensor, variant: str | None = None) -> torch.Tensor:
+        """The decoder's (or its ``variant``'s) reconstruction ``(B, 3, 64, 64)`` of codes ``(B, ...)``."""
+        return self.decoder(choice, variant)(code)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ function viewParams() {
   const p = new URLSearchParams();
   p.set("image", $("image").value);
   p.set("rep", $("rep").value);
+  if ($("variant").value) p.set("variant", $("variant").value);
   if ($("binarize").checked) p.set("binarize", "1");
   if (+$("dropout").value) { p.set("dropout", $("dropout").value); p.set("seed", whole("seed", "the dropout seed")); }
   if (+$("least").value) p.set("least", $("least").value);
@@ -96,7 +97,7 @@ async function render() {
     img.src = info.png;
     img.dataset.view = query;
     $("recon-dl").href = `/api/render.png?${query}&download=1`;
-    $("recon-rep").textContent = info.rep;
+    $("recon-rep").textContent = info.variant ? `${info.rep} (${VARIANT_LABELS[info.variant] || info.variant})` : info.rep;
     $("distance").textContent = info.distance === null ? "(random code: no input to compare)" : `distance ${info.distance.toFixed(3)}`;
     $("timing").textContent = `${info.ms.total.toFixed(1)} ms`;
     const rep = currentRep();
@@ -138,8 +139,26 @@ function showInputs() {
   $("t-shown").textContent = $("t").value;
 }
 
+// what each zoo variant of a decoder is, as the menu says it
+const VARIANT_LABELS = {
+  linear: "linear baseline (ridge regression)",
+  fast: "fast (smaller decoder)",
+  sharp: "sharp (feature + adversarial loss)",
+};
+
+function variantOptions() {
+  const rep = currentRep();
+  const select = $("variant");
+  const keep = select.value;
+  select.replaceChildren(option("", "learned (pixel MSE)"));
+  for (const v of (rep && rep.variants) || []) select.append(option(v, VARIANT_LABELS[v] || v));
+  select.value = [...select.options].some((o) => o.value === keep) ? keep : "";
+  select.disabled = select.options.length < 2;
+}
+
 function onRepChange() {
   const rep = currentRep();
+  variantOptions();
   $("topk-box").hidden = !(rep && rep.classes);
   showInputs();
   render();
@@ -284,6 +303,8 @@ async function init() {
   $("image").addEventListener("change", () => { showInputs(); render(); });
   $("mix").addEventListener("change", () => { showInputs(); render(); });
   rep.addEventListener("change", onRepChange);
+  variantOptions();
+  $("variant").addEventListener("change", render);
   for (const id of ["binarize", "topk-mode"]) $(id).addEventListener("change", render);
   $("random").addEventListener("change", () => { showInputs(); render(); });
   $("job-error-close").addEventListener("click", () => { $("job-error").hidden = true; });
