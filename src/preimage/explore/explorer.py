@@ -144,9 +144,7 @@ class Explorer:
             raise PreimageError("no image: pick a sample photo or upload one")
         self.images.get(image)  # unknown ids fail here, with the reason
         choice = inv.find_choice(params.get("rep") or "", self.choices)
-        variant = params.get("variant") or None
-        if variant is not None and variant not in choice.variants:
-            raise unknown_name(f"decoder variant of {choice.key}", variant, choice.variants)
+        variant = params.get("variant") or None  # checked where the decoder is built (Models.decoder)
         top_k = _integer(params, "topk", 0, 0, MAX_TOP_K, "top-k")
         if top_k and not choice.classes:
             raise PreimageError(
