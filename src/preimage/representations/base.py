@@ -45,12 +45,14 @@ def check_images(images: torch.Tensor, name: str, min_size: int = 4) -> None:
 class Representation(nn.Module):
     """Base class: an image representation Φ with a known output shape.
 
-    Subclasses set ``name``, implement :meth:`encode` and :meth:`out_shape`.
+    Subclasses set ``name`` and ``kind``, implement :meth:`encode` and :meth:`out_shape`.
     ``differentiable`` says whether gradients w.r.t. the image are meaningful
     (needed by optimisation inversion).
     """
 
     name: str = "representation"
+    # the family (``hog``, ``lbp``, ``sift``, ``cnn``, ...), whatever the cell size or layer the name adds
+    kind: str = "representation"
     differentiable: bool = True
 
     def out_shape(self, image_size: int | tuple[int, int]) -> tuple[int, ...]:

@@ -52,6 +52,8 @@ class LayerTap(Representation):
         torch.Size([2, 64, 16, 16])
     """
 
+    kind = "cnn"
+
     def __init__(
         self,
         model: nn.Module,

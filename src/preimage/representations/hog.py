@@ -400,6 +400,7 @@ class HOG(Representation):
     """
 
     name = "hog"
+    kind = "hog"
 
     def __init__(self, cell_size: int = 8, num_orientations: int = 9, backend: str = "torch") -> None:
         super().__init__()
@@ -455,6 +456,7 @@ class HOGDalalTriggs(Representation):
     """
 
     name = "hog-dt"
+    kind = "hog-dt"
 
     def __init__(self, cell_size: int = 8, cells_per_block: int = 2, num_orientations: int = 9) -> None:
         super().__init__()

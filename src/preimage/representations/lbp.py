@@ -142,6 +142,7 @@ class LBP(Representation):
     """
 
     name = "lbp"
+    kind = "lbp"
     differentiable = False
 
     def __init__(self, cell_size: int = 16, backend: str = "torch") -> None:

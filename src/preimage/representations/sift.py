@@ -125,6 +125,7 @@ class SIFTGrid(Representation):
     """
 
     name = "sift"
+    kind = "sift"
     differentiable = False
 
     def __init__(self, cell_size: int = 4, backend: str = "opencv", seed: int = 0) -> None:

@@ -14,7 +14,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -172,132 +172,202 @@ def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
     return 0.5 * peak * (1.0 + math.cos(math.pi * progress))
 
 
+@dataclass
+class ClassifierRun:
+    """What the stages of one classifier training run share."""
+
+    cfg: ClassifierConfig
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    progress: Progress
+    log: MetricsLog
+    signals: StopSignals = field(default_factory=StopSignals)
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.cfg.out)
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.folder / "checkpoint.pt"
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return count_steps(len(self.train_x), self.cfg.batch_size)
+
+
+@dataclass
+class ClassifierMeter:
+    """One epoch's running sums (a run resumed mid-epoch starts from those its checkpoint saved) and clock."""
+
+    loss: float
+    correct: int
+    seen: int
+    seen_before: int  # images before this process started: not part of its speed
+    started: float = field(default_factory=time.time)
+    last: float = field(default_factory=time.time)  # when the run's wall time was last brought up to date
+
+    @classmethod
+    def resume(cls, sums: dict[str, float]) -> ClassifierMeter:
+        seen = int(sums.get("seen", 0))
+        return cls(float(sums.get("loss", 0.0)), int(sums.get("correct", 0)), seen, seen)
+
+    def running(self) -> dict[str, float]:
+        """The sums a mid-epoch checkpoint saves."""
+        return {"loss": self.loss, "correct": self.correct, "seen": self.seen}
+
+    def images_per_s(self) -> float:
+        return (self.seen - self.seen_before) / max(time.time() - self.started, 1e-9)
+
+
 def train_classifier(
     cfg: ClassifierConfig, resume: bool = False, overwrite: bool = False, strict: bool = False
 ) -> dict[str, Any]:
     """Train (or resume) and export ``<model>.safetensors`` + a model card into ``cfg.out``."""
+    run = build_run(settle_settings(cfg, resume, overwrite), resume, strict)
+    progress = run.progress
+    with run.signals.installed():
+        while progress.epoch < run.cfg.epochs:
+            finish_epoch(run, train_epoch(run))
+            stop = run.cfg.stop_after_epochs
+            if stop is not None and stop <= progress.epoch < run.cfg.epochs:
+                print(f"stopping after epoch {progress.epoch} as asked; continue with --resume", flush=True)
+                return {"stopped_at_epoch": progress.epoch, "history": progress.history}
+        return export_classifier(run.model, run.folder, run.cfg, progress.history, run.val_x, run.val_y)
+
+
+def settle_settings(cfg: ClassifierConfig, resume: bool, overwrite: bool) -> ClassifierConfig:
+    """The run's final settings (model, precision, threads), checked against the checkpoint being resumed,
+    and its folder prepared: before the data is decoded."""
     if cfg.model not in TRAINABLE:
         from preimage.errors import unknown_name
 
         raise unknown_name("trainable model", cfg.model, TRAINABLE)
     cfg = replace(cfg, amp=resolve_amp(cfg.amp))  # "auto": bf16 only on a CPU that has it natively
-    run = Path(cfg.out)
-    ckpt_path = run / "checkpoint.pt"
-    prepare_run(run, resume, overwrite)
-    saved = load_checkpoint(ckpt_path).get("config", {}) if resume else {}
+    folder = Path(cfg.out)
+    prepare_run(folder, resume, overwrite)
+    saved = load_checkpoint(folder / "checkpoint.pt").get("config", {}) if resume else {}
     cfg = replace(cfg, threads=training_threads(cfg.threads, saved.get("threads")))
-    if resume:  # before the data is decoded: differing settings are an error naming them
-        check_resume_config(saved, asdict(cfg), ckpt_path)
-    run.mkdir(parents=True, exist_ok=True)
-    mcfg = get_config(cfg.model)
+    if resume:
+        check_resume_config(saved, asdict(cfg), folder / "checkpoint.pt")
+    folder.mkdir(parents=True, exist_ok=True)
+    return cfg
+
+
+def build_run(cfg: ClassifierConfig, resume: bool, strict: bool) -> ClassifierRun:
+    """Data, network (weight decay on weights, not on biases and norms), optimiser, the resumed progress, log."""
     seed_everything(cfg.seed)
     root = Path(cfg.data)
     train_x, train_y = materialize(str(root / cfg.train_pattern), 64, "center", cfg.limit_train, cfg.cache_dir, strict)
     val_x, val_y = materialize(str(root / cfg.val_pattern), 64, "center", cfg.limit_val, cfg.cache_dir, strict)
-
     model = TRAINABLE[cfg.model][0]()
-    decay: list[torch.nn.Parameter] = []
-    no_decay: list[torch.nn.Parameter] = []
-    for p in model.parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
     opt = torch.optim.SGD(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr,
         momentum=cfg.momentum,
         nesterov=True,
     )
-    steps_per_epoch = count_steps(len(train_x), cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
-    warmup = int(cfg.warmup_epochs * steps_per_epoch)
-    progress = load_training_state(ckpt_path, model, opt, asdict(cfg)) if resume else Progress()
-    epoch, step_in_epoch, wall, history = progress.epoch, progress.step_in_epoch, progress.wall, progress.history
-    write_json(run / "config.json", asdict(cfg))
-    log = MetricsLog(run)
-    log.catch_up(history)
-    use_amp = cfg.amp == "bf16"
-    sums = progress.sums if step_in_epoch else {}
+    checkpoint = Path(cfg.out) / "checkpoint.pt"
+    progress = load_training_state(checkpoint, model, opt, asdict(cfg)) if resume else Progress()
+    write_json(Path(cfg.out) / "config.json", asdict(cfg))
+    log = MetricsLog(cfg.out)
+    log.catch_up(progress.history)
+    return ClassifierRun(cfg, model, opt, train_x, train_y, val_x, val_y, progress, log)
 
-    def save(ep: int, st: int) -> None:
-        running = {"loss": seen_loss, "correct": seen_correct, "seen": seen} if st else {}
-        save_training_state(ckpt_path, model, opt, Progress(ep, st, wall, history, running), asdict(cfg))
 
-    signals = StopSignals()
-    with signals.installed():
-        while epoch < cfg.epochs:
-            model.train()
-            order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-            # a run resumed mid-epoch starts from the sums its checkpoint saved
-            seen_loss, seen_correct, seen = (
-                float(sums.get("loss", 0.0)),
-                int(sums.get("correct", 0)),
-                int(sums.get("seen", 0)),
-            )
-            seen_before, sums = seen, {}  # images before this process: not part of its speed
-            t0, last_ckpt = time.time(), time.time()
-            bar = tqdm(
-                range(step_in_epoch, steps_per_epoch),
-                desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                unit="batch",
-                mininterval=1.0 if sys.stderr.isatty() else 60.0,
-                file=sys.stderr,
-            )
-            for step in bar:
-                gstep = epoch * steps_per_epoch + step
-                for group in opt.param_groups:
-                    group["lr"] = _lr_at(gstep, total_steps, warmup, cfg.lr)
-                idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-                gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + gstep)
-                # dropout draws from the global generator: seed it per step so a resumed run matches exactly
-                torch.manual_seed(cfg.seed * 7_000_003 + gstep)
-                x = normalize(augment(train_x[idx], gen), mcfg.mean, mcfg.std)
-                y = train_y[idx]
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_amp):
-                    logits = model(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                seen_loss += float(loss.detach()) * len(y)
-                check_finite(seen_loss, f"epoch {epoch + 1} step {step + 1}", ckpt_path)
-                if signals.signum is not None:
-                    wall += time.time() - last_ckpt
-                    save(epoch, step + 1)
-                    signals.stop(run)
-                seen_correct += int((logits.argmax(1) == y).sum())
-                seen += len(y)
-                elapsed = time.time() - t0
-                bar.set_postfix(
-                    loss=f"{seen_loss / seen:.3f}",
-                    acc=f"{100 * seen_correct / seen:.1f}",
-                    img_s=f"{(seen - seen_before) / max(elapsed, 1e-9):.0f}",
-                    refresh=False,
-                )
-                if time.time() - last_ckpt > cfg.checkpoint_every_s:
-                    wall += time.time() - last_ckpt
-                    last_ckpt = time.time()
-                    save(epoch, step + 1)
-            wall += time.time() - last_ckpt
-            metrics = evaluate_classifier(model, val_x, val_y, mcfg.mean, mcfg.std)
-            row = {
-                "epoch": epoch + 1,
-                "train_loss": seen_loss / max(seen, 1),
-                "train_acc": 100 * seen_correct / max(seen, 1),
-                "val_top1": metrics["top1"],
-                "val_top5": metrics["top5"],
-                "lr": opt.param_groups[0]["lr"],
-                "wall_s": round(wall, 1),
-                "img_per_s": (seen - seen_before) / max(time.time() - t0, 1e-9),
-            }
-            history.append(row)
-            epoch, step_in_epoch = epoch + 1, 0
-            save(epoch, 0)  # before the log: a kill between the two leaves a row the next start logs
-            log.log(row)
-            print(dumps(row), flush=True)
-            if cfg.stop_after_epochs is not None and epoch >= cfg.stop_after_epochs and epoch < cfg.epochs:
-                print(f"stopping after epoch {epoch} as asked; continue with --resume", flush=True)
-                return {"stopped_at_epoch": epoch, "history": history}
+def save_checkpoint(run: ClassifierRun, step_in_epoch: int, meter: ClassifierMeter | None = None) -> None:
+    """The run's state at ``step_in_epoch`` of its current epoch (0: the epoch's start)."""
+    p = run.progress
+    running = meter.running() if step_in_epoch and meter is not None else {}
+    state = Progress(p.epoch, step_in_epoch, p.wall, p.history, running)
+    save_training_state(run.checkpoint, run.model, run.opt, state, asdict(run.cfg))
 
-        return export_classifier(model, run, cfg, history, val_x, val_y)
+
+def train_step(run: ClassifierRun, meter: ClassifierMeter, order: torch.Tensor, step: int) -> torch.Tensor:
+    """One SGD step on batch ``step`` of the epoch; returns the logits and adds the loss to ``meter``."""
+    cfg, mcfg = run.cfg, get_config(run.cfg.model)
+    gstep = run.progress.epoch * run.steps_per_epoch + step
+    total = run.steps_per_epoch * cfg.epochs
+    for group in run.opt.param_groups:
+        group["lr"] = _lr_at(gstep, total, int(cfg.warmup_epochs * run.steps_per_epoch), cfg.lr)
+    idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + gstep)
+    # dropout draws from the global generator: seed it per step so a resumed run matches exactly
+    torch.manual_seed(cfg.seed * 7_000_003 + gstep)
+    x = normalize(augment(run.train_x[idx], gen), mcfg.mean, mcfg.std)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+        logits = run.model(x)
+    loss = F.cross_entropy(logits.float(), run.train_y[idx], label_smoothing=cfg.label_smoothing)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    run.opt.step()
+    meter.loss += float(loss.detach()) * len(idx)
+    check_finite(meter.loss, f"epoch {run.progress.epoch + 1} step {step + 1}", run.checkpoint)
+    return logits
+
+
+def train_epoch(run: ClassifierRun) -> ClassifierMeter:
+    """One pass over the training images from where the run stands; checkpoints on schedule and on a signal."""
+    cfg, progress = run.cfg, run.progress
+    run.model.train()
+    order = torch.randperm(len(run.train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + progress.epoch))
+    meter = ClassifierMeter.resume(progress.sums if progress.step_in_epoch else {})
+    progress.sums = {}
+    bar = tqdm(
+        range(progress.step_in_epoch, run.steps_per_epoch),
+        desc=f"epoch {progress.epoch + 1}/{cfg.epochs}",
+        unit="batch",
+        mininterval=1.0 if sys.stderr.isatty() else 60.0,
+        file=sys.stderr,
+    )
+    for step in bar:
+        logits = train_step(run, meter, order, step)
+        y = run.train_y[order[step * cfg.batch_size : (step + 1) * cfg.batch_size]]
+        meter.correct += int((logits.argmax(1) == y).sum())
+        meter.seen += len(y)
+        if run.signals.signum is not None:  # the sums saved include this step, where the resumed run starts
+            progress.wall += time.time() - meter.last
+            save_checkpoint(run, step + 1, meter)
+            run.signals.stop(run.folder)
+        bar.set_postfix(
+            loss=f"{meter.loss / meter.seen:.3f}",
+            acc=f"{100 * meter.correct / meter.seen:.1f}",
+            img_s=f"{meter.images_per_s():.0f}",
+            refresh=False,
+        )
+        if time.time() - meter.last > cfg.checkpoint_every_s:
+            progress.wall += time.time() - meter.last
+            meter.last = time.time()
+            save_checkpoint(run, step + 1, meter)
+    progress.wall += time.time() - meter.last
+    return meter
+
+
+def finish_epoch(run: ClassifierRun, meter: ClassifierMeter) -> None:
+    """Validate, checkpoint the epoch's end and log its row."""
+    mcfg, progress = get_config(run.cfg.model), run.progress
+    metrics = evaluate_classifier(run.model, run.val_x, run.val_y, mcfg.mean, mcfg.std)
+    row = {
+        "epoch": progress.epoch + 1,
+        "train_loss": meter.loss / max(meter.seen, 1),
+        "train_acc": 100 * meter.correct / max(meter.seen, 1),
+        "val_top1": metrics["top1"],
+        "val_top5": metrics["top5"],
+        "lr": run.opt.param_groups[0]["lr"],
+        "wall_s": round(progress.wall, 1),
+        "img_per_s": meter.images_per_s(),
+    }
+    progress.history.append(row)
+    progress.epoch, progress.step_in_epoch = progress.epoch + 1, 0
+    save_checkpoint(run, 0)  # before the log: a kill between the two leaves a row the next start logs
+    run.log.log(row)
+    print(dumps(row), flush=True)
 
 
 def schedule_restarts(history: list[dict[str, Any]]) -> list[int]:

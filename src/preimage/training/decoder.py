@@ -24,7 +24,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from preimage.errors import PreimageError
 from preimage.files import dumps, write_json, write_text
 from preimage.inverters.decoders import Decoder
 from preimage.metrics import protocol_errors
-from preimage.representations import canonical_name, create_representation, parse_cell_size
+from preimage.representations import canonical_name, create_representation
 from preimage.representations.base import Representation
 from preimage.representations.cnn import LayerTap
 from preimage.runtime import resolve_amp
@@ -398,16 +398,105 @@ def _lr(step: int, total: int, peak: float, floor: float, warmup: int = 200) -> 
     return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * t))
 
 
+@dataclass
+class DecoderRun:
+    """What the stages of one training run share: its settings, models, data and where it stands."""
+
+    cfg: DecoderConfig
+    device: torch.device
+    rank: int
+    world: int
+    rep: Representation
+    module: Pipeline
+    ddp: torch.nn.Module  # ``module``, wrapped for DDP when there are several processes
+    opt: torch.optim.Optimizer
+    teachers: list[Decoder]
+    train_x: torch.Tensor
+    val_x: torch.Tensor
+    source: torch.Tensor  # the training images codes are computed from (on the device unless codes are slow)
+    stored: CodeStore | None  # codes computed once (see precomputed_codes)
+    slow: bool  # codes computed in DataLoader workers
+    progress: Progress
+    log: MetricsLog | None  # rank 0 only
+    signals: StopSignals = field(default_factory=StopSignals)
+    val_codes: torch.Tensor | None = None  # computed at the first validation, for slow features only
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.cfg.out)
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.folder / "checkpoint.pt"
+
+    @property
+    def output_size(self) -> int:
+        return self.cfg.output_size or self.cfg.size
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return steps_per_epoch(len(self.train_x), self.cfg.batch_size)
+
+
+@dataclass
+class EpochMeter:
+    """One epoch's running sums (a run resumed mid-epoch starts from those its checkpoint saved) and clock.
+
+    The loss is summed on the device and read every few steps: a read per step would stall a GPU.
+    """
+
+    loss_sum: torch.Tensor
+    seen: int  # images of this epoch so far
+    seen_before: int  # images before this process started: not part of its speed
+    gan: dict[str, float]  # sums of the DeePSiM terms
+    started: float = field(default_factory=time.time)
+    last: float = field(default_factory=time.time)  # when the run's wall time was last brought up to date
+
+    @classmethod
+    def resume(cls, sums: dict[str, float], device: torch.device) -> EpochMeter:
+        seen = int(sums.get("seen", 0))
+        loss_sum = torch.full((), float(sums.get("loss_sum", 0.0)), device=device)
+        return cls(loss_sum, seen, seen, {k.removeprefix("gan_"): v for k, v in sums.items() if k.startswith("gan_")})
+
+    def running(self) -> dict[str, float]:
+        """The sums a mid-epoch checkpoint saves."""
+        return {"loss_sum": float(self.loss_sum), "seen": self.seen, **{f"gan_{k}": v for k, v in self.gan.items()}}
+
+    def mean_loss(self) -> torch.Tensor:
+        return self.loss_sum / max(self.seen, 1)
+
+    def images_per_s(self, world: int) -> float:
+        return (self.seen - self.seen_before) * world / max(time.time() - self.started, 1e-9)
+
+
 def train_decoder(
     cfg: DecoderConfig, resume: bool = False, overwrite: bool = False, strict: bool = False
 ) -> dict[str, Any]:
-    cfg = replace(cfg, rep=canonical_name(cfg.rep))  # one name per representation: decoders and teachers match
-    device = resolve_device(cfg.device)
-    cfg = replace(cfg, amp=resolve_amp(cfg.amp, device))  # "auto": bf16 only where it is native
-    rank, world = init_distributed(device)
-    run = Path(cfg.out)
-    ckpt_path = run / "checkpoint.pt"
-    seed_everything(cfg.seed)
+    """Train, validate each epoch, checkpoint and export a decoder (the summary of the shipped weights)."""
+    cfg, device, rank, world = settle_settings(cfg, resume, overwrite)
+    run = build_run(cfg, device, rank, world, resume, strict)
+    progress = run.progress
+    with run.signals.installed():
+        while progress.epoch < cfg.epochs:
+            finish_epoch(run, train_epoch(run))
+            if plateaued(progress.history, cfg.patience):
+                if rank == 0:
+                    print(
+                        f"validation error flat for {cfg.patience} epochs: stopping after epoch {progress.epoch}",
+                        flush=True,
+                    )
+                break
+            if cfg.stop_after_epochs is not None and cfg.stop_after_epochs <= progress.epoch < cfg.epochs:
+                if rank == 0:
+                    print(f"stopping after epoch {progress.epoch} as asked; continue with --resume", flush=True)
+                return {"stopped_at_epoch": progress.epoch, "history": progress.history}
+        if rank != 0:
+            return {"rank": rank}
+        return export_decoder(run.module.shipped_decoder(), run.rep, cfg, progress.history, strict)
+
+
+def check_settings(cfg: DecoderConfig, world: int) -> None:
+    """The settings' own consistency, checked before anything is loaded."""
     if cfg.batch_size % world:
         raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
     if not 0 <= cfg.crop_pad < cfg.size:
@@ -416,31 +505,40 @@ def train_decoder(
         raise PreimageError(
             "--shift-cells shifts codes stored once: use it with --crop-pad 0, a fixed encoder and no --teacher"
         )
-    out_size = cfg.output_size or cfg.size
-    if out_size > cfg.size:
+    if (cfg.output_size or cfg.size) > cfg.size:
         raise PreimageError(
-            f"--output-size {out_size} is larger than --size {cfg.size}: a decoder predicts the input image "
+            f"--output-size {cfg.output_size} is larger than --size {cfg.size}: a decoder predicts the input image "
             "or a downsampled one; pass --output-size <= --size"
         )
-    if rank == 0:  # after the settings' own checks, before any model, teacher or data is loaded
-        prepare_run(run, resume, overwrite)
-    saved = load_checkpoint(ckpt_path).get("config", {}) if resume else {}
+
+
+def settle_settings(cfg: DecoderConfig, resume: bool, overwrite: bool) -> tuple[DecoderConfig, torch.device, int, int]:
+    """The run's final settings (canonical names, device, precision, threads), checked against each other
+    and against the checkpoint being resumed, and its folder prepared: before any model or data loads."""
+    cfg = replace(cfg, rep=canonical_name(cfg.rep))  # one name per representation: decoders and teachers match
+    device = resolve_device(cfg.device)
+    cfg = replace(cfg, amp=resolve_amp(cfg.amp, device))  # "auto": bf16 only where it is native
+    rank, world = init_distributed(device)
+    seed_everything(cfg.seed)
+    check_settings(cfg, world)
+    folder = Path(cfg.out)
+    if rank == 0:
+        prepare_run(folder, resume, overwrite)
+    saved = load_checkpoint(folder / "checkpoint.pt").get("config", {}) if resume else {}
     cfg = replace(cfg, threads=training_threads(cfg.threads, saved.get("threads")))
     if rank == 0:
         if resume:  # differing settings are an error naming them, before minutes of data loading
-            check_resume_config(saved, asdict(cfg), ckpt_path)
-        run.mkdir(parents=True, exist_ok=True)
-    rep = make_encoder(cfg.rep, cfg.finetune_encoder, cfg.encoder_weights).to(device)
-    if cfg.shift_cells and not stores_codes(cfg, rep):  # before minutes of data loading
-        raise PreimageError(
-            f"--shift-cells needs codes stored once (hog, lbp, sift with --crop-pad 0); {cfg.rep}'s are "
-            "computed per batch: use --crop-pad for its translations"
-        )
-    code_shape = tuple(rep.out_shape(cfg.size))
+            check_resume_config(saved, asdict(cfg), folder / "checkpoint.pt")
+        folder.mkdir(parents=True, exist_ok=True)
+    return cfg, device, rank, world
+
+
+def build_decoder(cfg: DecoderConfig, code_shape: tuple[int, ...], encoder_sha256: str | None, rank: int) -> Decoder:
+    """A fresh decoder for ``code_shape``, or one started from ``cfg.init_decoder``'s weights."""
     decoder = Decoder(
         cfg.rep,
         code_shape,
-        out_size,
+        cfg.output_size or cfg.size,
         cfg.width,
         cfg.hidden,
         cfg.blocks,
@@ -450,7 +548,7 @@ def train_decoder(
         input_size=cfg.size,
         upsample=cfg.upsample,
     )
-    if cfg.init_decoder and not resume:
+    if cfg.init_decoder:
         start = Decoder.from_file(cfg.init_decoder)
         copied = grow_from(decoder, start, cfg.init_decoder)
         if rank == 0 and copied < len(decoder.state_dict()):
@@ -461,192 +559,237 @@ def train_decoder(
                 f"fresh: {', '.join(fresh)}",
                 flush=True,
             )
-    decoder.encoder_sha256 = getattr(rep, "weights_sha256", None)
+    decoder.encoder_sha256 = encoder_sha256
     decoder.code_transform = cfg.code_transform
-    decoder.to(device)
+    return decoder
+
+
+def build_models(
+    cfg: DecoderConfig, device: torch.device, world: int, rank: int, resume: bool
+) -> tuple[Representation, Pipeline, torch.optim.Optimizer]:
+    """Encoder, decoder (and DeePSiM's discriminator) and their optimiser; each refusal is one line."""
+    rep = make_encoder(cfg.rep, cfg.finetune_encoder, cfg.encoder_weights).to(device)
+    if cfg.shift_cells and not stores_codes(cfg, rep):  # before minutes of data loading
+        raise PreimageError(
+            f"--shift-cells needs codes stored once (hog, lbp, sift with --crop-pad 0); {cfg.rep}'s are "
+            "computed per batch: use --crop-pad for its translations"
+        )
+    code_shape = tuple(rep.out_shape(cfg.size))
+    start = cfg if not resume else replace(cfg, init_decoder=None)  # a resumed run has its own weights
+    decoder = build_decoder(start, code_shape, getattr(rep, "weights_sha256", None), rank).to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    params: list[dict[str, Any]] = [{"params": decoder.parameters(), "lr": cfg.lr, "peak": cfg.lr}]
+    groups: list[dict[str, Any]] = [{"params": decoder.parameters(), "lr": cfg.lr, "peak": cfg.lr}]
     if cfg.finetune_encoder:
-        params.append(
-            {"params": [p for p in rep.parameters() if p.requires_grad], "lr": cfg.encoder_lr, "peak": cfg.encoder_lr}
-        )
+        tuned = [p for p in rep.parameters() if p.requires_grad]
+        groups.append({"params": tuned, "lr": cfg.encoder_lr, "peak": cfg.encoder_lr})
     objective = make_objective(cfg, code_shape, world)
     if objective is not None:
-        params.append({"params": objective.discriminator.parameters(), "lr": cfg.lr, "peak": cfg.lr})
+        groups.append({"params": objective.discriminator.parameters(), "lr": cfg.lr, "peak": cfg.lr})
     module = Pipeline(rep, decoder, cfg.finetune_encoder, cfg.amp == "bf16", cfg.ema, objective).to(device)
-    teachers = load_teachers(cfg, code_shape, device)
-    # the data last: a bad model, teacher or device is a one-line error before minutes of JPEG decoding
+    return rep, module, torch.optim.Adam(groups, betas=(0.9, 0.999))
+
+
+def build_run(
+    cfg: DecoderConfig, device: torch.device, rank: int, world: int, resume: bool, strict: bool
+) -> DecoderRun:
+    """Models, teachers, data (last: a bad model or device is a one-line error before minutes of JPEG
+    decoding), the resumed progress, the log and the codes stored once."""
+    rep, module, opt = build_models(cfg, device, world, rank, resume)
+    teachers = load_teachers(cfg, tuple(rep.out_shape(cfg.size)), device)
     root = Path(cfg.data)
     train_x, _ = materialize(str(root / cfg.train_pattern), cfg.size, "center", cfg.limit_train, cfg.cache_dir, strict)
     val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", cfg.limit_val, cfg.cache_dir, strict)
-    opt = torch.optim.Adam(params, betas=(0.9, 0.999))
-    n_steps = steps_per_epoch(len(train_x), cfg.batch_size)
-    total = n_steps * cfg.epochs
-    progress = load_training_state(ckpt_path, module, opt, asdict(cfg)) if resume else Progress()
-    epoch, step_in_epoch, wall, history = progress.epoch, progress.step_in_epoch, progress.wall, progress.history
+    checkpoint = Path(cfg.out) / "checkpoint.pt"
+    progress = load_training_state(checkpoint, module, opt, asdict(cfg)) if resume else Progress()
     ddp: torch.nn.Module = module
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(
             module, device_ids=[device.index] if device.type == "cuda" else None
         )
-    log = MetricsLog(run) if rank == 0 else None
-    if rank == 0:
-        write_json(run / "config.json", asdict(cfg))
-        assert log is not None
-        log.catch_up(history)
-    sums = progress.sums if step_in_epoch else {}
-
-    def save(ep: int, st: int) -> None:
-        if rank == 0:
-            running = (
-                {"loss_sum": float(loss_sum), "seen": seen, **{f"gan_{k}": v for k, v in gan.items()}} if st else {}
-            )
-            save_training_state(ckpt_path, module, opt, Progress(ep, st, wall, history, running), asdict(cfg))
-
-    signals = StopSignals()
-
-    def check_loss(where: str) -> None:  # the epoch's running mean: a NaN or a divergence stops before a save
-        check_finite(loss_sum / max(seen, 1), where, ckpt_path, DIVERGED_MSE)
-
+    log = MetricsLog(cfg.out) if rank == 0 else None
+    if log is not None:
+        write_json(Path(cfg.out) / "config.json", asdict(cfg))
+        log.catch_up(progress.history)
     # non-differentiable, non-torch features (SIFT) are computed in worker processes
-    slow = not getattr(rep, "differentiable", True) and parse_cell_size(cfg.rep)[0] == "sift"
-    workers = cfg.workers if slow else 0
+    slow = not getattr(rep, "differentiable", True) and rep.kind == "sift"
     # fast codes are computed where the decoder runs, so the images go there once (1.2 GB for Tiny-ImageNet)
     source = train_x if slow else train_x.to(device)
     stored = precomputed_codes(cfg, rep, source, rank)
-    if stored is not None:
-        workers = 0
-        slow = False
-    val_codes: torch.Tensor | None = None  # computed at the first validation, for slow features only
-    with signals.installed():
-        while epoch < cfg.epochs:
-            decoder.train()
-            order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-            batches = Batches(
-                source,
-                order,
-                cfg.batch_size,
-                epoch * n_steps,
-                cfg.seed,
-                rank,
-                world,
-                rep if slow else None,
-                cfg.crop_pad,
-                stored,
-                cfg.shift_cells,
-            )
-            loader = torch.utils.data.DataLoader(
-                batches,
-                batch_size=None,
-                num_workers=workers,
-                sampler=list(range(step_in_epoch, n_steps)),
-                pin_memory=slow and device.type == "cuda",
-            )
-            # the loss is summed on the device and read every few steps: a read per step would stall a GPU;
-            # a run resumed mid-epoch starts from the sums its checkpoint saved
-            seen, t0, last = int(sums.get("seen", 0)), time.time(), time.time()
-            seen_before = seen  # images before this process: not part of its speed
-            loss_sum = torch.full((), float(sums.get("loss_sum", 0.0)), device=device)
-            gan = {k.removeprefix("gan_"): v for k, v in sums.items() if k.startswith("gan_")}  # DeePSiM terms
-            sums = {}
-            bar = tqdm(
-                range(step_in_epoch, n_steps),
-                desc=f"{cfg.rep} epoch {epoch + 1}/{cfg.epochs}",
-                unit="batch",
-                disable=rank != 0,
-                mininterval=1.0 if sys.stderr.isatty() else 60.0,
-            )
-            for step, (x, codes, valid) in zip(bar, loader, strict=True):
-                gstep = epoch * n_steps + step
-                x = x.to(device, non_blocking=True)
-                codes = codes.to(device, non_blocking=True) if codes is not None else None
-                for group in opt.param_groups:
-                    group["lr"] = _lr(
-                        gstep, total, group["peak"], cfg.min_lr * group["peak"] / cfg.lr, cfg.warmup_steps
-                    )
-                # the paper's targets: the input downsampled to the output size (antialiased bilinear)
-                target = x if out_size == cfg.size else resize(x, out_size)
-                if teachers:
-                    with torch.no_grad():
-                        if codes is None:
-                            codes = rep(x)
-                        target = torch.stack([t(codes) for t in teachers]).mean(0)
-                if module.deepsim is not None:
-                    d_codes = codes if codes is not None or not cfg.deepsim_conditional else rep(x).detach()
-                    loss, parts = deepsim_step(module.deepsim, opt, ddp(x, codes), target, d_codes)
-                    for key, value in parts.items():
-                        gan[key] = gan.get(key, 0.0) + value * len(x)
-                else:
-                    if valid is None:
-                        loss = F.mse_loss(ddp(x, codes), target)
-                    else:  # shifted: only output pixels whose whole antialiasing footprint came from the image
-                        keep = (resize(valid.to(device), out_size) > 0.999).to(target.dtype)
-                        err = (ddp(x, codes).float() - target) ** 2 * keep
-                        loss = err.sum() / (keep.sum() * target.shape[1]).clamp(min=1)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                module.update_ema()
-                loss_sum += loss.detach() * len(x)
-                seen += len(x)
-                # a NaN stays in the sum: read it every step on a CPU (free), every 50 on a GPU (a sync)
-                if device.type == "cpu" or step % 50 == 0:
-                    check_loss(f"epoch {epoch + 1} step {step + 1}")
-                if signals.signum is not None:
-                    check_loss(f"epoch {epoch + 1} step {step + 1}")
-                    wall += time.time() - last
-                    save(epoch, step + 1)
-                    signals.stop(run)
-                if step % 50 == 0:
-                    bar.set_postfix(
-                        mse=f"{float(loss_sum) / seen:.4f}",
-                        img_s=f"{(seen - seen_before) * world / max(time.time() - t0, 1e-9):.0f}",
-                        refresh=False,
-                    )
-                if time.time() - last > cfg.checkpoint_every_s:
-                    check_loss(f"epoch {epoch + 1} step {step + 1}")
-                    wall += time.time() - last
-                    last = time.time()
-                    save(epoch, step + 1)
-            wall += time.time() - last
-            check_loss(f"the end of epoch {epoch + 1}")
-            if rank == 0:
-                if val_codes is None:
-                    val_codes = slow_codes(rep, val_x)
-                val = evaluate_decoder(module.shipped_decoder(), rep, val_x, codes=val_codes)
-                row = {
-                    "epoch": epoch + 1,
-                    "train_mse": float(loss_sum) / max(seen, 1),
-                    "val_normalized_error": val["normalized_error"],
-                    **(
-                        {"val_raw_weights": evaluate_decoder(decoder, rep, val_x, codes=val_codes)["normalized_error"]}
-                        if cfg.ema
-                        else {}
-                    ),
-                    **{f"train_{k}": v / max(seen, 1) for k, v in gan.items()},
-                    "lr": opt.param_groups[0]["lr"],
-                    "wall_s": round(wall, 1),
-                    "img_per_s": (seen - seen_before) * world / max(time.time() - t0, 1e-9),
-                }
-                history.append(row)
-            epoch, step_in_epoch = epoch + 1, 0
-            save(epoch, 0)  # before the log: a kill between the two leaves a row the next start logs
-            if rank == 0:
-                assert log is not None
-                log.log(history[-1])
-                print(dumps(history[-1]), flush=True)
-            if plateaued(history, cfg.patience):
-                if rank == 0:
-                    print(f"validation error flat for {cfg.patience} epochs: stopping after epoch {epoch}", flush=True)
-                break
-            if cfg.stop_after_epochs is not None and cfg.stop_after_epochs <= epoch < cfg.epochs:
-                if rank == 0:
-                    print(f"stopping after epoch {epoch} as asked; continue with --resume", flush=True)
-                return {"stopped_at_epoch": epoch, "history": history}
-        if rank != 0:
-            return {"rank": rank}
-        return export_decoder(module.shipped_decoder(), rep, cfg, history, strict)
+    return DecoderRun(
+        cfg,
+        device,
+        rank,
+        world,
+        rep,
+        module,
+        ddp,
+        opt,
+        teachers,
+        train_x,
+        val_x,
+        source,
+        stored,
+        slow and stored is None,
+        progress,
+        log,
+    )
+
+
+def epoch_batches(run: DecoderRun) -> torch.utils.data.DataLoader[Batch]:
+    """The batches of the current epoch from where it stands, in the seeded order every rank shares."""
+    cfg, epoch = run.cfg, run.progress.epoch
+    order = torch.randperm(len(run.train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+    batches = Batches(
+        run.source,
+        order,
+        cfg.batch_size,
+        epoch * run.steps_per_epoch,
+        cfg.seed,
+        run.rank,
+        run.world,
+        run.rep if run.slow else None,
+        cfg.crop_pad,
+        run.stored,
+        cfg.shift_cells,
+    )
+    return torch.utils.data.DataLoader(
+        batches,
+        batch_size=None,
+        num_workers=cfg.workers if run.slow else 0,
+        sampler=list(range(run.progress.step_in_epoch, run.steps_per_epoch)),
+        pin_memory=run.slow and run.device.type == "cuda",
+    )
+
+
+def train_step(
+    run: DecoderRun,
+    meter: EpochMeter,
+    step: int,
+    x: torch.Tensor,
+    codes: torch.Tensor | None,
+    valid: torch.Tensor | None,
+) -> torch.Tensor:
+    """One optimiser step at global ``step`` on a batch; returns its loss."""
+    cfg, module = run.cfg, run.module
+    x = x.to(run.device, non_blocking=True)
+    codes = codes.to(run.device, non_blocking=True) if codes is not None else None
+    total = run.steps_per_epoch * cfg.epochs
+    for group in run.opt.param_groups:
+        group["lr"] = _lr(step, total, group["peak"], cfg.min_lr * group["peak"] / cfg.lr, cfg.warmup_steps)
+    # the paper's targets: the input downsampled to the output size (antialiased bilinear)
+    target = x if run.output_size == cfg.size else resize(x, run.output_size)
+    if run.teachers:
+        with torch.no_grad():
+            codes = run.rep(x) if codes is None else codes
+            target = torch.stack([t(codes) for t in run.teachers]).mean(0)
+    if module.deepsim is not None:
+        d_codes = codes if codes is not None or not cfg.deepsim_conditional else run.rep(x).detach()
+        loss, parts = deepsim_step(module.deepsim, run.opt, run.ddp(x, codes), target, d_codes)
+        for key, value in parts.items():
+            meter.gan[key] = meter.gan.get(key, 0.0) + value * len(x)
+    else:
+        if valid is None:
+            loss = F.mse_loss(run.ddp(x, codes), target)
+        else:  # shifted: only output pixels whose whole antialiasing footprint came from the image
+            keep = (resize(valid.to(run.device), run.output_size) > 0.999).to(target.dtype)
+            err = (run.ddp(x, codes).float() - target) ** 2 * keep
+            loss = err.sum() / (keep.sum() * target.shape[1]).clamp(min=1)
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
+    module.update_ema()
+    return loss.detach()
+
+
+def save_checkpoint(run: DecoderRun, step_in_epoch: int, meter: EpochMeter | None = None) -> None:
+    """The run's state at ``step_in_epoch`` of its current epoch (0: the epoch's start), from rank 0."""
+    if run.rank != 0:
+        return
+    p = run.progress
+    running = meter.running() if step_in_epoch and meter is not None else {}
+    state = Progress(p.epoch, step_in_epoch, p.wall, p.history, running)
+    save_training_state(run.checkpoint, run.module, run.opt, state, asdict(run.cfg))
+
+
+def check_loss(run: DecoderRun, meter: EpochMeter, where: str) -> None:
+    """The epoch's running mean: a NaN or a divergence stops the run before a checkpoint could save it."""
+    check_finite(meter.mean_loss(), where, run.checkpoint, DIVERGED_MSE)
+
+
+def train_epoch(run: DecoderRun) -> EpochMeter:
+    """One pass over the training images from where the run stands; checkpoints on schedule and on a signal."""
+    cfg, progress = run.cfg, run.progress
+    run.module.decoder.train()
+    loader = epoch_batches(run)
+    meter = EpochMeter.resume(progress.sums if progress.step_in_epoch else {}, run.device)
+    progress.sums = {}
+    bar = tqdm(
+        range(progress.step_in_epoch, run.steps_per_epoch),
+        desc=f"{cfg.rep} epoch {progress.epoch + 1}/{cfg.epochs}",
+        unit="batch",
+        disable=run.rank != 0,
+        mininterval=1.0 if sys.stderr.isatty() else 60.0,
+    )
+    for step, (x, codes, valid) in zip(bar, loader, strict=True):
+        meter.loss_sum += train_step(run, meter, progress.epoch * run.steps_per_epoch + step, x, codes, valid) * len(x)
+        meter.seen += len(x)
+        where = f"epoch {progress.epoch + 1} step {step + 1}"
+        # a NaN stays in the sum: read it every step on a CPU (free), every 50 on a GPU (a sync)
+        if run.device.type == "cpu" or step % 50 == 0:
+            check_loss(run, meter, where)
+        if run.signals.signum is not None:
+            check_loss(run, meter, where)
+            progress.wall += time.time() - meter.last
+            save_checkpoint(run, step + 1, meter)
+            run.signals.stop(run.folder)
+        if step % 50 == 0:
+            loss = float(meter.mean_loss())
+            bar.set_postfix(mse=f"{loss:.4f}", img_s=f"{meter.images_per_s(run.world):.0f}", refresh=False)
+        if time.time() - meter.last > cfg.checkpoint_every_s:
+            check_loss(run, meter, where)
+            progress.wall += time.time() - meter.last
+            meter.last = time.time()
+            save_checkpoint(run, step + 1, meter)
+    progress.wall += time.time() - meter.last
+    check_loss(run, meter, f"the end of epoch {progress.epoch + 1}")
+    return meter
+
+
+def finish_epoch(run: DecoderRun, meter: EpochMeter) -> None:
+    """Validate the epoch's weights, checkpoint the epoch's end and log its row."""
+    progress = run.progress
+    if run.rank == 0:
+        if run.val_codes is None:
+            run.val_codes = slow_codes(run.rep, run.val_x)
+        progress.history.append(epoch_row(run, meter))
+    progress.epoch, progress.step_in_epoch = progress.epoch + 1, 0
+    save_checkpoint(run, 0)  # before the log: a kill between the two leaves a row the next start logs
+    if run.log is not None:
+        run.log.log(progress.history[-1])
+        print(dumps(progress.history[-1]), flush=True)
+
+
+def epoch_row(run: DecoderRun, meter: EpochMeter) -> dict[str, Any]:
+    """The learning curve's row of the epoch just trained: validation error and the epoch's means."""
+    module, val_x, codes = run.module, run.val_x, run.val_codes
+    val = evaluate_decoder(module.shipped_decoder(), run.rep, val_x, codes=codes)
+    row = {
+        "epoch": run.progress.epoch + 1,
+        "train_mse": float(meter.mean_loss()),
+        "val_normalized_error": val["normalized_error"],
+    }
+    if run.cfg.ema:
+        row["val_raw_weights"] = evaluate_decoder(module.decoder, run.rep, val_x, codes=codes)["normalized_error"]
+    row.update({f"train_{k}": v / max(meter.seen, 1) for k, v in meter.gan.items()})
+    row.update(
+        {
+            "lr": run.opt.param_groups[0]["lr"],
+            "wall_s": round(run.progress.wall, 1),
+            "img_per_s": meter.images_per_s(run.world),
+        }
+    )
+    return row
 
 
 def plateaued(history: list[dict[str, Any]], patience: int) -> bool:
