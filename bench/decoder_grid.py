@@ -92,7 +92,7 @@ def main() -> None:
         row["upsample"] = dec.upsample
         result[name] = row
     # the yardstick: the same images downsampled to each reconstruction size, which have no grid
-    for size, out in sorted({(d.input_size, d.image_size) for d in decoders.values()}):
+    for size, out in sorted({(d.input_size, d.output_size) for d in decoders.values()}):
         result[f"inputs at {out}px (from {size}px)"] = {k: peaks(resize(v, out)) for k, v in sets[size].items()}
     # one line per decoder: the JSON stays readable with its lists of peaks
     print("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in result.items()) + "\n}")

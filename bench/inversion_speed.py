@@ -39,7 +39,7 @@ import torch
 
 from preimage import zoo
 from preimage.data import iter_images, resize
-from preimage.inverters.decoders import Decoder
+from preimage.inverters.decoders import Decoder, DecoderArch
 from preimage.inverters.optimize import invert_optimize
 from preimage.metrics import mean_pairwise_distance, per_image_normalized_error
 from preimage.representations import create_representation
@@ -92,10 +92,10 @@ def main() -> None:
         "shipped" if shipped else "random init (speed only)": (
             Decoder.from_pretrained(args.rep, size=size)
             if shipped
-            else Decoder(args.rep, tuple(codes.shape[1:]), out_size, input_size=size).eval()
+            else Decoder(DecoderArch(args.rep, tuple(codes.shape[1:]), out_size, input_size=size)).eval()
         )
     }
-    out_size = args.output_size or next(iter(decoders.values())).image_size
+    out_size = args.output_size or next(iter(decoders.values())).output_size
     target = resize(images, out_size)
     scale = mean_pairwise_distance(target)
 

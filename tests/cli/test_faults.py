@@ -58,9 +58,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (bad / "b.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
     _png(root / "huge20000.png", (20000, 20000), "1")
     _png(root / "huge13000.png", (13000, 13000), "1")
-    from preimage.inverters.decoders import Decoder
+    from preimage.inverters.decoders import Decoder, DecoderArch
 
-    dec = Decoder("hog", (31, 8, 8), 64, width=4)
+    dec = Decoder(DecoderArch("hog", (31, 8, 8), 64, width=4))
     state = {k: v.contiguous() for k, v in dec.state_dict().items()}
     meta = {"config": __import__("json").dumps(dec.config())}
     first = next(iter(state))

@@ -173,10 +173,10 @@ def _constant_decoder(path: Path, rep: str, code_shape: tuple[int, ...], value: 
     """A decoder file whose output is ``value`` everywhere: zero head weights, the head's bias ``value``."""
     import torch
 
-    from preimage.inverters.decoders import Decoder
+    from preimage.inverters.decoders import Decoder, DecoderArch
     from preimage.training.common import export_safetensors
 
-    dec = Decoder(rep, code_shape, 64, width=4)
+    dec = Decoder(DecoderArch(rep, code_shape, 64, width=4))
     torch.nn.init.zeros_(dec.net.head.weight)
     torch.nn.init.constant_(dec.net.head.bias, value)
     return export_safetensors(dec.state_dict(), path, fp16=False, metadata={"config": json.dumps(dec.config())})

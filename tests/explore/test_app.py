@@ -354,7 +354,7 @@ def test_a_224px_decoder_in_the_zoo_is_offered_and_decodes_to_64px(monkeypatch: 
 
     from preimage.explore import create_app
     from preimage.explore import inverters as inv
-    from preimage.inverters.decoders import Decoder
+    from preimage.inverters.decoders import Decoder, DecoderArch
 
     shipped = inv.rep_choices()
     monkeypatch.setattr(inv, "rep_choices", lambda: [*shipped, inv.RepChoice("hog", 224)])
@@ -363,7 +363,7 @@ def test_a_224px_decoder_in_the_zoo_is_offered_and_decodes_to_64px(monkeypatch: 
     def from_pretrained(rep: str, variant: str | None = None, size: int = 64) -> Decoder:
         if size == 224:  # an untrained decoder of the 224-px protocol's shapes: HOG cells of 8 px -> 28x28
             torch.manual_seed(0)
-            return Decoder("hog", (31, 28, 28), image_size=64, width=8, input_size=224).eval()
+            return Decoder(DecoderArch("hog", (31, 28, 28), output_size=64, width=8, input_size=224)).eval()
         return real(rep, variant, size)
 
     monkeypatch.setattr(Decoder, "from_pretrained", from_pretrained)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from preimage.errors import PreimageError
-from preimage.inverters.decoders import Decoder, SpatialDecoder, build_decoder
+from preimage.inverters.decoders import Decoder, DecoderArch, SpatialDecoder, build_decoder
 
 
 def test_shuffle_head_is_a_sub_pixel_convolution() -> None:
@@ -57,12 +57,12 @@ def test_vector_codes_reject_shuffle() -> None:
 def test_shuffle_decoder_round_trips_through_safetensors(tmp_path: Path) -> None:
     from preimage.training.common import export_safetensors
 
-    dec = Decoder("hog", (31, 8, 8), 64, width=8, stage_blocks=1, shuffle=4).eval()
+    dec = Decoder(DecoderArch("hog", (31, 8, 8), 64, width=8, stage_blocks=1, shuffle=4)).eval()
     path = export_safetensors(
         dec.state_dict(), tmp_path / "d.safetensors", fp16=False, metadata={"config": json.dumps(dec.config())}
     )
     again = Decoder.from_file(path)
-    assert again.shuffle == 4 and again.config() == dec.config()
+    assert again.arch.shuffle == 4 and again.config() == dec.config()
     codes = torch.rand(2, 31, 8, 8)
     torch.testing.assert_close(again(codes), dec(codes))
 
@@ -70,14 +70,14 @@ def test_shuffle_decoder_round_trips_through_safetensors(tmp_path: Path) -> None
 def test_old_weights_without_shuffle_in_their_config_load_as_up_convolutions(tmp_path: Path) -> None:
     from preimage.training.common import export_safetensors
 
-    dec = Decoder("hog", (31, 8, 8), 64, width=8).eval()
+    dec = Decoder(DecoderArch("hog", (31, 8, 8), 64, width=8)).eval()
     config = dec.config()
     del config["shuffle"], config["upsample"]  # weights exported before the options existed
     path = export_safetensors(
         dec.state_dict(), tmp_path / "d.safetensors", fp16=False, metadata={"config": json.dumps(config)}
     )
     old = Decoder.from_file(path)
-    assert old.shuffle == 1 and old.upsample == "transposed"
+    assert old.arch.shuffle == 1 and old.arch.upsample == "transposed"
 
 
 def test_resize_convolutions_keep_a_flat_map_flat_where_up_convolutions_paint_a_grid() -> None:
@@ -99,7 +99,9 @@ def test_resize_convolutions_keep_a_flat_map_flat_where_up_convolutions_paint_a_
 def test_bilinear_decoder_shapes_and_round_trip(tmp_path: Path, code_shape: tuple[int, ...], input_size: int) -> None:
     from preimage.training.common import export_safetensors
 
-    dec = Decoder("hog", code_shape, 64, width=8, shuffle=2, input_size=input_size, upsample="bilinear").eval()
+    dec = Decoder(
+        DecoderArch("hog", code_shape, 64, width=8, shuffle=2, input_size=input_size, upsample="bilinear")
+    ).eval()
     codes = torch.rand(2, *code_shape)
     assert dec(codes).shape == (2, 3, 64, 64)
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in dec.modules())
@@ -107,7 +109,7 @@ def test_bilinear_decoder_shapes_and_round_trip(tmp_path: Path, code_shape: tupl
         dec.state_dict(), tmp_path / "d.safetensors", fp16=False, metadata={"config": json.dumps(dec.config())}
     )
     again = Decoder.from_file(path)
-    assert again.upsample == "bilinear" and again.config() == dec.config()
+    assert again.arch.upsample == "bilinear" and again.config() == dec.config()
     torch.testing.assert_close(again(codes), dec(codes))
 
 

@@ -31,7 +31,7 @@ def test_shipped_decoder_loads_and_has_a_card(path: Path) -> None:
     dec = Decoder.from_file(path)
     assert path.with_suffix(".md").is_file()
     out = dec(torch.rand(2, *dec.code_shape))
-    assert out.shape == (2, 3, dec.image_size, dec.image_size) and out.min() >= 0 and out.max() <= 1
+    assert out.shape == (2, 3, dec.output_size, dec.output_size) and out.min() >= 0 and out.max() <= 1
     # found again by what it inverts: the representation and the size of the image it sees
     assert Decoder.from_pretrained(dec.rep, size=dec.input_size).code_shape == dec.code_shape
 

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from preimage.errors import PreimageError
-from preimage.inverters.decoders import Decoder, build_decoder
+from preimage.inverters.decoders import Decoder, DecoderArch, build_decoder
 from preimage.training.decoder import DecoderConfig, train_decoder
 from tests.conftest import make_tiny_dataset
 
@@ -26,7 +26,7 @@ def test_every_code_shape_decodes_to_64x64(shape: tuple[int, ...]) -> None:
 
 
 def test_decoder_checks_its_input() -> None:
-    dec = Decoder("hog", (31, 8, 8), 64, 8).eval()
+    dec = Decoder(DecoderArch("hog", (31, 8, 8), 64, 8)).eval()
     with pytest.raises(PreimageError, match=r"expects codes of shape \(31, 8, 8\)"):
         dec(torch.rand(1, 31, 4, 4))
     with pytest.raises(PreimageError, match="NaN"):
@@ -203,7 +203,7 @@ def test_fp16_checkpoint_resumes(data: Path, tmp_path: Path) -> None:
 def test_residual_trunk_decoder_round_trips_through_safetensors(tmp_path: Path) -> None:
     from preimage.training.common import export_safetensors
 
-    dec = Decoder("lbp", (58, 4, 4), 64, width=8, blocks=2, top=48).eval()
+    dec = Decoder(DecoderArch("lbp", (58, 4, 4), 64, width=8, blocks=2, top=48)).eval()
     assert len(dec.net.blocks) == 2 and dec.net.stem[0][0].out_channels == 48
     path = export_safetensors(
         dec.state_dict(), tmp_path / "d.safetensors", fp16=False, metadata={"config": json.dumps(dec.config())}
@@ -271,7 +271,7 @@ def test_bf16_inference_is_autocast_and_follows_weight_changes() -> None:
     0.1 in the last bias, 25x that tolerance, so every comparison below can fail.
     """
     torch.manual_seed(0)
-    dec = Decoder("hog", (31, 8, 8), 64, width=8, stage_blocks=1).eval()
+    dec = Decoder(DecoderArch("hog", (31, 8, 8), 64, width=8, stage_blocks=1)).eval()
     dec.precision = "bf16"
     codes = torch.rand(4, 31, 8, 8)
     one_step = 2.0**-8
@@ -289,7 +289,7 @@ def test_bf16_inference_is_autocast_and_follows_weight_changes() -> None:
         dec.net.head.bias += 0.1  # an in-place update, as an optimiser step makes
         assert (dec(codes) - before).abs().max() > 10 * one_step  # the change is visible above the tolerance
         assert_matches()
-        other = Decoder("hog", (31, 8, 8), 64, width=8, stage_blocks=1)
+        other = Decoder(DecoderArch("hog", (31, 8, 8), 64, width=8, stage_blocks=1))
         dec.load_state_dict(other.state_dict())
         assert_matches()
         dec.net.head.bias.data += 0.1  # bumps no version: refresh() is the documented way
@@ -303,10 +303,10 @@ def test_growing_stage_blocks_preserves_the_function_then_trains(tmp_path: Path)
     from preimage.training.decoder import grow_from
 
     torch.manual_seed(0)
-    small = Decoder("hog", (31, 8, 8), 64, width=8).eval()
+    small = Decoder(DecoderArch("hog", (31, 8, 8), 64, width=8)).eval()
     for p in small.parameters():  # not the initial weights: any trained function must survive growth
         p.data.normal_(0, 0.05)
-    grown = Decoder("hog", (31, 8, 8), 64, width=8, stage_blocks=2).eval()
+    grown = Decoder(DecoderArch("hog", (31, 8, 8), 64, width=8, stage_blocks=2)).eval()
     grow_from(grown, small, "small")
     # one block pair at 16x16 and at 32x32, none at the 64x64 output stage
     assert [len(s) for s in grown.net.stage_blocks] == [2, 2, 0]
@@ -319,14 +319,14 @@ def test_growing_stage_blocks_preserves_the_function_then_trains(tmp_path: Path)
     grown(codes).square().mean().backward()
     assert grown.net.stage_blocks[0][0].body[1].weight.grad.abs().sum() > 0
     with pytest.raises(PreimageError, match="may differ"):
-        grow_from(Decoder("hog", (31, 8, 8), 64, width=16), grown, "grown")
+        grow_from(Decoder(DecoderArch("hog", (31, 8, 8), 64, width=16)), grown, "grown")
 
 
 def test_ema_is_the_exponential_average_of_the_weights() -> None:
     from preimage.representations import create_representation
     from preimage.training.decoder import Pipeline
 
-    dec = Decoder("hog", (31, 8, 8), 64, width=4)
+    dec = Decoder(DecoderArch("hog", (31, 8, 8), 64, width=4))
     pipe = Pipeline(create_representation("hog"), dec, finetune=False, amp=False, ema=0.9)
     assert pipe.ema is not None and not any(p.requires_grad for p in pipe.ema.parameters())
     before = [p.detach().clone() for p in dec.parameters()]
@@ -351,7 +351,7 @@ def test_flip_averaging_is_mirror_symmetric(rep: str, shape: tuple[int, int, int
 
     flip = flip_hog_code if rep == "hog" else flip_lbp_code
     torch.manual_seed(0)
-    dec = Decoder(rep, shape, 64, width=8).eval()
+    dec = Decoder(DecoderArch(rep, shape, 64, width=8)).eval()
     for p in dec.parameters():
         p.data.normal_(0, 0.05)
     dec.precision = "fp32"
@@ -364,11 +364,13 @@ def test_flip_averaging_is_mirror_symmetric(rep: str, shape: tuple[int, int, int
         mirrored = dec._decode(flip(codes)).flip(-1)
     torch.testing.assert_close(averaged, (plain + mirrored) / 2)
     assert (plain - averaged).abs().max() > 1e-3
-    lbp15 = Decoder("lbp@15", (58, 4, 4), 64, width=8).eval()  # 15-px cells do not tile 64 px: no exact mirror
+    lbp15 = Decoder(
+        DecoderArch("lbp@15", (58, 4, 4), 64, width=8)
+    ).eval()  # 15-px cells do not tile 64 px: no exact mirror
     lbp15.flip_average = True
     with pytest.raises(PreimageError, match="mirror exactly only when its 15-px cells tile the image"), torch.no_grad():
         lbp15(torch.rand(1, 58, 4, 4))
-    sift = Decoder("sift", (133, 16, 16), 64, width=8).eval()  # keypoint detection is not mirror-exact
+    sift = Decoder(DecoderArch("sift", (133, 16, 16), 64, width=8)).eval()  # keypoint detection is not mirror-exact
     sift.flip_average = True
     with pytest.raises(PreimageError, match="mirror its code"), torch.no_grad():
         sift(torch.rand(1, 133, 16, 16))
@@ -390,7 +392,7 @@ def _constant_decoder(path: Path, rep: str, shape: tuple[int, ...], value: float
     """A decoder whose output is ``value`` everywhere (all weights zero, head bias ``value``), saved to ``path``."""
     from preimage.training.common import export_safetensors
 
-    dec = Decoder(rep, shape, 64, 8)
+    dec = Decoder(DecoderArch(rep, shape, 64, 8))
     with torch.no_grad():
         for p in dec.parameters():
             p.zero_()
@@ -448,10 +450,10 @@ def test_a_cheaper_student_starts_from_the_trained_trunk() -> None:
     from preimage.training.decoder import grow_from
 
     torch.manual_seed(0)
-    trained = Decoder("hog", (31, 8, 8), 64, width=8, stage_blocks=2).eval()
+    trained = Decoder(DecoderArch("hog", (31, 8, 8), 64, width=8, stage_blocks=2)).eval()
     for p in trained.parameters():
         p.data.normal_(0, 0.05)
-    student = Decoder("hog", (31, 8, 8), 64, width=8, stage_blocks=1, shuffle=4).eval()
+    student = Decoder(DecoderArch("hog", (31, 8, 8), 64, width=8, stage_blocks=1, shuffle=4)).eval()
     copied = grow_from(student, trained, "trained")
     theirs = trained.state_dict()
     same = [k for k, v in student.state_dict().items() if k in theirs and torch.equal(v, theirs[k])]
@@ -465,7 +467,7 @@ def test_a_cheaper_student_starts_from_the_trained_trunk() -> None:
         trained.net(codes), student.net(codes)
     torch.testing.assert_close(feats[0], feats[1], atol=0, rtol=0)
     with pytest.raises(PreimageError, match="--width"):
-        grow_from(Decoder("hog", (31, 8, 8), 64, width=16), trained, "trained")
+        grow_from(Decoder(DecoderArch("hog", (31, 8, 8), 64, width=16)), trained, "trained")
 
 
 def test_a_cell_size_variant_trains_and_is_told_apart_from_the_default(data: Path, tmp_path: Path) -> None:
@@ -516,7 +518,7 @@ def test_a_bilinear_decoder_trains_exports_and_says_so_on_its_card(data: Path, t
     )
     train_decoder(cfg)
     dec = Decoder.from_file(tmp_path / "run" / "decoder_hog.safetensors")
-    assert dec.upsample == "bilinear"
+    assert dec.arch.upsample == "bilinear"
     card = (tmp_path / "run" / "decoder_hog.md").read_text()
     assert "bilinear resize-convolutions" in card and "--upsample bilinear" in card
     # its weights cannot seed an up-convolution decoder: the expansion layers differ

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from preimage.errors import PreimageError
-from preimage.inverters.decoders import Decoder, check_encoder, transform_codes
+from preimage.inverters.decoders import Decoder, DecoderArch, check_encoder, transform_codes
 from preimage.representations.cnn import create_cnn_representation
 from preimage.training.code_store import DenseCodePairs
 from preimage.training.decoder import plateaued
@@ -31,7 +31,7 @@ def test_plateau_by_hand() -> None:
 def test_a_decoder_refuses_other_network_weights() -> None:
     tap = create_cnn_representation("alexnet64:fc8", weights="default")
     assert tap.weights_sha256 is not None and len(tap.weights_sha256) == 64
-    dec = Decoder("alexnet64:fc8", (200,), 64, width=8, hidden=16)
+    dec = Decoder(DecoderArch("alexnet64:fc8", (200,), 64, width=8, hidden=16))
     dec.encoder_sha256 = tap.weights_sha256
     check_encoder(dec, tap, "d.safetensors")  # the weights it was trained on
     dec.encoder_sha256 = "0" * 64

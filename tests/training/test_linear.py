@@ -77,7 +77,7 @@ def test_fit_linear_beats_the_mean_image_and_inverts_from_the_cli(
     assert main(["fit-linear", "--rep", "hog", "--data", str(tmp_path), "-o", str(run)]) == 0
     summary = json.loads((run / "summary.json").read_text())
     weights = run / "decoder_hog.linear.safetensors"
-    assert Decoder.from_file(weights).arch == "linear"
+    assert Decoder.from_file(weights).arch.network == "linear"
     assert "Linear decoder (ridge regression)" in (run / "decoder_hog.linear.md").read_text()
     # against the best code-blind guess, the training images' mean, on the same val images: the map reads the square
     train_x, _ = materialize(str(tmp_path / "train-0000.tar.gz"), 64)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from preimage.inverters.decoders import Decoder, SpatialDecoder, expansion_plan
+from preimage.inverters.decoders import Decoder, DecoderArch, SpatialDecoder, expansion_plan
 from preimage.representations import create_representation
 from preimage.training.code_store import SparseCodePairs
 from preimage.training.decoder import Batches, DecoderConfig, precomputed_codes, train_decoder
@@ -53,15 +53,15 @@ def test_non_power_of_two_codes_decode_to_64(channels: int, code: int) -> None:
 def test_decoder_records_both_sizes(tmp_path: Path) -> None:
     from preimage.training.common import export_safetensors
 
-    dec = Decoder("hog", (31, 28, 28), 64, 4, input_size=224)
+    dec = Decoder(DecoderArch("hog", (31, 28, 28), 64, 4, input_size=224))
     path = export_safetensors(
         dec.state_dict(), tmp_path / "d.safetensors", metadata={"config": json.dumps(dec.config())}
     )
     back = Decoder.from_file(path)
-    assert (back.input_size, back.image_size, back.code_shape) == (224, 64, (31, 28, 28))
+    assert (back.input_size, back.output_size, back.code_shape) == (224, 64, (31, 28, 28))
     # a file from before the two sizes: its input was its output size
     cfg = {k: v for k, v in dec.config().items() if k != "input_size"} | {"code_shape": [31, 8, 8]}
-    old = Decoder("hog", (31, 8, 8), 64, 4)
+    old = Decoder(DecoderArch("hog", (31, 8, 8), 64, 4))
     path = export_safetensors(old.state_dict(), tmp_path / "old.safetensors", metadata={"config": json.dumps(cfg)})
     assert Decoder.from_file(path).input_size == 64
 
@@ -143,7 +143,7 @@ def test_training_at_two_sizes_exports_a_sized_decoder(data: Path, tmp_path: Pat
     summary = train_decoder(cfg)
     # a 64-px input is the default size, so the file is named as the zoo's 64-px decoders are
     dec = Decoder.from_file(tmp_path / "run" / "decoder_hog.safetensors")
-    assert (dec.input_size, dec.image_size) == (64, 24)
+    assert (dec.input_size, dec.output_size) == (64, 24)
     assert dec(create_representation("hog")(torch.rand(2, 3, 64, 64))).shape == (2, 3, 24, 24)
     val = summary["val"]
     assert {"normalized_error", "ci95", "normalized_error_full", "ci95_full"} <= set(val)
@@ -167,10 +167,10 @@ def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from preimage.training.common import export_safetensors
 
     for name, dec in (
-        ("decoder_hog.safetensors", Decoder("hog", (31, 8, 8), 64, 4)),
-        ("decoder_hog.fast.safetensors", Decoder("hog", (31, 8, 8), 64, 4, shuffle=2)),
-        ("decoder_hog.224px.safetensors", Decoder("hog", (31, 28, 28), 64, 4, input_size=224)),
-        ("decoder_lbp.safetensors", Decoder("lbp", (58, 4, 4), 64, 4)),
+        ("decoder_hog.safetensors", Decoder(DecoderArch("hog", (31, 8, 8), 64, 4))),
+        ("decoder_hog.fast.safetensors", Decoder(DecoderArch("hog", (31, 8, 8), 64, 4, shuffle=2))),
+        ("decoder_hog.224px.safetensors", Decoder(DecoderArch("hog", (31, 28, 28), 64, 4, input_size=224))),
+        ("decoder_lbp.safetensors", Decoder(DecoderArch("lbp", (58, 4, 4), 64, 4))),
     ):
         export_safetensors(dec.state_dict(), tmp_path / name, metadata={"config": json.dumps(dec.config())})
     monkeypatch.setattr(zoo_module, "ZOO_DIR", tmp_path)

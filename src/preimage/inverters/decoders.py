@@ -14,7 +14,7 @@ Architectures follow the paper, with a width knob so that each trains on a CPU:
   instead of up-convolutions (no per-cell kernel footprint to repeat as a grid).
 - **vector codes** (fc6, fc7, fc8, class probabilities): three fully connected
   layers, a reshape to a 4x4 map, then up-convolutions.
-- **linear** (``arch="linear"``, the control every decoder must beat): one matrix from the code (spatial
+- **linear** (``network="linear"``, the control every decoder must beat): one matrix from the code (spatial
   maps average-pooled to a small grid) to a thumbnail, upsampled bilinearly; fit by ridge regression in
   closed form (:mod:`preimage.training.linear`).
 
@@ -30,6 +30,7 @@ import functools
 import json
 import math
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -313,7 +314,53 @@ class LinearDecoder(nn.Module):
         return nn.functional.interpolate(thumb, size=self.out_size, mode="bilinear", align_corners=False)
 
 
-ARCHS = ("upconv", "linear")
+NETWORKS = ("upconv", "linear")
+
+
+@dataclass(frozen=True)
+class DecoderArch:
+    """A decoder's architecture: what :class:`Decoder` is built from and its file records.
+
+    Two sizes describe a decoder: ``input_size``, the side of the image the representation saw (64 for the
+    thumbnails of Tiny-ImageNet, 224 for the paper's protocol of features of full-resolution photos; None:
+    ``output_size``), and ``output_size``, the side of the reconstruction (64 for both: the paper predicted
+    downsampled images). ``network``: ``"upconv"`` (the paper's decoders) or ``"linear"`` (ridge regression
+    to a ``thumbnail_size`` thumbnail). The others size an up-convolutional network (see
+    :func:`build_decoder`).
+    """
+
+    rep: str
+    code_shape: tuple[int, ...]
+    output_size: int = 64
+    width: int = 32
+    hidden: int = 512
+    blocks: int = 0
+    top: int = 0
+    stage_blocks: int = 0
+    shuffle: int = 1
+    input_size: int | None = None
+    upsample: str = "transposed"
+    network: str = "upconv"
+    thumbnail_size: int = 8
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code_shape", tuple(self.code_shape))
+        if self.input_size is None:
+            object.__setattr__(self, "input_size", self.output_size)
+        if self.network not in NETWORKS:
+            raise PreimageError(f"decoder network must be one of {', '.join(NETWORKS)}, not {self.network!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "code_shape": list(self.code_shape)}
+
+    @classmethod
+    def from_dict(cls, cfg: dict[str, Any]) -> DecoderArch:
+        """From a file's record; files written before a field existed get its default, and their older key
+        names (``image_size``, ``arch``) are read as today's."""
+        renamed = {"image_size": "output_size", "arch": "network"}
+        known = {f.name for f in fields(cls)}
+        values = {renamed.get(k, k): v for k, v in cfg.items() if renamed.get(k, k) in known}
+        return cls(**values)
 
 
 def build_decoder(
@@ -342,53 +389,42 @@ def build_decoder(
     raise PreimageError(f"decoder: unsupported code shape {code_shape}")
 
 
+def _network(arch: DecoderArch) -> nn.Module:
+    if arch.network == "linear":
+        return LinearDecoder(arch.code_shape, arch.output_size, linear_grid(arch.code_shape), arch.thumbnail_size)
+    return build_decoder(
+        arch.code_shape,
+        arch.output_size,
+        arch.width,
+        arch.hidden,
+        arch.blocks,
+        arch.top,
+        arch.stage_blocks,
+        arch.shuffle,
+        arch.upsample,
+    )
+
+
 class Decoder(nn.Module):
     """A trained inverter for one representation: ``Decoder.from_pretrained("hog")(codes) -> images``.
 
-    Two sizes describe it: ``input_size``, the side of the image the representation saw (64 for the
-    thumbnails of Tiny-ImageNet, 224 for the paper's protocol of features of full-resolution photos), and
-    ``image_size``, the side of the reconstruction it predicts (64 for both: the paper predicted downsampled
-    images). ``Decoder.from_pretrained("hog", size=224)`` is the decoder of 224-px HOG.
+    Built from a :class:`DecoderArch`; ``Decoder.from_pretrained("hog", size=224)`` is the shipped decoder
+    of 224-px HOG.
 
     Shape:
         - Input: codes ``(B, *code_shape)``, the code of an ``input_size`` image.
-        - Output: ``(B, 3, image_size, image_size)`` in ``[0, 1]``.
+        - Output: ``(B, 3, output_size, output_size)`` in ``[0, 1]``.
     """
 
-    def __init__(
-        self,
-        rep: str,
-        code_shape: tuple[int, ...],
-        image_size: int = 64,
-        width: int = 32,
-        hidden: int = 512,
-        blocks: int = 0,
-        top: int = 0,
-        stage_blocks: int = 0,
-        shuffle: int = 1,
-        input_size: int | None = None,
-        upsample: str = "transposed",
-        *,
-        arch: str = "upconv",
-        thumbnail_size: int = 8,
-    ) -> None:
+    def __init__(self, arch: DecoderArch) -> None:
         super().__init__()
-        self.rep, self.code_shape, self.image_size, self.width = rep, tuple(code_shape), image_size, width
-        self.input_size = image_size if input_size is None else input_size
-        self.hidden, self.blocks, self.top, self.stage_blocks = hidden, blocks, top, stage_blocks
-        self.shuffle, self.upsample, self.arch, self.thumbnail_size = shuffle, upsample, arch, thumbnail_size
-        if arch not in ARCHS:
-            raise PreimageError(f"decoder architecture must be one of {', '.join(ARCHS)}, not {arch!r}")
-        self.net: nn.Module = (
-            LinearDecoder(self.code_shape, image_size, linear_grid(self.code_shape), thumbnail_size)
-            if arch == "linear"
-            else build_decoder(self.code_shape, image_size, width, hidden, blocks, top, stage_blocks, shuffle, upsample)
-        )
+        self.arch = arch
+        self.net: nn.Module = _network(arch)
         # inference numerics: "auto" = bf16 (a bf16 copy of the weights, what bf16 autocast computes) + channels-last
         # on CPUs with native bf16 (4-5x faster here, outputs within ~1e-3 of fp32, and the decoders were trained
         # under bf16 autocast); "fp32" otherwise. A ridge solution is fit in float64 and its large, cancelling
         # coefficients lose its accuracy in bf16, so a linear decoder stays fp32.
-        self.precision = "fp32" if arch == "linear" else "auto"
+        self.precision = "fp32" if arch.network == "linear" else "auto"
         # test-time flip averaging, for representations that can mirror their code (HOG, LBP); off by default
         self.flip_average = False
         # the representation's code mirroring (see :func:`code_flip_for`); None: built from ``rep`` when needed
@@ -401,6 +437,23 @@ class Decoder(nn.Module):
         # (weights' addresses and versions, their storages, bf16 copy of ``net``): see ``_bf16_net``; a tuple, so
         # not a submodule
         self._bf16: tuple[tuple[tuple[int, int], ...], list[Any], nn.Module] | None = None
+
+    @property
+    def rep(self) -> str:
+        return self.arch.rep
+
+    @property
+    def code_shape(self) -> tuple[int, ...]:
+        return self.arch.code_shape
+
+    @property
+    def input_size(self) -> int:
+        assert self.arch.input_size is not None  # set by DecoderArch
+        return self.arch.input_size
+
+    @property
+    def output_size(self) -> int:
+        return self.arch.output_size
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         if tuple(codes.shape[1:]) != self.code_shape:
@@ -458,23 +511,8 @@ class Decoder(nn.Module):
         return self.precision == "bf16" or _native_bf16()
 
     def config(self) -> dict[str, Any]:
-        return {
-            "rep": self.rep,
-            "code_shape": list(self.code_shape),
-            "image_size": self.image_size,
-            "input_size": self.input_size,
-            "width": self.width,
-            "hidden": self.hidden,
-            "blocks": self.blocks,
-            "top": self.top,
-            "stage_blocks": self.stage_blocks,
-            "shuffle": self.shuffle,
-            "upsample": self.upsample,
-            "arch": self.arch,
-            "thumbnail_size": self.thumbnail_size,
-            "encoder_sha256": self.encoder_sha256,
-            "code_transform": self.code_transform,
-        }
+        """What the decoder's file records: its architecture, the network it decodes and the code transform."""
+        return {**self.arch.to_dict(), "encoder_sha256": self.encoder_sha256, "code_transform": self.code_transform}
 
     @classmethod
     def from_file(cls, path: str | Path) -> Decoder:
@@ -496,21 +534,7 @@ class Decoder(nn.Module):
             raise PreimageError(f"{path} has no decoder config in its metadata — export it with preimage")
         try:
             cfg = json.loads(meta["config"])
-            dec = cls(
-                cfg["rep"],
-                tuple(cfg["code_shape"]),
-                cfg["image_size"],
-                cfg["width"],
-                cfg.get("hidden", 512),
-                cfg.get("blocks", 0),
-                cfg.get("top", 0),
-                cfg.get("stage_blocks", 0),
-                cfg.get("shuffle", 1),
-                cfg.get("input_size"),  # absent: the decoder saw images of its output size
-                cfg.get("upsample", "transposed"),  # absent: up-convolutions
-                arch=cfg.get("arch", "upconv"),
-                thumbnail_size=cfg.get("thumbnail_size", 8),
-            )
+            dec = cls(DecoderArch.from_dict(cfg))
             dec.encoder_sha256 = cfg.get("encoder_sha256")
             dec.code_transform = _checked_transform(cfg.get("code_transform", "identity"), path)
         except PreimageError:
@@ -629,7 +653,7 @@ def _canonical(rep: str | Representation) -> str:
     return canonical_name(rep)
 
 
-def code_flip_for(rep: Representation, image_size: int) -> CodeFlip:
+def code_flip_for(rep: Representation, input_size: int) -> CodeFlip:
     """``rep``'s code of the mirrored image, from the code: exact only when whole cells tile the image."""
     flip = getattr(rep, "flip_code", None)
     if flip is None:
@@ -637,22 +661,22 @@ def code_flip_for(rep: Representation, image_size: int) -> CodeFlip:
             f"flip averaging needs a representation that can mirror its code (hog, lbp), not {rep.name!r}"
         )
     cell = int(getattr(rep, "cell_size", 1))
-    if image_size % cell:
+    if input_size % cell:
         raise PreimageError(
             f"flip averaging: {rep.name} codes mirror exactly only when its {cell}-px cells tile the image, not "
-            f"{image_size} px — drop --flip-average, or use a size that is a multiple of {cell}"
+            f"{input_size} px — drop --flip-average, or use a size that is a multiple of {cell}"
         )
     return flip
 
 
 @functools.cache
-def _code_flip(rep: str, image_size: int) -> CodeFlip:
+def _code_flip(rep: str, input_size: int) -> CodeFlip:
     """:func:`code_flip_for` of the representation named ``rep`` (for a decoder used on its own)."""
     if ":" in rep:
         raise PreimageError(f"flip averaging needs a representation that can mirror its code (hog, lbp), not {rep!r}")
     from preimage.representations import create_representation  # only for a decoder used without its Inverter
 
-    return code_flip_for(create_representation(rep), image_size)
+    return code_flip_for(create_representation(rep), input_size)
 
 
 @functools.cache

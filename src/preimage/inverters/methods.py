@@ -108,7 +108,7 @@ class LinearInverter(DecoderInverter):
                 f"preimage fit-linear --rep {rep.name} --size {input_size}"
             )
         super().__init__(rep, input_size, output_size, None if weights else "linear", weights)
-        if self.decoder.arch != "linear":
+        if self.decoder.arch.network != "linear":
             raise PreimageError(f"{weights} is a learned decoder, not a linear one — use --method decoder for it")
 
 

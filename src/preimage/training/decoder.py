@@ -38,7 +38,7 @@ from preimage.data import materialize
 from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.files import dumps, write_json, write_text
-from preimage.inverters.decoders import Decoder
+from preimage.inverters.decoders import Decoder, DecoderArch
 from preimage.metrics import protocol_errors
 from preimage.representations import canonical_name, create_representation
 from preimage.representations.base import Representation
@@ -536,17 +536,19 @@ def settle_settings(cfg: DecoderConfig, resume: bool, overwrite: bool) -> tuple[
 def build_decoder(cfg: DecoderConfig, code_shape: tuple[int, ...], encoder_sha256: str | None, rank: int) -> Decoder:
     """A fresh decoder for ``code_shape``, or one started from ``cfg.init_decoder``'s weights."""
     decoder = Decoder(
-        cfg.rep,
-        code_shape,
-        cfg.output_size or cfg.size,
-        cfg.width,
-        cfg.hidden,
-        cfg.blocks,
-        cfg.top,
-        cfg.stage_blocks,
-        cfg.shuffle,
-        input_size=cfg.size,
-        upsample=cfg.upsample,
+        DecoderArch(
+            cfg.rep,
+            code_shape,
+            cfg.output_size or cfg.size,
+            cfg.width,
+            cfg.hidden,
+            cfg.blocks,
+            cfg.top,
+            cfg.stage_blocks,
+            cfg.shuffle,
+            input_size=cfg.size,
+            upsample=cfg.upsample,
+        )
     )
     if cfg.init_decoder:
         start = Decoder.from_file(cfg.init_decoder)
@@ -877,7 +879,7 @@ def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch
     for path in cfg.teachers:
         teacher = Decoder.from_file(path)
         out_size = cfg.output_size or cfg.size
-        if (teacher.rep, teacher.code_shape, teacher.input_size, teacher.image_size) != (
+        if (teacher.rep, teacher.code_shape, teacher.input_size, teacher.output_size) != (
             cfg.rep,
             code_shape,
             cfg.size,
@@ -885,7 +887,7 @@ def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch
         ):
             raise PreimageError(
                 f"--teacher {path} inverts {teacher.rep} codes {teacher.code_shape} of {teacher.input_size}-px "
-                f"images to {teacher.image_size} px, not {cfg.rep} {code_shape} of {cfg.size}-px images to "
+                f"images to {teacher.output_size} px, not {cfg.rep} {code_shape} of {cfg.size}-px images to "
                 f"{out_size} px — pass a decoder for the same --rep, --size and --output-size"
             )
         teacher.flip_average = cfg.teacher_flip_average
@@ -951,7 +953,7 @@ def export_decoder(
     summary: dict[str, Any] = {
         "rep": cfg.rep,
         "input_size": cfg.size,
-        "output_size": shipped.image_size,
+        "output_size": shipped.output_size,
         "autoencoder": cfg.finetune_encoder,
         "val_set": dataset_name(cfg.data),
         "code_shape": list(shipped.code_shape),

@@ -25,7 +25,7 @@ from preimage import zoo
 from preimage.data import materialize
 from preimage.errors import PreimageError
 from preimage.files import dumps, write_json, write_text
-from preimage.inverters.decoders import Decoder, LinearDecoder, transform_codes
+from preimage.inverters.decoders import Decoder, DecoderArch, LinearDecoder, transform_codes
 from preimage.representations.base import Representation
 from preimage.training.common import export_safetensors, seed_everything
 from preimage.training.decoder import dataset_name, evaluate_decoder, make_encoder
@@ -143,10 +143,10 @@ def fit_linear(cfg: LinearConfig, overwrite: bool = False, strict: bool = False)
     if (run / name).exists() and not overwrite:
         raise PreimageError(f"{run / name} exists; pass --overwrite to replace it")
     generator = seed_everything(cfg.seed)
-    decoder = Decoder(
-        rep.name, _code_shape(rep, cfg.size), cfg.output_size or cfg.size, input_size=cfg.size, arch="linear",
+    decoder = Decoder(DecoderArch(
+        rep.name, _code_shape(rep, cfg.size), cfg.output_size or cfg.size, input_size=cfg.size, network="linear",
         thumbnail_size=cfg.thumbnail_size,
-    )  # fmt: skip
+    ))  # fmt: skip
     decoder.encoder_sha256 = getattr(rep, "weights_sha256", None)
     decoder.code_transform = cfg.code_transform
     root = Path(cfg.data)
@@ -170,7 +170,7 @@ def fit_linear(cfg: LinearConfig, overwrite: bool = False, strict: bool = False)
         "rep": rep.name,
         "method": "linear",
         "input_size": cfg.size,
-        "output_size": shipped.image_size,
+        "output_size": shipped.output_size,
         "thumbnail_size": cfg.thumbnail_size,
         "pool_grid": net.grid,
         "features": net.linear.in_features,

@@ -236,13 +236,14 @@ def _decoder_entry(folder: Path, path: Path) -> Entry:
     variant = next((t for t in tags if not (t.endswith("px") and t[:-2].isdigit())), None)
     card = path.name.removesuffix(".safetensors") + ".md"
     autoencoder = stem.endswith("_autoencoder")
+    output_size = cfg["output_size"] if "output_size" in cfg else cfg["image_size"]  # the older files' key
     return Entry(
         "autoencoder" if autoencoder else "decoder",
         cfg["rep"],
         path.name,
         card,
-        cfg.get("input_size") or cfg["image_size"],
-        cfg["image_size"],
+        cfg.get("input_size") or output_size,
+        output_size,
         variant,
         _card_metrics(folder / card),
         cfg.get("encoder_sha256"),
