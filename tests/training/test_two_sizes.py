@@ -135,7 +135,7 @@ def test_training_at_two_sizes_exports_a_sized_decoder(data: Path, tmp_path: Pat
         batch_size=16,
         width=4,
         limit_val=16,
-        size=64,
+        input_size=64,
         output_size=24,
         amp="none",
         device="cpu",
@@ -155,7 +155,7 @@ def test_training_at_two_sizes_exports_a_sized_decoder(data: Path, tmp_path: Pat
 def test_output_larger_than_input_is_refused(data: Path, tmp_path: Path) -> None:
     from preimage.errors import PreimageError
 
-    cfg = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "r"), size=32, output_size=64)
+    cfg = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "r"), input_size=32, output_size=64)
     with pytest.raises(PreimageError, match="larger than --size"):
         train_decoder(cfg)
 

@@ -7,12 +7,32 @@ the allowed range, before a model is built or an image decoded.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
-from collections.abc import Callable
+from typing import Any
 
-MAX_SIZE = 4096  # pixels a side: a 4096^2 RGB float batch of one is 200 MB, well within a laptop
-MIN_SIZE = 16  # pixels a side: two 8-px HOG cells, one 16-px LBP cell
-MAX_THREADS = 1024
+from preimage.errors import PreimageError
+from preimage.options import (  # noqa: F401 (the value checks every command module uses, as args.NAME)
+    MAX_SIZE,
+    MIN_SIZE,
+    decay,
+    field_flag,
+    field_types,
+    float_range,
+    int_range,
+    is_required,
+    non_negative,
+    non_negative_float,
+    option_metadata,
+    positive,
+    positive_float,
+    probability,
+    read_config_file,
+    seed,
+    size,
+    threads,
+)
+
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own limit: 0.27 GB as 8-bit RGB, 1.07 GB as float32 RGB
 
 _PLACEHOLDER = re.compile(r"%(?!\(\w+\)[sdrf])")
@@ -32,57 +52,6 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.help:
             action.help = _PLACEHOLDER.sub("%%", action.help.replace("%%", "%"))
         return super()._expand_help(action)
-
-
-def int_range(lo: int, hi: int | None = None, unit: str = "") -> Callable[[str], int]:
-    """An ``int`` parser accepting ``lo <= value <= hi`` (``hi=None``: no upper bound)."""
-    suffix = f" {unit}" if unit else ""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < lo or (hi is not None and value > hi):
-            bound = f"between {lo} and {hi}{suffix}" if hi is not None else f"at least {lo}{suffix}"
-            raise argparse.ArgumentTypeError(f"{value} is out of range: must be {bound}")
-        return value
-
-    parse.__name__ = "int"  # argparse names the type in its messages
-    return parse
-
-
-def float_range(
-    lo: float, hi: float | None = None, lo_open: bool = False, hi_open: bool = False
-) -> Callable[[str], float]:
-    """A finite ``float`` parser for ``[lo, hi]`` (either end open when asked)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        too_low = value <= lo if lo_open else value < lo
-        too_high = hi is not None and (value >= hi if hi_open else value > hi)
-        if value != value or too_low or too_high:  # NaN fails every comparison
-            left, right = "(" if lo_open else "[", ")" if hi_open else "]"
-            raise argparse.ArgumentTypeError(f"{text} is out of range: must be in {left}{lo}, {hi or 'inf'}{right}")
-        return value
-
-    parse.__name__ = "float"
-    return parse
-
-
-size = int_range(MIN_SIZE, MAX_SIZE, "pixels")
-positive = int_range(1)
-non_negative = int_range(0)
-threads = int_range(1, MAX_THREADS)
-# torch seeds its generators with 64-bit integers; one range for every command
-seed = int_range(0, 2**63 - 1)
-probability = float_range(0.0, 1.0)
-positive_float = float_range(0.0, None, lo_open=True)
-non_negative_float = float_range(0.0)
-decay = float_range(0.0, 1.0, hi_open=True)
 
 
 def add_common_arguments(p: argparse.ArgumentParser) -> None:
@@ -145,3 +114,49 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
         help="largest image accepted, in pixels (width x height); a larger one is a one-line error before it "
         f"is decoded (default: {DEFAULT_MAX_PIXELS}, Pillow's limit: about 1 GB decoded as float32)",
     )
+
+
+def add_config_arguments(p: argparse.ArgumentParser, cls: type, config_file: bool = True) -> None:
+    """One flag per field of the config dataclass ``cls`` (its :func:`preimage.options.option`: help, check,
+    choices, flags), and ``--config FILE.toml`` setting the same fields by name; flags given win over the
+    file, the file over the defaults (see :func:`config_from_args`)."""
+    kinds = field_types(cls)
+    for f in dataclasses.fields(cls):
+        meta = option_metadata(cls, f.name)
+        if not meta["cli"]:
+            continue
+        default = None if is_required(f) else f.default_factory() if callable(f.default_factory) else f.default
+        shown = "required, here or in --config" if is_required(f) else f"default {default}"
+        extra: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": f"{meta['help']} ({shown})"}
+        if kinds[f.name] is bool:
+            extra["action"] = "store_true"
+        else:
+            extra["action"] = "append" if kinds[f.name] is tuple else "store"
+            extra["type"] = meta["parse"] or (str if kinds[f.name] is tuple else kinds[f.name])
+            extra.update({k: meta[k] for k in ("choices", "metavar") if meta[k]})
+        flags = meta["flags"] or (f"--{f.name.replace('_', '-')}",)
+        if extra["action"] != "store_true" and not (meta["metavar"] or meta["choices"]):
+            extra["metavar"] = flags[-1].lstrip("-").replace("-", "_").upper()  # what the user types, not the field
+        p.add_argument(*flags, **extra)
+    if config_file:
+        p.add_argument(
+            "--config",
+            default=None,
+            metavar="FILE.toml",
+            help="settings as `name = value` lines, by the field names (e.g. input_size = 224); flags given here "
+            "override the file (default: none)",
+        )
+
+
+def config_from_args(cls: type, args: argparse.Namespace) -> Any:
+    """The config dataclass ``cls`` from the flags given, then ``--config``'s file, then the defaults."""
+    values = read_config_file(args.config, cls) if getattr(args, "config", None) else {}
+    for f in dataclasses.fields(cls):
+        if hasattr(args, f.name):
+            value = getattr(args, f.name)
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+    missing = [f.name for f in dataclasses.fields(cls) if is_required(f) and f.name not in values]
+    if missing:
+        flags = ", ".join(field_flag(cls, name) for name in missing)
+        raise PreimageError(f"{flags} required: pass {flags} or set {', '.join(missing)} in --config")
+    return cls(**values)

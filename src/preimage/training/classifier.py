@@ -22,15 +22,18 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from preimage import options as check
 from preimage import zoo
 from preimage.data import materialize
 from preimage.files import dumps, write_json, write_text
 from preimage.models import AlexNet64, fold_batchnorm, get_config
 from preimage.models.vgg import VGG19_64_FC, VGG19_64_WIDTHS, vgg19_64_net
+from preimage.options import option
 from preimage.runtime import resolve_amp
 from preimage.training.common import (
     MetricsLog,
     Progress,
+    RunConfig,
     StopSignals,
     check_finite,
     check_resume_config,
@@ -66,28 +69,30 @@ _TITLE = {
 }
 
 
-@dataclass
-class ClassifierConfig:
-    data: str
-    out: str
-    model: str = "alexnet64"
-    epochs: int = 16
+@dataclass(kw_only=True)
+class ClassifierConfig(RunConfig):
+    """The settings of ``train-classifier``: one field per option (see :mod:`preimage.options`)."""
+
+    model: str = option(
+        "alexnet64",
+        "network to train; vgg19_64 is the VGG-19 structure of Xia et al. at 64 px",
+        choices=tuple(TRAINABLE),
+    )
+    epochs: int = 18
     batch_size: int = 128
     lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.0
-    warmup_epochs: float = 1.0
-    seed: int = 0
-    amp: str = "auto"  # bf16 autocast on a CPU with native bf16 (resolved when the run starts), else none
-    limit_train: int | None = None
     limit_val: int | None = None
-    checkpoint_every_s: float = 300.0
-    cache_dir: str | None = None
-    stop_after_epochs: int | None = None  # end this process early (e.g. at a session's end); --resume goes on
-    threads: int | None = None  # torch threads (None: the resumed run's count, else every core; training_threads)
-    train_pattern: str = "train-*.tar.gz"
-    val_pattern: str = "val-*.tar.gz"
+    momentum: float = option(0.9, "SGD (Nesterov) momentum", parse=check.probability)
+    weight_decay: float = option(
+        5e-4, "SGD weight decay (L2) of the weights, not biases", parse=check.non_negative_float
+    )
+    label_smoothing: float = option(
+        0.0,
+        "cross-entropy label smoothing (0: plain cross-entropy, as the paper's AlexNet; smoothing flattens the small "
+        "class probabilities that the prob and fc8 decoders read)",
+        parse=check.non_negative_float,
+    )
+    warmup_epochs: float = option(1.0, "linear learning-rate warm-up, in epochs", parse=check.non_negative_float)
 
 
 def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:

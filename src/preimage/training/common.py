@@ -28,9 +28,59 @@ from typing import Any
 import numpy as np
 import torch
 
+from preimage import options as check
 from preimage.errors import PreimageError, RunInterrupted
 from preimage.files import atomic_path
+from preimage.options import option
+from preimage.runtime import AMP_CHOICES
 from preimage.zoo import export_safetensors  # noqa: F401  (the trainers' name for it)
+
+
+@dataclass(kw_only=True)
+class DataConfig:
+    """The settings of every run that fits to a shard set: where the data is, where the run goes, the seed.
+
+    A run's own config subclasses it (and may change a default by declaring the field again, plainly).
+    """
+
+    data: str = option(help="shard folder with train-*.tar.gz and val-*.tar.gz")
+    out: str = option(help="run folder: checkpoint, metrics, weights, model card", flags=("-o", "--out"))
+    seed: int = option(0, "random seed (initialisation, data order, augmentation)", parse=check.seed)
+    limit_train: int | None = option(None, "use only the first N training images (None: all)", parse=check.positive)
+    cache_dir: str | None = option(None, "keep decoded uint8 arrays (and stored codes) here between runs")
+    train_pattern: str = option("train-*.tar.gz", "training shards in the data folder", cli=False)
+    val_pattern: str = option("val-*.tar.gz", "validation shards in the data folder", cli=False)
+
+
+@dataclass(kw_only=True)
+class RunConfig(DataConfig):
+    """The settings every training run shares: length, batch, learning rate, precision, checkpoints."""
+
+    epochs: int = option(10, "passes over the training images", parse=check.positive)
+    batch_size: int = option(64, "images per step (under torchrun: the global batch)", parse=check.positive)
+    lr: float = option(1e-3, "peak learning rate", parse=check.positive_float)
+    amp: str = option(
+        "auto",
+        "bf16 autocast; auto: bf16 where the hardware has it (a GPU, or a CPU with AVX512-BF16/AMX), none elsewhere "
+        "(emulated bf16 is ~20x slower than float32); resolved when the run starts",
+        choices=AMP_CHOICES,
+    )
+    limit_val: int | None = option(1000, "validation images per epoch (None: all)", parse=check.positive)
+    checkpoint_every_s: float = option(
+        300.0,
+        "seconds between mid-epoch checkpoints (one is also written after every epoch and on Ctrl-C/SIGTERM)",
+        parse=check.positive_float,
+        flags=("--checkpoint-every",),
+    )
+    stop_after_epochs: int | None = option(
+        None,
+        "end this process after epoch N, to continue later with --resume (None: run to the end)",
+        parse=check.positive,
+        flags=("--stop-after",),
+    )
+    # torch threads (None: the resumed run's count, else every core this process may use; see training_threads);
+    # every command takes --threads
+    threads: int | None = option(None, "torch threads", parse=check.threads, cli=False)
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -33,13 +33,15 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from preimage import options as check
 from preimage import zoo
 from preimage.data import materialize
 from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.files import dumps, write_json, write_text
-from preimage.inverters.decoders import Decoder, DecoderArch
+from preimage.inverters.decoders import CODE_TRANSFORMS, UPSAMPLINGS, Decoder, DecoderArch
 from preimage.metrics import protocol_errors
+from preimage.options import option
 from preimage.representations import canonical_name, create_representation
 from preimage.representations.base import Representation
 from preimage.representations.cnn import LayerTap
@@ -50,6 +52,7 @@ from preimage.training.code_store import cache_file as code_cache_file
 from preimage.training.common import (
     MetricsLog,
     Progress,
+    RunConfig,
     StopSignals,
     check_finite,
     check_resume_config,
@@ -76,70 +79,124 @@ from preimage.training.deepsim import (
 DIVERGED_MSE = 1.0
 
 
-@dataclass
-class DecoderConfig:
-    rep: str
-    data: str
-    out: str
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    min_lr: float = 1e-5
-    width: int = 32
-    hidden: int = 512  # fully connected width of vector (fc/prob) decoders
-    blocks: int = 0  # residual blocks at the code resolution (spatial decoders)
-    top: int = 0  # channels at the code resolution; 0 = 4 x width
-    stage_blocks: int = 0  # residual blocks after each expansion stage below the output resolution
-    shuffle: int = 1  # last doublings as one sub-pixel convolution (faster); 1 = up-convolutions throughout
-    # how spatial decoders double their maps: "transposed" convolutions (the paper's up-convolutions) or
-    # "bilinear" resize then convolve, which has no per-cell kernel footprint to repeat as a grid
-    upsample: str = "transposed"
-    ema: float = 0.0  # decay of an exponential moving average of the decoder weights (0 = off); validated and shipped
-    size: int = 64  # side of the image the representation sees
-    # side of the reconstruction (None: ``size``); the paper's protocol computes features of full-resolution
-    # photos (224) and predicts images downsampled to 64 px (bilinear with antialiasing)
-    output_size: int | None = None
-    seed: int = 0
-    amp: str = "auto"  # bf16 autocast where the hardware has bf16 (resolved when the run starts), else none
-    finetune_encoder: bool = False
-    # the network's weights for MODEL:LAYER codes: "default" (the shipped ones) or a .safetensors/.pth file;
-    # the decoder records their SHA-256, so it only ever decodes codes of these weights
-    encoder_weights: str = "default"
-    encoder_lr: float = 1e-4
-    limit_train: int | None = None
-    limit_val: int = 1000
-    checkpoint_every_s: float = 300.0
-    stop_after_epochs: int | None = None
-    cache_dir: str | None = None
-    init_decoder: str | None = (
-        None  # start from these decoder weights (e.g. the autoencoder from the inversion decoder)
+LOSSES = ("mse", "deepsim")
+
+
+@dataclass(kw_only=True)
+class DecoderConfig(RunConfig):
+    """The settings of ``train-decoder``: one field per option (see :mod:`preimage.options`)."""
+
+    rep: str = option(help="hog, lbp, sift (lbp@4: another cell size) or alexnet64:LAYER")
+    input_size: int = option(
+        64, "side in pixels of the image the representation sees", parse=check.size, flags=("--size", "--input-size")
     )
-    workers: int = 2  # DataLoader workers computing slow (SIFT) codes
-    device: str = "auto"  # "auto" (a GPU when there is one), "cpu", "cuda", "cuda:1", ...
-    # distillation: trained decoders for the same representation whose mean output replaces the image as the
-    # MSE target (a lower-variance estimate of E[x | Phi(x)] than the image itself); validation stays on images
-    teachers: tuple[str, ...] = ()
-    teacher_flip_average: bool = False  # teachers also decode the mirrored code and average (HOG, LBP)
-    warmup_steps: int = 200  # linear learning-rate warm-up before the cosine decay
+    output_size: int | None = option(
+        None,
+        "side in pixels of the reconstruction (None: the input size); the paper's protocol computes features of "
+        "the full photo (--size 224) and predicts it downsampled (--output-size 64, bilinear with antialiasing)",
+        parse=check.size,
+    )
+    # the architecture (see preimage.inverters.decoders.DecoderArch)
+    width: int = option(32, "decoder width knob (channels of the finest stage x 2)", parse=check.positive)
+    hidden: int = option(512, "fully connected width of vector (fc/prob) decoders", parse=check.positive)
+    blocks: int = option(0, "residual blocks at the code resolution (spatial codes)", parse=check.non_negative)
+    top: int = option(0, "channels at the code resolution (0: 4 x width)", parse=check.non_negative)
+    stage_blocks: int = option(
+        0,
+        "residual blocks after each expansion stage below the output size (grows an --init-decoder)",
+        parse=check.non_negative,
+    )
+    shuffle: int = option(
+        1,
+        "do the last doublings (a power of 2) as one sub-pixel convolution: a faster decoder (1: up-convolutions "
+        "all the way)",
+        parse=check.positive,
+    )
+    upsample: str = option(
+        "transposed",
+        "how a spatial decoder doubles its maps: transposed convolutions (the paper's up-convolutions) or bilinear "
+        "resize then a 3x3 convolution, which has no per-cell kernel footprint to repeat as a grid in flat regions",
+        choices=UPSAMPLINGS,
+    )
+    min_lr: float = option(1e-5, "learning rate at the end of the cosine decay", parse=check.non_negative_float)
+    warmup_steps: int = option(200, "linear learning-rate warm-up, in steps", parse=check.non_negative)
+    ema: float = option(
+        0.0,
+        "average the weights with this decay in [0, 1), e.g. 0.999 (0: off); validated and shipped",
+        parse=check.decay,
+    )
     # random crops of the reflect-padded image (pixels a side); 0 = flips only, the test images' own framing
     # (a last fine-tune without crops stops spending capacity on mirrored borders no test image has)
-    crop_pad: int = 4
-    # with codes stored once (--crop-pad 0): shift each image and its code together by up to this many whole
-    # code cells (vacated cells empty, vacated pixels out of the loss): translations for features too slow
-    # to recompute per crop (SIFT at 224 px), so a decoder of 8,000 photos stops memorising their framing
-    shift_cells: int = 0
-    # how codes enter the decoder: "identity", "log" or "centred-log" (class probabilities; see transform_codes)
-    code_transform: str = "identity"
-    # stop once the validation error has not improved for this many epochs (0: run every epoch)
-    patience: int = 0
-    # torch threads (None: the resumed run's count, else every core this process may use; see training_threads)
-    threads: int | None = None
-    # "mse" (the paper's E[x | Phi(x)]) or "deepsim" (comparator features + adversarial + pixels: sharp)
-    loss: str = "mse"
-    deepsim_weights: str = "33,100,0.13"  # feature, adversarial, image (see preimage.training.deepsim)
-    deepsim_conditional: bool = False  # the discriminator also sees the code
-    train_pattern: str = "train-*.tar.gz"
-    val_pattern: str = "val-*.tar.gz"
+    crop_pad: int = option(
+        4, "random crops of the image reflect-padded by this many pixels (0: flips only)", parse=check.non_negative
+    )
+    # with codes stored once (--crop-pad 0): shift each image and its code together by whole code cells, vacated
+    # cells empty and vacated pixels out of the loss: translations for features too slow to recompute per crop
+    # (SIFT at 224 px), so a decoder of 8,000 photos stops memorising their framing
+    shift_cells: int = option(
+        0,
+        "with --crop-pad 0: shift image and stored code together by up to this many code cells",
+        parse=check.non_negative,
+    )
+    code_transform: str = option(
+        "identity",
+        "how codes enter the decoder: identity, log (log-probabilities, for MODEL:prob) or centred-log "
+        "(log-probabilities less their mean: the logits up to softmax's constant)",
+        choices=CODE_TRANSFORMS,
+    )
+    patience: int = option(
+        0,
+        "stop once the validation error has not improved for this many epochs (0: run every epoch)",
+        parse=check.non_negative,
+    )
+    finetune_encoder: bool = option(False, "autoencoder bound: train the CNN encoder too")
+    # the decoder records the weights' SHA-256, so it only ever decodes codes of these weights
+    encoder_weights: str = option(
+        "default",
+        "the network's weights for MODEL:LAYER: 'default' (shipped) or a .safetensors/.pth file",
+        flags=("--weights",),
+    )
+    encoder_lr: float = option(1e-4, "peak learning rate of a fine-tuned encoder", parse=check.positive_float)
+    init_decoder: str | None = option(None, "start from these decoder weights (.safetensors)")
+    # distillation: the teachers' mean output replaces the image as the MSE target (a lower-variance estimate of
+    # E[x | Phi(x)] than the image itself); validation stays on images
+    teachers: tuple[str, ...] = option(
+        (),
+        "distil: train towards the mean output of these trained decoders (repeatable) instead of the images",
+        flags=("--teacher",),
+    )
+    teacher_flip_average: bool = option(False, "teachers average with their mirrored decoding (HOG, LBP)")
+    loss: str = option(
+        "mse",
+        "mse: pixel MSE, the paper's E[x | Phi(x)] (blurred where the code is ambiguous); deepsim: comparator "
+        "features (alexnet64 conv5) + adversarial + pixels (Dosovitskiy & Brox 2016b), sharp; exports the 'sharp' "
+        "variant",
+        choices=LOSSES,
+    )
+    deepsim_weights: str = option(
+        "33,100,0.13",
+        "DeePSiM's loss weights for [0, 1] images (the paper's Caffe values re-derived; see preimage.training.deepsim)",
+        metavar="FEAT,ADV,IMG",
+    )
+    deepsim_conditional: bool = option(False, "the discriminator also sees the code")
+    workers: int = option(2, "DataLoader processes computing SIFT codes", parse=check.non_negative)
+    device: str = option("auto", "auto (a GPU when there is one), cpu, cuda or cuda:N")
+
+    def architecture(self, code_shape: tuple[int, ...]) -> DecoderArch:
+        """The decoder these settings build for codes of ``code_shape``."""
+        return DecoderArch(
+            self.rep,
+            code_shape,
+            self.output_size or self.input_size,
+            self.width,
+            self.hidden,
+            self.blocks,
+            self.top,
+            self.stage_blocks,
+            self.shuffle,
+            self.input_size,
+            self.upsample,
+        )
 
 
 def _dist() -> tuple[int, int]:
@@ -184,9 +241,6 @@ def resolve_device(name: str) -> torch.device:
     elif device.type != "cpu":
         raise PreimageError(f"--device {name}: training runs on cpu or cuda")
     return device
-
-
-LOSSES = ("mse", "deepsim")
 
 
 def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) -> DeepsimObjective | None:
@@ -431,7 +485,7 @@ class DecoderRun:
 
     @property
     def output_size(self) -> int:
-        return self.cfg.output_size or self.cfg.size
+        return self.cfg.output_size or self.cfg.input_size
 
     @property
     def steps_per_epoch(self) -> int:
@@ -499,16 +553,16 @@ def check_settings(cfg: DecoderConfig, world: int) -> None:
     """The settings' own consistency, checked before anything is loaded."""
     if cfg.batch_size % world:
         raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
-    if not 0 <= cfg.crop_pad < cfg.size:
-        raise PreimageError(f"--crop-pad {cfg.crop_pad} must be in [0, {cfg.size - 1}] pixels (0 = flips only)")
+    if not 0 <= cfg.crop_pad < cfg.input_size:
+        raise PreimageError(f"--crop-pad {cfg.crop_pad} must be in [0, {cfg.input_size - 1}] pixels (0 = flips only)")
     if cfg.shift_cells and (cfg.crop_pad or cfg.finetune_encoder or cfg.teachers):
         raise PreimageError(
             "--shift-cells shifts codes stored once: use it with --crop-pad 0, a fixed encoder and no --teacher"
         )
-    if (cfg.output_size or cfg.size) > cfg.size:
+    if (cfg.output_size or cfg.input_size) > cfg.input_size:
         raise PreimageError(
-            f"--output-size {cfg.output_size} is larger than --size {cfg.size}: a decoder predicts the input image "
-            "or a downsampled one; pass --output-size <= --size"
+            f"--output-size {cfg.output_size} is larger than --size {cfg.input_size}: a decoder predicts the input "
+            "image or a downsampled one; pass --output-size <= --size"
         )
 
 
@@ -535,21 +589,7 @@ def settle_settings(cfg: DecoderConfig, resume: bool, overwrite: bool) -> tuple[
 
 def build_decoder(cfg: DecoderConfig, code_shape: tuple[int, ...], encoder_sha256: str | None, rank: int) -> Decoder:
     """A fresh decoder for ``code_shape``, or one started from ``cfg.init_decoder``'s weights."""
-    decoder = Decoder(
-        DecoderArch(
-            cfg.rep,
-            code_shape,
-            cfg.output_size or cfg.size,
-            cfg.width,
-            cfg.hidden,
-            cfg.blocks,
-            cfg.top,
-            cfg.stage_blocks,
-            cfg.shuffle,
-            input_size=cfg.size,
-            upsample=cfg.upsample,
-        )
-    )
+    decoder = Decoder(cfg.architecture(code_shape))
     if cfg.init_decoder:
         start = Decoder.from_file(cfg.init_decoder)
         copied = grow_from(decoder, start, cfg.init_decoder)
@@ -576,7 +616,7 @@ def build_models(
             f"--shift-cells needs codes stored once (hog, lbp, sift with --crop-pad 0); {cfg.rep}'s are "
             "computed per batch: use --crop-pad for its translations"
         )
-    code_shape = tuple(rep.out_shape(cfg.size))
+    code_shape = tuple(rep.out_shape(cfg.input_size))
     start = cfg if not resume else replace(cfg, init_decoder=None)  # a resumed run has its own weights
     decoder = build_decoder(start, code_shape, getattr(rep, "weights_sha256", None), rank).to(device)
     if device.type == "cuda":
@@ -598,10 +638,12 @@ def build_run(
     """Models, teachers, data (last: a bad model or device is a one-line error before minutes of JPEG
     decoding), the resumed progress, the log and the codes stored once."""
     rep, module, opt = build_models(cfg, device, world, rank, resume)
-    teachers = load_teachers(cfg, tuple(rep.out_shape(cfg.size)), device)
+    teachers = load_teachers(cfg, tuple(rep.out_shape(cfg.input_size)), device)
     root = Path(cfg.data)
-    train_x, _ = materialize(str(root / cfg.train_pattern), cfg.size, "center", cfg.limit_train, cfg.cache_dir, strict)
-    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", cfg.limit_val, cfg.cache_dir, strict)
+    train_x, _ = materialize(
+        str(root / cfg.train_pattern), cfg.input_size, "center", cfg.limit_train, cfg.cache_dir, strict
+    )
+    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.input_size, "center", cfg.limit_val, cfg.cache_dir, strict)
     checkpoint = Path(cfg.out) / "checkpoint.pt"
     progress = load_training_state(checkpoint, module, opt, asdict(cfg)) if resume else Progress()
     ddp: torch.nn.Module = module
@@ -680,7 +722,7 @@ def train_step(
     for group in run.opt.param_groups:
         group["lr"] = _lr(step, total, group["peak"], cfg.min_lr * group["peak"] / cfg.lr, cfg.warmup_steps)
     # the paper's targets: the input downsampled to the output size (antialiased bilinear)
-    target = x if run.output_size == cfg.size else resize(x, run.output_size)
+    target = x if run.output_size == cfg.input_size else resize(x, run.output_size)
     if run.teachers:
         with torch.no_grad():
             codes = run.rep(x) if codes is None else codes
@@ -809,7 +851,7 @@ def stores_codes(cfg: DecoderConfig, rep: Representation) -> bool:
     if cfg.crop_pad or cfg.finetune_encoder:
         return False
     try:
-        _code_flip(cfg.rep, cfg.size)
+        _code_flip(cfg.rep, cfg.input_size)
         return True
     except PreimageError:
         return not getattr(rep, "differentiable", True) or _dense_pairs(cfg, rep)
@@ -817,7 +859,7 @@ def stores_codes(cfg: DecoderConfig, rep: Representation) -> bool:
 
 def _dense_pairs(cfg: DecoderConfig, rep: Representation) -> bool:
     """Whether the codes are a fixed network's, small enough for :class:`DenseCodePairs`."""
-    return isinstance(rep, LayerTap) and math.prod(rep.out_shape(cfg.size)) <= DenseCodePairs.MAX_VALUES
+    return isinstance(rep, LayerTap) and math.prod(rep.out_shape(cfg.input_size)) <= DenseCodePairs.MAX_VALUES
 
 
 def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Tensor, rank: int) -> CodeStore | None:
@@ -835,7 +877,7 @@ def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Ten
         return None
     say = print if rank == 0 else (lambda *a, **k: None)
     try:
-        mirror = _code_flip(cfg.rep, cfg.size)
+        mirror = _code_flip(cfg.rep, cfg.input_size)
     except PreimageError:
         mirror = None
     t0 = time.time()
@@ -852,7 +894,7 @@ def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Ten
         source = str(Path(cfg.data).resolve() / cfg.train_pattern)  # resolved: "../x" and "/abs/x" share a cache
         # a network's codes are keyed by its weights too: another network's codes are not these
         key = f"{cfg.rep}@{getattr(rep, 'weights_sha256', None) or ''}" if dense else cfg.rep
-        cached = code_cache_file(cfg.cache_dir, key, cfg.size, source, images)
+        cached = code_cache_file(cfg.cache_dir, key, cfg.input_size, source, images)
         if cached.is_file():
             store = kind.load(cached)
             say(f"{cfg.rep} codes of {len(images)} images and their mirrors read from {cached}", flush=True)
@@ -874,20 +916,20 @@ def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch
     if cfg.teacher_flip_average:
         from preimage.inverters.decoders import _code_flip
 
-        _code_flip(cfg.rep, cfg.size)  # fails now, in one line, for a representation that cannot mirror its code
+        _code_flip(cfg.rep, cfg.input_size)  # fails now, in one line, for a representation that cannot mirror its code
     teachers = []
     for path in cfg.teachers:
         teacher = Decoder.from_file(path)
-        out_size = cfg.output_size or cfg.size
+        out_size = cfg.output_size or cfg.input_size
         if (teacher.rep, teacher.code_shape, teacher.input_size, teacher.output_size) != (
             cfg.rep,
             code_shape,
-            cfg.size,
+            cfg.input_size,
             out_size,
         ):
             raise PreimageError(
                 f"--teacher {path} inverts {teacher.rep} codes {teacher.code_shape} of {teacher.input_size}-px "
-                f"images to {teacher.output_size} px, not {cfg.rep} {code_shape} of {cfg.size}-px images to "
+                f"images to {teacher.output_size} px, not {cfg.rep} {code_shape} of {cfg.input_size}-px images to "
                 f"{out_size} px — pass a decoder for the same --rep, --size and --output-size"
             )
         teacher.flip_average = cfg.teacher_flip_average
@@ -930,7 +972,7 @@ def export_decoder(
     """Write fp16 safetensors (config in the metadata) and re-measure the *shipped* weights."""
     run = Path(cfg.out)
     kind = "autoencoder" if cfg.finetune_encoder else "decoder"
-    name = zoo.file_name(kind, cfg.rep, cfg.size, "sharp" if cfg.loss == "deepsim" else None)
+    name = zoo.file_name(kind, cfg.rep, cfg.input_size, "sharp" if cfg.loss == "deepsim" else None)
     path = export_safetensors(
         decoder.state_dict(),
         run / name,
@@ -943,16 +985,18 @@ def export_decoder(
         model = getattr(rep, "model", None)
         assert model is not None
         if all(p.grad is None for p in model.parameters()):  # resumed after the last step: nothing ran here
-            rep(torch.zeros(1, 3, cfg.size, cfg.size, device=next(model.parameters()).device)).sum().backward()
+            rep(
+                torch.zeros(1, 3, cfg.input_size, cfg.input_size, device=next(model.parameters()).device)
+            ).sum().backward()
         tuned = {n for n, p in model.named_parameters() if p.grad is not None}
         state = {k: v for k, v in model.state_dict().items() if k in tuned}
         export_safetensors(state, run / zoo.encoder_file_name(cfg.rep), fp16=True)
     shipped = Decoder.from_file(path).to(next(decoder.parameters()).device)
     root = Path(cfg.data)
-    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", None, cfg.cache_dir, strict)
+    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.input_size, "center", None, cfg.cache_dir, strict)
     summary: dict[str, Any] = {
         "rep": cfg.rep,
-        "input_size": cfg.size,
+        "input_size": cfg.input_size,
         "output_size": shipped.output_size,
         "autoencoder": cfg.finetune_encoder,
         "val_set": dataset_name(cfg.data),
@@ -970,7 +1014,7 @@ def export_decoder(
         summary["gpu"] = torch.cuda.get_device_name()
     bsds = root.parent / "bsds500" / "val-0000.tar.gz"
     if bsds.is_file():
-        bx, _ = materialize(str(bsds), cfg.size, "center", None, cfg.cache_dir, strict)
+        bx, _ = materialize(str(bsds), cfg.input_size, "center", None, cfg.cache_dir, strict)
         summary["bsds500_val"] = evaluate_decoder(shipped, rep, bx)
     write_json(run / "summary.json", summary)
     write_decoder_card(path.with_suffix(".md"), cfg, summary, sum(p.numel() for p in shipped.parameters()))
@@ -1021,19 +1065,19 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     name, train_desc, terms = DATASETS.get(folder, (folder, "its train shards", "the data set's own terms"))
     out_size = summary["output_size"]
     full = (
-        f"; at {cfg.size} px (the reconstruction upsampled bilinearly) **{tiny['normalized_error_full']:.3f}**"
-        if cfg.size != out_size
+        f"; at {cfg.input_size} px (the reconstruction upsampled bilinearly) **{tiny['normalized_error_full']:.3f}**"
+        if cfg.input_size != out_size
         else ""
     )
     target = (
         "against the image"
-        if out_size == cfg.size
+        if out_size == cfg.input_size
         else f"against the image downsampled to {out_size} px (bilinear, antialiased)"
     )
     code = "x".join(str(n) for n in summary.get("code_shape", []))
     run_name = f"runs/{'autoencoder' if cfg.finetune_encoder else 'decoder'}_{cfg.rep.replace(':', '_')}"
-    size_flags = f" --size {cfg.size}" if cfg.size != 64 else ""
-    size_flags += f" --output-size {out_size}" if out_size != cfg.size else ""
+    size_flags = f" --size {cfg.input_size}" if cfg.input_size != 64 else ""
+    size_flags += f" --output-size {out_size}" if out_size != cfg.input_size else ""
     bsds = summary.get("bsds500_val")
     bsds_line = (
         f"- BSDS500 val, 100 centre crops, at {summary['output_size']} px: **{bsds['normalized_error']:.3f}** "
@@ -1108,9 +1152,9 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
         f"""# Decoder for `{cfg.rep}`{" (autoencoder: encoder fine-tuned)" if cfg.finetune_encoder else ""}
 
 - **Task**: predict the expected pre-image E[x | Phi(x)] of a {out_size}x{out_size} RGB image from the
-  `{cfg.rep}` code of the {cfg.size}x{cfg.size} image (Dosovitskiy & Brox 2016), pixel MSE in [0, 1]
+  `{cfg.rep}` code of the {cfg.input_size}x{cfg.input_size} image (Dosovitskiy & Brox 2016), pixel MSE in [0, 1]
   {target}.
-- **Sizes**: input (the image the representation sees) {cfg.size} px, output {out_size} px; code {code}.
+- **Sizes**: input (the image the representation sees) {cfg.input_size} px, output {out_size} px; code {code}.
 - **Architecture**: up-convolutional decoder, width {cfg.width}{arch}, {n_params / 1e6:.2f}M parameters,
   fp16 safetensors ({summary["size_mb"]} MB).
 - **Data**: {name} train ({train_desc}), {augmentation}; {terms} apply.

@@ -14,44 +14,53 @@ the best one is solved again on all the images.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from preimage import options as check
 from preimage import zoo
 from preimage.data import materialize
 from preimage.errors import PreimageError
 from preimage.files import dumps, write_json, write_text
-from preimage.inverters.decoders import Decoder, DecoderArch, LinearDecoder, transform_codes
+from preimage.inverters.decoders import CODE_TRANSFORMS, Decoder, DecoderArch, LinearDecoder, transform_codes
+from preimage.options import option
 from preimage.representations.base import Representation
-from preimage.training.common import export_safetensors, seed_everything
+from preimage.training.common import DataConfig, export_safetensors, seed_everything
 from preimage.training.decoder import dataset_name, evaluate_decoder, make_encoder
 
 # ridge strengths tried, relative to the mean variance of one code feature (so they mean the same at every layer)
 ALPHAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
-@dataclass
-class LinearConfig:
-    rep: str
-    data: str
-    out: str
-    size: int = 64  # side of the image the representation sees
-    output_size: int | None = None  # side of the reconstruction (None: ``size``)
-    thumbnail_size: int = 8  # side of the thumbnail the matrix predicts
+@dataclass(kw_only=True)
+class LinearConfig(DataConfig):
+    """The settings of ``fit-linear``: one field per option (see :mod:`preimage.options`)."""
+
+    rep: str = option(help="hog, lbp, sift (lbp@4: another cell size) or alexnet64:LAYER")
+    input_size: int = option(
+        64, "side in pixels of the image the representation sees", parse=check.size, flags=("--size", "--input-size")
+    )
+    output_size: int | None = option(
+        None, "side in pixels of the reconstruction (None: the input size)", parse=check.size
+    )
+    thumbnail_size: int = option(8, "side of the thumbnail the matrix predicts", parse=check.positive)
     limit_train: int | None = 50_000
-    holdout: float = 0.1  # fraction of the training images that picks the ridge strength
-    alphas: tuple[float, ...] = ALPHAS
-    code_transform: str = "identity"
-    encoder_weights: str = "default"
-    batch_size: int = 250
-    seed: int = 0
-    cache_dir: str | None = None
-    train_pattern: str = "train-*.tar.gz"
-    val_pattern: str = "val-*.tar.gz"
+    holdout: float = option(0.1, "fraction of the training images that picks the ridge strength", parse=check.fraction)
+    # relative to the mean variance of one code feature, so they mean the same at every layer
+    alphas: tuple[float, ...] = option(ALPHAS, "ridge strengths tried", cli=False)
+    code_transform: str = option(
+        "identity", "how codes enter the matrix (as for train-decoder)", choices=CODE_TRANSFORMS
+    )
+    encoder_weights: str = option(
+        "default",
+        "the network's weights for MODEL:LAYER: 'default' (shipped) or a .safetensors/.pth file",
+        flags=("--weights",),
+    )
+    batch_size: int = option(250, "images per batch of codes", parse=check.positive)
 
 
 @dataclass
@@ -139,18 +148,19 @@ def fit_linear(cfg: LinearConfig, overwrite: bool = False, strict: bool = False)
     start = time.perf_counter()
     run = Path(cfg.out)
     rep = make_encoder(cfg.rep, False, cfg.encoder_weights).eval()
-    name = zoo.file_name("decoder", rep.name, cfg.size, "linear")
+    name = zoo.file_name("decoder", rep.name, cfg.input_size, "linear")
     if (run / name).exists() and not overwrite:
         raise PreimageError(f"{run / name} exists; pass --overwrite to replace it")
     generator = seed_everything(cfg.seed)
-    decoder = Decoder(DecoderArch(
-        rep.name, _code_shape(rep, cfg.size), cfg.output_size or cfg.size, input_size=cfg.size, network="linear",
-        thumbnail_size=cfg.thumbnail_size,
-    ))  # fmt: skip
+    side = cfg.input_size
+    arch = DecoderArch(rep.name, _code_shape(rep, side), cfg.output_size or side, input_size=side, network="linear")
+    decoder = Decoder(replace(arch, thumbnail_size=cfg.thumbnail_size))
     decoder.encoder_sha256 = getattr(rep, "weights_sha256", None)
     decoder.code_transform = cfg.code_transform
     root = Path(cfg.data)
-    train_x, _ = materialize(str(root / cfg.train_pattern), cfg.size, "center", cfg.limit_train, cfg.cache_dir, strict)
+    train_x, _ = materialize(
+        str(root / cfg.train_pattern), cfg.input_size, "center", cfg.limit_train, cfg.cache_dir, strict
+    )
     order = torch.randperm(len(train_x), generator=generator)
     n_hold = max(1, int(len(train_x) * cfg.holdout))
     net = decoder.net
@@ -165,11 +175,11 @@ def fit_linear(cfg: LinearConfig, overwrite: bool = False, strict: bool = False)
     net.linear.bias.data.copy_(b)
     path = export_safetensors(decoder.state_dict(), run / name, fp16=True, metadata={"config": dumps(decoder.config())})
     shipped = Decoder.from_file(path)
-    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.size, "center", None, cfg.cache_dir, strict)
+    val_x, _ = materialize(str(root / cfg.val_pattern), cfg.input_size, "center", None, cfg.cache_dir, strict)
     summary: dict[str, Any] = {
         "rep": rep.name,
         "method": "linear",
-        "input_size": cfg.size,
+        "input_size": cfg.input_size,
         "output_size": shipped.output_size,
         "thumbnail_size": cfg.thumbnail_size,
         "pool_grid": net.grid,
@@ -186,7 +196,7 @@ def fit_linear(cfg: LinearConfig, overwrite: bool = False, strict: bool = False)
     }
     bsds = root.parent / "bsds500" / "val-0000.tar.gz"
     if bsds.is_file():
-        bx, _ = materialize(str(bsds), cfg.size, "center", None, cfg.cache_dir, strict)
+        bx, _ = materialize(str(bsds), cfg.input_size, "center", None, cfg.cache_dir, strict)
         summary["bsds500_val"] = evaluate_decoder(shipped, rep, bx)
     summary["wall_min"] = round((time.perf_counter() - start) / 60, 1)
     write_json(run / "summary.json", summary)
@@ -204,13 +214,13 @@ def write_linear_card(path: Path, cfg: LinearConfig, summary: dict[str, Any]) ->
     pooled = (
         f", its maps average-pooled to {summary['pool_grid']}x{summary['pool_grid']}" if summary["pool_grid"] else ""
     )
-    flags = f" --size {cfg.size}" if cfg.size != 64 else ""
+    flags = f" --size {cfg.input_size}" if cfg.input_size != 64 else ""
     flags += f" --output-size {cfg.output_size}" if cfg.output_size else ""
     flags += f" --code-transform {cfg.code_transform}" if cfg.code_transform != "identity" else ""
     flags += f" --weights {cfg.encoder_weights}" if cfg.encoder_weights != "default" else ""
     flags += f" --limit-train {cfg.limit_train}" if cfg.limit_train != 50_000 else ""
     sha = summary.get("encoder_sha256")
-    t, at = cfg.thumbnail_size, f" at {cfg.size} px" if cfg.size != 64 else ""
+    t, at = cfg.thumbnail_size, f" at {cfg.input_size} px" if cfg.input_size != 64 else ""
     lines = [
         f"# Linear decoder (ridge regression) for `{summary['rep']}`{at}",
         "",
