@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "src" / "preimage"
 # the data flow, bottom to top: a module may import from its own stage and the ones before it
 FLOW = [
-    "errors", "files", "runtime", "registry", "zoo", "data", "models", "representations", "metrics",
+    "errors", "files", "runtime", "registry", "options", "zoo", "data", "models", "representations", "metrics",
     "inverters", "training", "evaluation", "report", "experiments", "explore", "cli",
 ]  # fmt: skip
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import preimage
-from preimage.cli.main import COMMANDS, build_parser, main
+from preimage.cli.common import COMMANDS
+from preimage.cli.main import build_parser, main
 
 SRC = str(Path(preimage.__file__).resolve().parents[1])
 

@@ -52,10 +52,10 @@ def user_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.F
     module = f"usernet_{request.node.name.split('[')[0][-40:]}"
     (tmp_path / f"{module}.py").write_text(NET)
     monkeypatch.chdir(tmp_path)
-    before = set(registry._MODELS)
+    before = set(registry.MODELS)
     yield module
-    for name in set(registry._MODELS) - before:
-        del registry._MODELS[name]
+    for name in set(registry.MODELS) - before:
+        registry.MODELS.remove(name)
     sys.modules.pop(module, None)
 
 

@@ -160,3 +160,12 @@ def config_from_args(cls: type, args: argparse.Namespace) -> Any:
         flags = ", ".join(field_flag(cls, name) for name in missing)
         raise PreimageError(f"{flags} required: pass {flags} or set {', '.join(missing)} in --config")
     return cls(**values)
+
+
+def add_resume_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT/checkpoint.pt (settings that differ from the checkpoint's are an error, "
+        "except the run length, checkpoint interval and threads)",
+    )

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from preimage.cli import args as types
-from preimage.cli.main import command
+from preimage.cli.common import command
 from preimage.files import prepare_outputs
 
 

@@ -6,7 +6,13 @@ import argparse
 import sys
 
 from preimage.cli import args as types
-from preimage.cli.main import add_decoder_arguments, add_size_arguments, build_representation, command, decoder_options
+from preimage.cli.common import (
+    add_decoder_arguments,
+    add_size_arguments,
+    build_representation,
+    command,
+    decoder_options,
+)
 from preimage.files import dumps
 
 

@@ -1,4 +1,4 @@
-"""``preimage experiment`` and ``report``: the papers' analyses and their HTML page."""
+"""``preimage experiment``: the papers' analyses."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from preimage.cli import args as types
-from preimage.cli.main import (
+from preimage.cli.common import (
     command,
 )
 from preimage.errors import unknown_name
@@ -67,20 +67,4 @@ def _experiment(args: argparse.Namespace) -> int:
     for name in todo:
         summary = run_experiment(name, ctx)
         print(dumps(summary, default=str))
-    return 0
-
-
-def _report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", metavar="DIR", help="folder written by preimage experiment ... -o DIR")
-    p.add_argument("-o", "--out", default=None, help="HTML file (default DIR/report.html)")
-
-
-@command("report", "one self-contained HTML page from experiment results", _report_args)
-def _report(args: argparse.Namespace) -> int:
-    from preimage.report.page import build_report
-
-    target = Path(args.out) if args.out else Path(args.dir) / "report.html"
-    prepare_outputs([target], args.overwrite)
-    page = build_report(Path(args.dir), target)
-    print(f"wrote {page}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from preimage.cli.main import command, note
+from preimage.cli.common import command, note
 
 
 def _configure(p: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from preimage.cli import args as types
-from preimage.cli.main import (
+from preimage.cli.common import (
     add_decoder_arguments,
     add_size_arguments,
     build_representation,

@@ -1,4 +1,4 @@
-"""``preimage textures`` and ``restyle``: feature-map inversion (Xia et al.)."""
+"""``preimage textures``: feature-map inversion (Xia et al.), the texture every filter extracts."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import json
 from pathlib import Path
 
 from preimage.cli import args as types
-from preimage.cli.main import (
-    command,
-)
+from preimage.cli.common import RECIPE_HELP, command
 from preimage.errors import PreimageError
-from preimage.files import check_folder, dumps, prepare_outputs
+from preimage.files import check_folder, prepare_outputs
 from preimage.inverters.feature_maps import RECIPES
 
 
@@ -30,15 +28,6 @@ def parse_channels(spec: str) -> list[int]:
     return out
 
 
-_RECIPE_HELP = (
-    "preimage (default): Adam on the normalised loss (TEXTURE_PRESET), tuned for the shipped [0, 1] networks; "
-    "xia: the official MXNet recipe (clip-10 SGD, lr 0.1 x0.9 per 10, wd 5e-4/5e-3, <=1000 steps, stop at "
-    "relative change 0.005, 0-255 mean-subtracted variable, TV-Chambolle 0.2) with the loss scaled so that the first "
-    "update's median pixel gradient is the clip, the scale the recipe was tuned for on Caffe's VGG-19; "
-    "xia-literal: the same without that scaling (on networks with normalised input it stops on flat grey)"
-)
-
-
 def _textures_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", metavar="IMAGE", help="an image file or samples:NAME")
     p.add_argument(
@@ -54,7 +43,7 @@ def _textures_args(p: argparse.ArgumentParser) -> None:
         "--layers", default=None, help="layers of the sheet (default relu1_1..relu5_1 on VGG, conv1..conv5 on AlexNet)"
     )
     p.add_argument("--per-layer", type=types.positive, default=8, help="most energetic filters per layer in the sheet")
-    p.add_argument("--recipe", choices=list(RECIPES), default="preimage", help=_RECIPE_HELP)
+    p.add_argument("--recipe", choices=list(RECIPES), default="preimage", help=RECIPE_HELP)
     p.add_argument(
         "--steps", type=types.positive, default=None, help="steps per texture (default 150; xia: at most 1000)"
     )
@@ -122,64 +111,4 @@ def _textures(args: argparse.Namespace) -> int:
             }
         )
     )
-    return 0
-
-
-def _restyle_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("content", metavar="CONTENT", help="content image file or samples:NAME")
-    p.add_argument("--style", default=None, help="style image (needed for the purposeful modes)")
-    p.add_argument(
-        "--mode",
-        choices=["random", "purposeful", "purposeful-direct"],
-        default="random",
-        help="random: energy reallocated by random rates; purposeful: optimise content + the style's per-channel "
-        "energies (on VGG the official layers: content relu2_2 x10, style relu1_1..relu4_1 x1); "
-        "purposeful-direct: content maps reassigned by energy rank to the style's ranking, means set to the style's",
-    )
-    p.add_argument(
-        "--rates",
-        choices=["dirichlet", "xia"],
-        default="dirichlet",
-        help="random rates: dirichlet (default: Dirichlet(1), every rate positive, so every target is reachable "
-        "by ReLU maps) or xia (the official N(3, sd 1000) draws over their sum: signed, often negative energies)",
-    )
-    p.add_argument("--recipe", choices=list(RECIPES), default="preimage", help=_RECIPE_HELP)
-    p.add_argument("--n", type=types.positive, default=6, help="number of random styles (one per seed)")
-    p.add_argument("--layer", default=None, help="layer whose energy is reallocated (default conv3 / relu3_1)")
-    p.add_argument("--model", default="alexnet64", help="registered CNN (see: preimage list models)")
-    p.add_argument(
-        "--steps", type=types.positive, default=None, help="steps per image (default 150; xia: at most 1000)"
-    )
-    p.add_argument("--seed", type=types.seed, default=0, help="random seed of the first style")
-    p.add_argument("--weights", default="default", help="'default' (the shipped weights) or a weights file")
-    p.add_argument("-o", "--out", required=True, help="output folder: one PNG per style and summary.json")
-
-
-@command(
-    "restyle",
-    "diverse styles by reallocating feature-map energy (random, or towards a style image: optimised or direct)",
-    _restyle_args,
-)
-def _restyle(args: argparse.Namespace) -> int:
-    from preimage.experiments import Context
-    from preimage.experiments.feature_maps import restyle
-
-    if args.mode.startswith("purposeful") and not args.style:
-        raise PreimageError(f"--mode {args.mode} needs --style STYLE_IMAGE")
-    options = {
-        "content": args.content,
-        "style": args.style or args.content,
-        "n": args.n,
-        "mode": args.mode,
-        "rates": args.rates,
-        "recipe": args.recipe,
-        **{k: v for k, v in {"layer": args.layer, "steps": args.steps}.items() if v is not None},
-    }
-    first = {"purposeful": "purposeful.png", "purposeful-direct": "purposeful_direct.png"}.get(
-        args.mode, f"random_seed{args.seed}.png"
-    )
-    prepare_outputs([Path(args.out) / first], args.overwrite)
-    ctx = Context(Path(args.out), seed=args.seed, model=args.model, weights=args.weights, options=options)
-    summary = restyle(ctx)
-    print(dumps({"out": str(args.out), **summary}))
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,8 +9,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from preimage.errors import PreimageError, unknown_name
+from preimage.errors import PreimageError
 from preimage.files import file_sha256
+from preimage.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -35,36 +35,22 @@ class ModelConfig:
     factory: str = ""  # MODULE:FACTORY of a user's network (--model NAME=MODULE:FACTORY); its weights are its own
 
 
-@dataclass(frozen=True)
-class ModelEntry:
-    config: ModelConfig
-    build: Callable[[], nn.Module]
-
-
-_MODELS: dict[str, ModelEntry] = {}
+MODELS: Registry[nn.Module] = Registry("model")
 
 
 def register_model(config: ModelConfig) -> Callable[[Callable[[], nn.Module]], Callable[[], nn.Module]]:
     """Decorator: register an architecture builder with its config."""
-
-    def decorator(build: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
-        if config.name in _MODELS:
-            raise KeyError(f"model {config.name!r} registered twice")
-        _MODELS[config.name] = ModelEntry(config, build)
-        return build
-
-    return decorator
+    return MODELS.register(config.name, config.description, config=config)
 
 
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a glob pattern."""
-    return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
+    return MODELS.names(pattern)
 
 
 def get_config(name: str) -> ModelConfig:
-    if name not in _MODELS:
-        raise unknown_name("model", name, _MODELS)
-    return _MODELS[name].config
+    config: ModelConfig = MODELS.extra(name)["config"]
+    return config
 
 
 def default_weights_path(name: str) -> Path | None:
@@ -128,11 +114,9 @@ def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
     loads a ``.pth`` (e.g. torchvision's download) or ``.safetensors`` file with
     ``strict=True``, so a mismatch is an error rather than a silent partial load.
     """
-    if name not in _MODELS:
-        raise unknown_name("model", name, _MODELS)
-    entry = _MODELS[name]
-    model = entry.build()
-    if weights is not None and str(weights) == "default" and entry.config.factory:
+    config = get_config(name)
+    model = MODELS.get(name)()
+    if weights is not None and str(weights) == "default" and config.factory:
         from preimage.models.user import state_sha256
 
         # a user's network keeps the weights its factory gave it; decoders record which
@@ -166,5 +150,5 @@ def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
         # decoders record the weights they were trained on and refuse others (preimage.inverters.decoders)
         model.preimage_weights_sha256 = file_sha256(path)  # type: ignore[assignment]
     model.eval()
-    model.preimage_config = entry.config  # type: ignore[assignment]
+    model.preimage_config = config  # type: ignore[assignment]
     return model

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from preimage.errors import PreimageError, nearest
-from preimage.models.registry import _MODELS, ModelConfig, ModelEntry
+from preimage.models.registry import MODELS, ModelConfig, get_config
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -96,7 +96,7 @@ def register_user_model(
 ) -> str:
     """Import, build and register ``NAME=MODULE:FACTORY`` for this process; returns ``NAME``."""
     name, module, factory = parse_model_spec(spec)
-    if name in _MODELS and _MODELS[name].config.factory != f"{module}:{factory}":
+    if name in MODELS and get_config(name).factory != f"{module}:{factory}":
         raise PreimageError(f"--model {spec}: {name!r} is already a registered model — pick another NAME")
     net = _build(spec, module, factory).eval()
     size = int(input_size or getattr(net, "input_size", 0) or 224)
@@ -117,5 +117,11 @@ def register_user_model(
         name, size, mean, std, classes, description=f"{module}:{factory} (--model)", factory=f"{module}:{factory}"
     )
     built = [net]  # the network built for the checks above serves the first request; later ones build anew
-    _MODELS[name] = ModelEntry(config, lambda: built.pop() if built else _build(spec, module, factory))
+    MODELS.add(
+        name,
+        lambda: built.pop() if built else _build(spec, module, factory),
+        config.description,
+        replace=True,
+        config=config,
+    )
     return name
