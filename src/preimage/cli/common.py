@@ -61,7 +61,7 @@ def build_representation(spec: str, weights: str = "default") -> Any:
     """The representation ``--rep`` names; ``--weights`` for a ``MODEL:LAYER`` tap."""
     from preimage.representations import create_representation
 
-    return create_representation(spec, **({"weights": weights} if ":" in spec else {}))
+    return create_representation(spec, weights=weights)
 
 
 def add_size_arguments(p: argparse.ArgumentParser, output_help: str) -> None:

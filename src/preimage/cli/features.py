@@ -70,8 +70,7 @@ def _features(args: argparse.Namespace) -> int:
     prepare_outputs([out], args.overwrite)
     from preimage.representations.cnn import LayerTap
 
-    extra = {"weights": args.weights} if ":" in args.rep else {}
-    rep = create_representation(args.rep, backend=args.backend, **extra)
+    rep = create_representation(args.rep, backend=args.backend, weights=args.weights)
     items, skipped = read_images(args.images, size=args.size, fit=args.fit, limit=args.limit, strict=args.strict)
     if args.fit == "center":
         note(upsampled_note(items, args.size))

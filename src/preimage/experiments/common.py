@@ -10,6 +10,7 @@ images and few optimisation steps.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -71,27 +72,17 @@ def rep_for(name: str, ctx: Context) -> Any:
     return create_representation(name, **extra)
 
 
+@functools.cache
 def unavailable(rep: str, method: str, size: int = SIZE) -> str | None:
-    """Why ``method`` cannot invert ``rep`` of ``size``-px images here (None when it can): nothing is
-    silently skipped."""
-    from preimage import zoo
+    """Why ``method`` cannot invert ``rep`` of ``size``-px images here, in the inverter's own words (its
+    refusal without the advice after the dash), or None when it can: nothing is silently skipped."""
+    from preimage.inverters import create_inverter
     from preimage.representations import create_representation
 
-    sized = f" for {size}-px images" if size != SIZE else ""
-    if method == "decoder" and zoo.lookup("decoder", rep, size) is None:
-        return "no shipped decoder" + sized
-    if method == "linear" and zoo.lookup("decoder", rep, size, "linear") is None:
-        return "no shipped linear baseline" + sized
-    if method == "autoencoder" and size != SIZE:
-        return f"the autoencoders see {SIZE}-px images"
-    if method == "autoencoder" and zoo.lookup("autoencoder", rep) is None:
-        return "no shipped autoencoder"
-    if method == "hoggles" and rep != "hog":
-        return "HOGgles inverts HOG only"
-    if method == "hoggles" and zoo.lookup("hoggles", "hog") is None:
-        return "no shipped HOGgles dictionary"
-    if method == "optimize" and ":" not in rep and not getattr(create_representation(rep), "differentiable", True):
-        return f"{rep} is not differentiable"
+    try:
+        create_inverter(method, create_representation(rep), input_size=size)
+    except PreimageError as err:
+        return str(err).split(" — ")[0]
     return None
 
 

@@ -42,10 +42,15 @@ def parse_cell_size(name: str) -> tuple[str, int | None]:
     return base, int(cell)
 
 
-def create_representation(name: str, backend: str = "torch", **kwargs: Any) -> Representation:
+def create_representation(
+    name: str, backend: str = "torch", weights: str | None = "default", **kwargs: Any
+) -> Representation:
     """Build a representation by name: a registered one (``hog``, or ``hog@4`` for 4-pixel cells), or
-    ``MODEL:LAYER[,LAYER...]`` for a CNN tap."""
+    ``MODEL:LAYER[,LAYER...]`` for a CNN tap, whose network gets ``weights`` (``"default"``: the shipped
+    ones; a file; None: random initialisation). This is the one place a representation's name is parsed: the built object says
+    what it is (``name``, ``kind``, ``differentiable``, a network's ``weights_sha256``)."""
     if ":" in name:
+        kwargs["weights"] = weights
         if "@" in name:
             raise PreimageError(f"'@CELL' sets the cell size of hog, hog-dt, lbp or sift; drop it from {name!r}")
         from preimage.representations.cnn import create_cnn_representation
@@ -53,6 +58,8 @@ def create_representation(name: str, backend: str = "torch", **kwargs: Any) -> R
         return create_cnn_representation(name, **kwargs)
     base, cell = parse_cell_size(name)
     factory = REPRESENTATIONS.get(base)
+    if weights not in (None, "default"):
+        raise PreimageError(f"{name} has no network weights to fill (only MODEL:LAYER has): drop the weights file")
     default = None
     if cell is not None:
         param = inspect.signature(factory).parameters.get("cell_size")

@@ -263,10 +263,9 @@ def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) 
 def make_encoder(rep_name: str, finetune: bool, weights: str = "default") -> Representation:
     if weights != "default" and ":" not in rep_name:
         raise PreimageError(f"--weights fills a CNN (MODEL:LAYER); {rep_name!r} has no weights: drop --weights")
-    extra: dict[str, Any] = {"weights": weights} if ":" in rep_name else {}
-    rep = create_representation(rep_name, **extra)
+    rep = create_representation(rep_name, weights=weights)
     if finetune:
-        if ":" not in rep_name:
+        if rep.kind != "cnn":
             raise PreimageError("--finetune-encoder needs a CNN layer (MODEL:LAYER): HOG/LBP/SIFT have no weights")
         for p in rep.parameters():
             p.requires_grad_(True)
@@ -1092,7 +1091,7 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     )
     arch += f", the last {cfg.shuffle}x upsampling one sub-pixel convolution" if cfg.shuffle != 1 else ""
     arch += ", bilinear resize-convolutions instead of transposed ones" if cfg.upsample == "bilinear" else ""
-    vector = ":" in cfg.rep and cfg.rep.split(":")[1].startswith(("fc", "prob"))
+    vector = len(summary["code_shape"]) == 1  # fc and prob codes
     arch += f", fully connected width {cfg.hidden}" if vector else ""
     flags = "".join(
         f" --{k.replace('_', '-')} {getattr(cfg, k)}"
