@@ -1,6 +1,6 @@
 #!/bin/bash
 # issue 25 (hidden 512: the zoo stays under 80 MB): the deep alexnet64 decoders trained to a flat learning curve on cached codes (decoder-only epochs)
-# usage: runs/deep/run.sh WEIGHTS   (default | a .safetensors file); each run resumes if interrupted
+# usage: bench/train_deep_decoders.sh WEIGHTS   (default | a .safetensors file); each run resumes if interrupted
 cd /work/main && source .venv/bin/activate
 W=${1:-default}
 for spec in "fc8 identity" "prob centred-log" "conv5 identity" "fc6 identity" "fc7 identity"; do
