@@ -64,7 +64,9 @@ def labelled_rows(rows: Sequence[torch.Tensor], labels: Sequence[str], path: str
     """Save rows of images (each ``(N, 3, H, W)``) with a text label left of every row."""
     tiles = [grid(r, columns=r.shape[0]) for r in rows]
     width = max(t.shape[-1] for t in tiles)
-    label_w = 60
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    # the label column fits the longest label (in canvas pixels, 8 of margin), at least 60 tile pixels
+    label_w = max(60, -(-(max((int(measure.textlength(t)) for t in labels), default=0) + 8) // scale))
     height = sum(t.shape[-2] for t in tiles)
     canvas = Image.new("RGB", ((width + label_w) * scale, height * scale), "white")
     draw = ImageDraw.Draw(canvas)
