@@ -47,8 +47,8 @@ def create_representation(
 ) -> Representation:
     """Build a representation by name: a registered one (``hog``, or ``hog@4`` for 4-pixel cells), or
     ``MODEL:LAYER[,LAYER...]`` for a CNN tap, whose network gets ``weights`` (``"default"``: the shipped
-    ones; a file; None: random initialisation). This is the one place a representation's name is parsed: the built object says
-    what it is (``name``, ``kind``, ``differentiable``, a network's ``weights_sha256``)."""
+    ones; a file; None: random initialisation). This is the one place a representation's name is parsed:
+    the built object says what it is (``name``, ``kind``, ``differentiable``, a network's ``weights_sha256``)."""
     if ":" in name:
         kwargs["weights"] = weights
         if "@" in name:

@@ -24,7 +24,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from preimage.errors import PreimageError
 from preimage.files import dumps, write_json, write_text
 from preimage.inverters.decoders import CODE_TRANSFORMS, UPSAMPLINGS, Decoder, DecoderArch
 from preimage.metrics import protocol_errors
-from preimage.options import option
+from preimage.options import field_flag, option
 from preimage.representations import canonical_name, create_representation
 from preimage.representations.base import Representation
 from preimage.representations.cnn import LayerTap
@@ -1058,6 +1058,31 @@ def _curve_line(summary: dict[str, Any]) -> str:
     return f"- **Learning curve** (validation error after each epoch): {points}\n"
 
 
+# settings a card's Reproduce line states apart (rep, data, out, sizes, epochs, width) or that do not change the
+# weights (where data is cached, checkpoints, threads, precision as resolved on the machine, validation size)
+CARD_UNSTATED = frozenset(
+    {"rep", "data", "out", "input_size", "output_size", "epochs", "width", "threads", "checkpoint_every_s",
+     "stop_after_epochs", "cache_dir", "amp", "workers", "limit_val", "train_pattern", "val_pattern"}
+)  # fmt: skip
+
+
+def reproduce_flags(cfg: DecoderConfig) -> str:
+    """The flags of every other setting that differs from its default, as ``train-decoder`` spells them."""
+    out = ""
+    for f in fields(cfg):
+        value, default = getattr(cfg, f.name), f.default_factory() if callable(f.default_factory) else f.default
+        if f.name in CARD_UNSTATED or value == default:
+            continue
+        flag = field_flag(DecoderConfig, f.name)
+        if isinstance(value, bool):
+            out += f" {flag}"
+        elif isinstance(value, tuple):
+            out += "".join(f" {flag} {v}" for v in value)
+        else:
+            out += f" {flag} {value:g}" if isinstance(value, float) else f" {flag} {value}"
+    return out
+
+
 def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], n_params: int) -> None:
     tiny = summary["val"]
     folder = summary["val_set"]
@@ -1093,32 +1118,10 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     arch += ", bilinear resize-convolutions instead of transposed ones" if cfg.upsample == "bilinear" else ""
     vector = len(summary["code_shape"]) == 1  # fc and prob codes
     arch += f", fully connected width {cfg.hidden}" if vector else ""
-    flags = "".join(
-        f" --{k.replace('_', '-')} {getattr(cfg, k)}"
-        for k in ("top", "blocks", "stage_blocks", "ema")
-        if getattr(cfg, k)
-    )
-    flags += f" --shuffle {cfg.shuffle}" if cfg.shuffle != 1 else ""
-    flags += f" --upsample {cfg.upsample}" if cfg.upsample != "transposed" else ""
-    flags += f" --hidden {cfg.hidden}" if cfg.hidden != 512 else ""
-    flags += f" --batch-size {cfg.batch_size}" if cfg.batch_size != 64 else ""
-    flags += f" --warmup-steps {cfg.warmup_steps}" if cfg.warmup_steps != 200 else ""
-    flags += f" --device {cfg.device}" if cfg.device != "auto" else ""
-    flags += f" --lr {cfg.lr:g}" if cfg.lr != 1e-3 else ""
-    flags += " --finetune-encoder" if cfg.finetune_encoder else ""
-    flags += f" --weights {cfg.encoder_weights}" if cfg.encoder_weights != "default" else ""
-    flags += f" --init-decoder {cfg.init_decoder}" if cfg.init_decoder else ""
-    flags += "".join(f" --teacher {t}" for t in cfg.teachers)
-    flags += " --teacher-flip-average" if cfg.teacher_flip_average else ""
-    flags += f" --crop-pad {cfg.crop_pad}" if cfg.crop_pad != 4 else ""
-    flags += f" --code-transform {cfg.code_transform}" if cfg.code_transform != "identity" else ""
-    flags += f" --patience {cfg.patience}" if cfg.patience else ""
-    flags += f" --loss deepsim --deepsim-weights {cfg.deepsim_weights}" if cfg.loss == "deepsim" else ""
-    flags += " --deepsim-conditional" if cfg.deepsim_conditional else ""
+    flags = reproduce_flags(cfg)
     augmentation = f"reflect-pad-{cfg.crop_pad} random crops and flips" if cfg.crop_pad else "flips (no crops)"
     if cfg.shift_cells:
         augmentation = f"flips and shifts of image and code together by up to {cfg.shift_cells} code cells"
-        flags += f" --shift-cells {cfg.shift_cells}"
     start_line = ""
     if cfg.init_decoder:
         start_line = (
