@@ -31,6 +31,7 @@ import torch
 from preimage import options as check
 from preimage.errors import PreimageError, RunInterrupted
 from preimage.files import atomic_path
+from preimage.inverters.decoders import CODE_TRANSFORMS
 from preimage.options import option
 from preimage.runtime import AMP_CHOICES
 from preimage.zoo import export_safetensors  # noqa: F401  (the trainers' name for it)
@@ -50,6 +51,35 @@ class DataConfig:
     cache_dir: str | None = option(None, "keep decoded uint8 arrays (and stored codes) here between runs")
     train_pattern: str = option("train-*.tar.gz", "training shards in the data folder", cli=False)
     val_pattern: str = option("val-*.tar.gz", "validation shards in the data folder", cli=False)
+
+
+@dataclass(kw_only=True)
+class CodeConfig(DataConfig):
+    """The settings of every run that maps a representation's codes back to images: which representation,
+    of which network weights, at which sizes, and how its codes enter."""
+
+    rep: str = option(help="hog, lbp, sift (lbp@4: another cell size) or alexnet64:LAYER")
+    input_size: int = option(
+        64, "side in pixels of the image the representation sees", parse=check.size, flags=("--size", "--input-size")
+    )
+    output_size: int | None = option(
+        None,
+        "side in pixels of the reconstruction (None: the input size); the paper's protocol computes features of "
+        "the full photo (--size 224) and predicts it downsampled (--output-size 64, bilinear with antialiasing)",
+        parse=check.size,
+    )
+    # the decoder records the weights' SHA-256, so it only ever decodes codes of these weights
+    encoder_weights: str = option(
+        "default",
+        "the network's weights for MODEL:LAYER: 'default' (shipped) or a .safetensors/.pth file",
+        flags=("--weights",),
+    )
+    code_transform: str = option(
+        "identity",
+        "how codes enter: identity, log (log-probabilities, for MODEL:prob) or centred-log "
+        "(log-probabilities less their mean: the logits up to softmax's constant)",
+        choices=CODE_TRANSFORMS,
+    )
 
 
 @dataclass(kw_only=True)

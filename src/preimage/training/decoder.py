@@ -39,7 +39,7 @@ from preimage.data import materialize
 from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.files import dumps, write_json, write_text
-from preimage.inverters.decoders import CODE_TRANSFORMS, UPSAMPLINGS, Decoder, DecoderArch
+from preimage.inverters.decoders import UPSAMPLINGS, Decoder, DecoderArch
 from preimage.metrics import protocol_errors
 from preimage.options import field_flag, option
 from preimage.representations import canonical_name, create_representation
@@ -50,6 +50,7 @@ from preimage.training.classifier import augment, augment_with_flips
 from preimage.training.code_store import CodeStore, DenseCodePairs, MirroredCodes, SparseCodePairs
 from preimage.training.code_store import cache_file as code_cache_file
 from preimage.training.common import (
+    CodeConfig,
     MetricsLog,
     Progress,
     RunConfig,
@@ -83,19 +84,9 @@ LOSSES = ("mse", "deepsim")
 
 
 @dataclass(kw_only=True)
-class DecoderConfig(RunConfig):
+class DecoderConfig(RunConfig, CodeConfig):
     """The settings of ``train-decoder``: one field per option (see :mod:`preimage.options`)."""
 
-    rep: str = option(help="hog, lbp, sift (lbp@4: another cell size) or alexnet64:LAYER")
-    input_size: int = option(
-        64, "side in pixels of the image the representation sees", parse=check.size, flags=("--size", "--input-size")
-    )
-    output_size: int | None = option(
-        None,
-        "side in pixels of the reconstruction (None: the input size); the paper's protocol computes features of "
-        "the full photo (--size 224) and predicts it downsampled (--output-size 64, bilinear with antialiasing)",
-        parse=check.size,
-    )
     # the architecture (see preimage.inverters.decoders.DecoderArch)
     width: int = option(32, "decoder width knob (channels of the finest stage x 2)", parse=check.positive)
     hidden: int = option(512, "fully connected width of vector (fc/prob) decoders", parse=check.positive)
@@ -138,24 +129,12 @@ class DecoderConfig(RunConfig):
         "with --crop-pad 0: shift image and stored code together by up to this many code cells",
         parse=check.non_negative,
     )
-    code_transform: str = option(
-        "identity",
-        "how codes enter the decoder: identity, log (log-probabilities, for MODEL:prob) or centred-log "
-        "(log-probabilities less their mean: the logits up to softmax's constant)",
-        choices=CODE_TRANSFORMS,
-    )
     patience: int = option(
         0,
         "stop once the validation error has not improved for this many epochs (0: run every epoch)",
         parse=check.non_negative,
     )
     finetune_encoder: bool = option(False, "autoencoder bound: train the CNN encoder too")
-    # the decoder records the weights' SHA-256, so it only ever decodes codes of these weights
-    encoder_weights: str = option(
-        "default",
-        "the network's weights for MODEL:LAYER: 'default' (shipped) or a .safetensors/.pth file",
-        flags=("--weights",),
-    )
     encoder_lr: float = option(1e-4, "peak learning rate of a fine-tuned encoder", parse=check.positive_float)
     init_decoder: str | None = option(None, "start from these decoder weights (.safetensors)")
     # distillation: the teachers' mean output replaces the image as the MSE target (a lower-variance estimate of

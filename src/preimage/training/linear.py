@@ -26,10 +26,10 @@ from preimage import zoo
 from preimage.data import materialize
 from preimage.errors import PreimageError
 from preimage.files import dumps, write_json, write_text
-from preimage.inverters.decoders import CODE_TRANSFORMS, Decoder, DecoderArch, LinearDecoder, transform_codes
+from preimage.inverters.decoders import Decoder, DecoderArch, LinearDecoder, transform_codes
 from preimage.options import option
 from preimage.representations.base import Representation
-from preimage.training.common import DataConfig, export_safetensors, seed_everything
+from preimage.training.common import CodeConfig, export_safetensors, seed_everything
 from preimage.training.decoder import dataset_name, evaluate_decoder, make_encoder
 
 # ridge strengths tried, relative to the mean variance of one code feature (so they mean the same at every layer)
@@ -37,29 +37,14 @@ ALPHAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
 @dataclass(kw_only=True)
-class LinearConfig(DataConfig):
+class LinearConfig(CodeConfig):
     """The settings of ``fit-linear``: one field per option (see :mod:`preimage.options`)."""
 
-    rep: str = option(help="hog, lbp, sift (lbp@4: another cell size) or alexnet64:LAYER")
-    input_size: int = option(
-        64, "side in pixels of the image the representation sees", parse=check.size, flags=("--size", "--input-size")
-    )
-    output_size: int | None = option(
-        None, "side in pixels of the reconstruction (None: the input size)", parse=check.size
-    )
     thumbnail_size: int = option(8, "side of the thumbnail the matrix predicts", parse=check.positive)
     limit_train: int | None = 50_000
     holdout: float = option(0.1, "fraction of the training images that picks the ridge strength", parse=check.fraction)
     # relative to the mean variance of one code feature, so they mean the same at every layer
     alphas: tuple[float, ...] = option(ALPHAS, "ridge strengths tried", cli=False)
-    code_transform: str = option(
-        "identity", "how codes enter the matrix (as for train-decoder)", choices=CODE_TRANSFORMS
-    )
-    encoder_weights: str = option(
-        "default",
-        "the network's weights for MODEL:LAYER: 'default' (shipped) or a .safetensors/.pth file",
-        flags=("--weights",),
-    )
     batch_size: int = option(250, "images per batch of codes", parse=check.positive)
 
 
