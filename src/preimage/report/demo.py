@@ -8,6 +8,7 @@ photos ship with scikit-image and the network with preimage. Writes
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -127,73 +128,71 @@ def full_resolution_section(out: Path, images: str, summary: dict[str, Any]) -> 
     )
 
 
-def run_demo(
-    out: Path, images: str = "samples:all", steps: int = 100, seed: int = 0, strict: bool = False
-) -> dict[str, Any]:
-    start = time.time()
-    items, _ = read_images([images], size=64, strict=strict)
-    out.mkdir(parents=True, exist_ok=True)
-    x = torch.stack([it.image for it in items])
+def _hog_section(d: DemoInputs, summary: dict[str, Any]) -> tuple[list[Section], torch.Tensor]:
+    """HOG of the photos inverted by optimisation, HOGgles and the learned decoder (the founding Table 1)."""
     sections: list[Section] = []
-    summary: dict[str, Any] = {"images": [it.name for it in items]}
-
     # 1. HOG by optimisation (the shallow baseline of both papers)
     hog = create_representation("hog")
     with torch.no_grad():
-        code = hog(x)
-    rec_hog = create_inverter("optimize", hog, steps=steps, seed=seed)(code)
-    err_hog = normalized_reconstruction_error(x, rec_hog)
-    hog_rows, hog_labels, hog_table = [x, rec_hog], ["input", "optimize"], [{"method": "optimize", "error": err_hog}]
+        code = hog(d.x)
+    rec_hog = create_inverter("optimize", hog, steps=d.steps, seed=d.seed)(code)
+    err_hog = normalized_reconstruction_error(d.x, rec_hog)
+    hog_rows, hog_labels, hog_table = [d.x, rec_hog], ["input", "optimize"], [{"method": "optimize", "error": err_hog}]
     if zoo.lookup("hoggles", "hog") is not None:
         rec = create_inverter("hoggles", hog)(code)
         hog_rows.append(rec)
         hog_labels.append("HOGgles")
-        hog_table.append({"method": "HOGgles (paired dictionary)", "error": normalized_reconstruction_error(x, rec)})
+        hog_table.append({"method": "HOGgles (paired dictionary)", "error": normalized_reconstruction_error(d.x, rec)})
     if zoo.lookup("decoder", "hog") is not None:
         with torch.no_grad():
             rec = create_inverter("decoder", hog)(code)
         hog_rows.append(rec)
         hog_labels.append("decoder")
-        hog_table.append({"method": "learned decoder", "error": normalized_reconstruction_error(x, rec)})
-    labelled_rows(hog_rows, hog_labels, out / "hog.png")
+        hog_table.append({"method": "learned decoder", "error": normalized_reconstruction_error(d.x, rec)})
+    labelled_rows(hog_rows, hog_labels, d.out / "hog.png")
     summary["hog_optimize_error"] = err_hog
     summary["hog_errors"] = {r["method"]: r["error"] for r in hog_table}
     sections.append(
         Section(
             "HOG (VLFeat UoCTTI, cell 8) inverted by optimisation",
             f"Gradient descent on the image until its HOG matches (Mahendran &amp; Vedaldi's objective with "
-            f"bilinear-orientation surrogate gradients, {steps} steps). HOG keeps edges and their orientation but "
+            f"bilinear-orientation surrogate gradients, {d.steps} steps). HOG keeps edges and their orientation but "
             f"throws away colour and absolute brightness, so the reconstructions are gray and edge-like. "
             f"Normalised reconstruction error: <b>{err_hog:.3f}</b> (0 = perfect, about 0.7 = a flat gray guess). "
             "Beside it the two other inverters of the founding paper's Table 1: HOGgles' paired dictionary (gray, "
             "patch-wise) and the learned decoder, which also guesses colour and brightness.",
-            [(out / "hog.png", "rows: input photos (64x64), then each inverter's reconstruction from HOG")],
+            [(d.out / "hog.png", "rows: input photos (64x64), then each inverter's reconstruction from HOG")],
             [(hog_table, "normalised error, these images")],
         )
     )
+    return sections, rec_hog
 
+
+def _layer_sections(d: DemoInputs, summary: dict[str, Any]) -> tuple[list[Section], torch.nn.Module | None]:
+    """Every alexnet64 layer inverted by optimisation, the learned decoder and the autoencoder."""
+    sections: list[Section] = []
     # 2. Every alexnet64 layer by optimisation
-    rows, labels = [x], ["input"]
+    rows, labels = [d.x], ["input"]
     errors: list[float] = []
     curves: dict[str, list[float]] = {"optimisation": errors, "decoder": [], "autoencoder": []}
-    dec_rows, dec_labels = [x], ["input"]
+    dec_rows, dec_labels = [d.x], ["input"]
     net = None
     for layer in LAYERS:
         tap = create_cnn_representation(f"alexnet64:{layer}", model=net)
         net = tap.model
         with torch.no_grad():
-            c = tap(x)
-        rec = create_inverter("optimize", tap, steps=steps, seed=seed)(c)
+            c = tap(d.x)
+        rec = create_inverter("optimize", tap, steps=d.steps, seed=d.seed)(c)
         rows.append(rec)
         labels.append(layer)
-        errors.append(normalized_reconstruction_error(x, rec))
-        curves["decoder"].append(_decoder_error(tap, c, x, dec_rows, dec_labels))
-        curves["autoencoder"].append(_autoencoder_error(tap, x))
-    labelled_rows(rows, labels, out / "layers.png")
+        errors.append(normalized_reconstruction_error(d.x, rec))
+        curves["decoder"].append(_decoder_error(tap, c, d.x, dec_rows, dec_labels))
+        curves["autoencoder"].append(_autoencoder_error(tap, d.x))
+    labelled_rows(rows, labels, d.out / "layers.png")
     if len(dec_rows) > 1:
-        labelled_rows(dec_rows, dec_labels, out / "layers_decoder.png")
+        labelled_rows(dec_rows, dec_labels, d.out / "layers_decoder.png")
     shown = {k: v for k, v in curves.items() if any(e == e for e in v)}  # drop curves with no shipped model
-    line_plot(list(LAYERS), shown, out / "error_by_layer.png", "normalised error", "alexnet64: error by layer")
+    line_plot(list(LAYERS), shown, d.out / "error_by_layer.png", "normalised error", "alexnet64: error by layer")
     summary["layer_errors"] = shown
     summary["layer_errors_optimize"] = dict(zip(LAYERS, errors, strict=True))
     sections.append(
@@ -204,9 +203,12 @@ def run_demo(
             "grows with depth. The learned decoders (one forward pass) beat optimisation at every layer; the "
             "autoencoder, whose encoder was fine-tuned too, bounds what a decoder could recover.",
             [
-                (out / "layers_decoder.png", "rows: input, then the learned decoder's reconstruction from each layer"),
-                (out / "layers.png", f"rows: input, then optimisation ({steps} steps) from conv1 ... fc8"),
-                (out / "error_by_layer.png", "normalised reconstruction error per layer and inverter"),
+                (
+                    d.out / "layers_decoder.png",
+                    "rows: input, then the learned decoder's reconstruction from each layer",
+                ),
+                (d.out / "layers.png", f"rows: input, then optimisation ({d.steps} steps) from conv1 ... fc8"),
+                (d.out / "error_by_layer.png", "normalised reconstruction error per layer and inverter"),
             ],
             [
                 (
@@ -216,64 +218,81 @@ def run_demo(
             ],
         )
     )
+    return sections, net
 
+
+def _texture_sections(d: DemoInputs, net: torch.nn.Module | None) -> list[Section]:
+    """What single filters extract (Xia et al.): one layer's filters, then a row per layer."""
+    sections: list[Section] = []
     # 3. What single filters extract (Xia et al.): vgg19_64 relu2_1 (alexnet64 conv2 where its weights are absent)
     tex_model = texture_model()
     tex_layer = texture_layers(tex_model)[1]
     tap = create_cnn_representation(f"{tex_model}:{tex_layer}", model=net if tex_model == "alexnet64" else None)
-    tex = filter_textures(tap, x[1], k=16, steps=steps, seed=seed)  # TEXTURE_PRESET, 16 most energetic
-    save_grid(tex.images, out / "textures_conv2.png", columns=8, scale=2)
+    tex = filter_textures(tap, d.x[1], k=16, steps=d.steps, seed=d.seed)  # TEXTURE_PRESET, 16 most energetic
+    save_grid(tex.images, d.out / "textures_conv2.png", columns=8, scale=2)
     sections.append(
         Section(
             f"The texture each {tex_model} {tex_layer} filter extracts",
             f"Feature-map inversion: all maps but one are set to zero and the kept one receives the per-pixel sum "
             f"of all maps; inverting that code shows the texture primitive of the filter (here on "
-            f"'{items[1].name}').",
-            [(out / "textures_conv2.png", f"the 16 most energetic {tex_layer} filters: {tex.channels}")],
+            f"'{d.items[1].name}').",
+            [(d.out / "textures_conv2.png", f"the 16 most energetic {tex_layer} filters: {tex.channels}")],
         )
     )
     # ... and how they change with depth, one row per layer as in Xia et al.'s figures (one network, loaded once)
     sheet, layer_names = [], list(texture_layers(tex_model))
     for layer in layer_names:
         layer_tap = create_cnn_representation(f"{tex_model}:{layer}", model=tap.model)
-        sheet.append(filter_textures(layer_tap, x[1], k=4, steps=steps, seed=seed).images)
-    labelled_rows(sheet, layer_names, out / "textures_by_layer.png")
+        sheet.append(filter_textures(layer_tap, d.x[1], k=4, steps=d.steps, seed=d.seed).images)
+    labelled_rows(sheet, layer_names, d.out / "textures_by_layer.png")
     sections.append(
         Section(
             f"Filter textures by depth ({tex_model})",
             "The 4 most energetic filters of each layer: colour and strokes low down, gratings, cells, then parts "
             "and object-like fragments higher up.",
-            [(out / "textures_by_layer.png", f"{', '.join(layer_names)}: 4 filters each")],
+            [(d.out / "textures_by_layer.png", f"{', '.join(layer_names)}: 4 filters each")],
         )
     )
+    return sections
 
+
+def _restyle_sections(d: DemoInputs, net: torch.nn.Module | None) -> list[Section]:
+    """Diverse styles by random energy reallocation at alexnet64 conv3."""
+    sections: list[Section] = []
     # 4. Diverse styles by random energy reallocation
     tap3 = create_cnn_representation("alexnet64:conv3", model=net)
-    styles = restyle_random(tap3, x[1], [0, 1, 2, 3], steps=steps, seed=seed, progress=False)
-    labelled_rows([x[1:2], styles], ["content", "random styles"], out / "restyle.png")
+    styles = restyle_random(tap3, d.x[1], [0, 1, 2, 3], steps=d.steps, seed=d.seed, progress=False)
+    labelled_rows([d.x[1:2], styles], ["content", "random styles"], d.out / "restyle.png")
     sections.append(
         Section(
             "Random energy reallocation at conv3",
             "Each feature map is rescaled so its energy follows random rates (total conserved); inverting gives "
             "the same layout painted with different texture mixtures — a style is a combination of filter textures.",
-            [(out / "restyle.png", "content and four random reallocations (seeds 0-3)")],
+            [(d.out / "restyle.png", "content and four random reallocations (seeds 0-3)")],
         )
     )
+    return sections
 
+
+def _decoder_sections(
+    d: DemoInputs, summary: dict[str, Any], net: torch.nn.Module | None
+) -> tuple[list[Section], list[str]]:
+    """The default decoder of each shallow representation (CNN layers have their own section)."""
+    sections: list[Section] = []
     # the default decoder of each shallow representation (CNN layers have their own section)
     shipped = [Decoder.from_pretrained(r) for r in shipped_reps() if ":" not in r]
-    summary["decoders_shipped"] = [d.rep for d in shipped]
+    summary["decoders_shipped"] = [dec.rep for dec in shipped]
     if shipped:
-        rows, labels, table = [x], ["input"], []
+        rows, labels, table = [d.x], ["input"], []
         for dec in shipped:
             extra: dict[str, Any] = {"model": net} if ":" in dec.rep else {}
             rep = create_representation(dec.rep, **extra)
             with torch.no_grad():
-                rec = dec(rep(x))
+                rec = dec(rep(d.x))
             rows.append(rec)
             labels.append(dec.rep)
-            table.append({"representation": dec.rep, "normalised error": normalized_reconstruction_error(x, rec)})
-        labelled_rows(rows, labels, out / "decoders.png")
+            table.append({"representation": dec.rep, "normalised error": normalized_reconstruction_error(d.x, rec)})
+        labelled_rows(rows, labels, d.out / "decoders.png")
         summary["decoder_errors"] = {r["representation"]: r["normalised error"] for r in table}
         sections.insert(
             0,
@@ -282,14 +301,41 @@ def run_demo(
                 "Up-convolutional networks trained on Tiny-ImageNet to predict the expected image given its features "
                 "(Dosovitskiy &amp; Brox). Compare with the HOG optimisation below: the decoder knows what natural "
                 "images look like, so it recovers brightness and plausible colour that the features do not encode.",
-                [(out / "decoders.png", "input, then the reconstruction by each shipped decoder")],
+                [(d.out / "decoders.png", "input, then the reconstruction by each shipped decoder")],
                 [(table, "these images")],
             ),
         )
+    return sections, [dec.rep for dec in shipped]
+
+
+@dataclass(frozen=True)
+class DemoInputs:
+    """What every section of the demo page works on: the photos, where figures go, the optimisation budget."""
+
+    out: Path
+    x: torch.Tensor  # (N, 3, 64, 64) in [0, 1]
+    items: list[Any]  # the photos as read (their names)
+    steps: int
+    seed: int
+
+
+def run_demo(
+    out: Path, images: str = "samples:all", steps: int = 100, seed: int = 0, strict: bool = False
+) -> dict[str, Any]:
+    start = time.time()
+    items, _ = read_images([images], size=64, strict=strict)
+    out.mkdir(parents=True, exist_ok=True)
+    d = DemoInputs(out, torch.stack([it.image for it in items]), items, steps, seed)
+    summary: dict[str, Any] = {"images": [it.name for it in items]}
+    hog_sections, rec_hog = _hog_section(d, summary)
+    layer_sections, net = _layer_sections(d, summary)
+    sections = [*hog_sections, *layer_sections, *_texture_sections(d, net), *_restyle_sections(d, net)]
+    decoder_sections, shipped = _decoder_sections(d, summary, net)
+    sections[:0] = decoder_sections
     full = full_resolution_section(out, images, summary)
     if full is not None:
         sections.insert(0, full)
-    missing = sorted({"hog", "lbp", "sift"} - {d.rep for d in shipped})
+    missing = sorted({"hog", "lbp", "sift"} - set(shipped))
     if missing:
         sections.append(
             Section(
