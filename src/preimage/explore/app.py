@@ -66,17 +66,20 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:120]
 
 
-def create_app(explorer: Explorer | None = None) -> Starlette:
-    """The explorer's web app; pass an :class:`Explorer` to share one (tests), else one is made."""
-    ex = explorer if explorer is not None else Explorer()
+class Handlers:
+    """The explorer's HTTP endpoints over one :class:`Explorer`: each parses its request, asks the explorer
+    and answers; a :class:`PreimageError` becomes a one-line problem response (see ``_problem``)."""
 
-    async def index(request: Request) -> Response:
+    def __init__(self, ex: Explorer) -> None:
+        self.ex = ex
+
+    async def index(self, request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
-    def meta(request: Request) -> Response:
-        return JSONResponse(ex.meta())
+    def meta(self, request: Request) -> Response:
+        return JSONResponse(self.ex.meta())
 
-    async def upload(request: Request) -> Response:
+    async def upload(self, request: Request) -> Response:
         name = clean_name(request.headers.get("x-filename"))
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
@@ -86,74 +89,79 @@ def create_app(explorer: Explorer | None = None) -> Starlette:
             body.extend(chunk)
             if len(body) > MAX_UPLOAD_BYTES:  # no or a false Content-Length: stop reading at the limit
                 raise HTTPProblem(f"{too_large(len(body))} (stopped reading at the limit)", 413)
-        stored = await run_in_threadpool(ex.upload, bytes(body), name)
+        stored = await run_in_threadpool(self.ex.upload, bytes(body), name)
         log.info("upload %s: %s, %dx%d", stored.id, stored.name, stored.source_hw[1], stored.source_hw[0])
-        return JSONResponse(ex.image_info(stored))
+        return JSONResponse(self.ex.image_info(stored))
 
-    def image_png(request: Request) -> Response:
+    def image_png(self, request: Request) -> Response:
         image_id = request.query_params.get("id", "")
         size = request.query_params.get("size", "64")
         if not size.isdigit() or not MIN_IMAGE_SIZE <= int(size) <= MAX_IMAGE_SIZE:
             raise PreimageError(
                 f"size must be a whole number of pixels from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}, got {size[:20]!r}"
             )
-        stored = ex.images.get(image_id)
-        data = ex.input_png(image_id, int(size))
+        stored = self.ex.images.get(image_id)
+        data = self.ex.input_png(image_id, int(size))
         return _png(data, f"{_slug(stored.name)}_{size}px.png", "download" in request.query_params)
 
-    def render(request: Request) -> Response:
-        view = ex.parse(request.query_params)
-        png, info = ex.render(view)
+    def render(self, request: Request) -> Response:
+        view = self.ex.parse(request.query_params)
+        png, info = self.ex.render(view)
         return JSONResponse({**info, "png": "data:image/png;base64," + base64.b64encode(png).decode()})
 
-    def render_png(request: Request) -> Response:
-        view = ex.parse(request.query_params)
-        png, _ = ex.render(view)
-        source = "random-code" if view.random_seed is not None else ex.images.get(view.image).name
+    def render_png(self, request: Request) -> Response:
+        view = self.ex.parse(request.query_params)
+        png, _ = self.ex.render(view)
+        source = "random-code" if view.random_seed is not None else self.ex.images.get(view.image).name
         name = f"{_slug(source)}_{_slug(view.slug())}.png"
         return _png(png, name, "download" in request.query_params)
 
-    async def submit_job(request: Request) -> Response:
+    async def submit_job(self, request: Request) -> Response:
         try:
             params: Any = await request.json()
         except ValueError:
             raise PreimageError("the job request is not JSON") from None
         if not isinstance(params, dict):
             raise PreimageError("the job request must be a JSON object")
-        job = await run_in_threadpool(ex.submit_job, params)
+        job = await run_in_threadpool(self.ex.submit_job, params)
         return JSONResponse(job.as_dict(), status_code=202)
 
-    def list_jobs(request: Request) -> Response:
-        return JSONResponse({"jobs": ex.jobs.snapshot(), "pending": ex.jobs.pending()})
+    def list_jobs(self, request: Request) -> Response:
+        return JSONResponse({"jobs": self.ex.jobs.snapshot(), "pending": self.ex.jobs.pending()})
 
-    def job_png(request: Request) -> Response:
+    def job_png(self, request: Request) -> Response:
         job_id = request.path_params["job_id"]
         try:
-            job = ex.jobs.get(job_id)
+            job = self.ex.jobs.get(job_id)
         except PreimageError as err:
             raise HTTPProblem(str(err), 404) from None
         if job.png is None:
             raise HTTPProblem(f"job {job_id} has no image ({job.status})", 404)
         return _png(job.png, f"{_slug(job.kind)}_{_slug(job.label)}.png", "download" in request.query_params)
 
-    def cancel_job(request: Request) -> Response:
+    def cancel_job(self, request: Request) -> Response:
         try:
-            job = ex.jobs.cancel(request.path_params["job_id"])
+            job = self.ex.jobs.cancel(request.path_params["job_id"])
         except PreimageError as err:
             raise HTTPProblem(str(err), 404) from None
         return JSONResponse(job.as_dict())
 
+
+def create_app(explorer: Explorer | None = None) -> Starlette:
+    """The explorer's web app; pass an :class:`Explorer` to share one (tests), else one is made."""
+    ex = explorer if explorer is not None else Explorer()
+    h = Handlers(ex)
     routes = [
-        Route("/", index),
-        Route("/api/meta", meta),
-        Route("/api/upload", upload, methods=["POST"]),
-        Route("/api/image.png", image_png),
-        Route("/api/render", render),
-        Route("/api/render.png", render_png),
-        Route("/api/jobs", submit_job, methods=["POST"]),
-        Route("/api/jobs", list_jobs, methods=["GET"]),
-        Route("/api/jobs/{job_id}.png", job_png),
-        Route("/api/jobs/{job_id}", cancel_job, methods=["DELETE"]),
+        Route("/", h.index),
+        Route("/api/meta", h.meta),
+        Route("/api/upload", h.upload, methods=["POST"]),
+        Route("/api/image.png", h.image_png),
+        Route("/api/render", h.render),
+        Route("/api/render.png", h.render_png),
+        Route("/api/jobs", h.submit_job, methods=["POST"]),
+        Route("/api/jobs", h.list_jobs, methods=["GET"]),
+        Route("/api/jobs/{job_id}.png", h.job_png),
+        Route("/api/jobs/{job_id}", h.cancel_job, methods=["DELETE"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={PreimageError: _problem})
