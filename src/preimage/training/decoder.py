@@ -1062,32 +1062,8 @@ def reproduce_flags(cfg: DecoderConfig) -> str:
     return out
 
 
-def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], n_params: int) -> None:
-    tiny = summary["val"]
-    folder = summary["val_set"]
-    name, train_desc, terms = DATASETS.get(folder, (folder, "its train shards", "the data set's own terms"))
-    out_size = summary["output_size"]
-    full = (
-        f"; at {cfg.input_size} px (the reconstruction upsampled bilinearly) **{tiny['normalized_error_full']:.3f}**"
-        if cfg.input_size != out_size
-        else ""
-    )
-    target = (
-        "against the image"
-        if out_size == cfg.input_size
-        else f"against the image downsampled to {out_size} px (bilinear, antialiased)"
-    )
-    code = "x".join(str(n) for n in summary.get("code_shape", []))
-    run_name = f"runs/{'autoencoder' if cfg.finetune_encoder else 'decoder'}_{cfg.rep.replace(':', '_')}"
-    size_flags = f" --size {cfg.input_size}" if cfg.input_size != 64 else ""
-    size_flags += f" --output-size {out_size}" if out_size != cfg.input_size else ""
-    bsds = summary.get("bsds500_val")
-    bsds_line = (
-        f"- BSDS500 val, 100 centre crops, at {summary['output_size']} px: **{bsds['normalized_error']:.3f}** "
-        f"(95% CI {bsds['ci95'][0]:.3f}-{bsds['ci95'][1]:.3f})"
-        if bsds
-        else "- BSDS500 val: not measured"
-    )
+def _architecture_phrase(cfg: DecoderConfig, summary: dict[str, Any]) -> str:
+    """What the card adds to "up-convolutional decoder, width W": every architecture setting not at its default."""
     arch = f", code-resolution trunk of {cfg.top or 4 * cfg.width} channels" if cfg.top else ""
     arch += f", {cfg.blocks} residual blocks" if cfg.blocks else ""
     arch += (
@@ -1097,10 +1073,11 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     arch += ", bilinear resize-convolutions instead of transposed ones" if cfg.upsample == "bilinear" else ""
     vector = len(summary["code_shape"]) == 1  # fc and prob codes
     arch += f", fully connected width {cfg.hidden}" if vector else ""
-    flags = reproduce_flags(cfg)
-    augmentation = f"reflect-pad-{cfg.crop_pad} random crops and flips" if cfg.crop_pad else "flips (no crops)"
-    if cfg.shift_cells:
-        augmentation = f"flips and shifts of image and code together by up to {cfg.shift_cells} code cells"
+    return arch
+
+
+def _origin_lines(cfg: DecoderConfig) -> str:
+    """The card's lines on where training started and what it optimised, when not a fresh MSE decoder."""
     start_line = ""
     if cfg.init_decoder:
         start_line = (
@@ -1128,6 +1105,41 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
             f" discriminator, paused while it wins too easily) + {img:g} x pixels, squared norms halved per image; "
             "not the pixel MSE named below.\n"
         )
+    return start_line
+
+
+def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], n_params: int) -> None:
+    tiny = summary["val"]
+    folder = summary["val_set"]
+    name, train_desc, terms = DATASETS.get(folder, (folder, "its train shards", "the data set's own terms"))
+    out_size = summary["output_size"]
+    full = (
+        f"; at {cfg.input_size} px (the reconstruction upsampled bilinearly) **{tiny['normalized_error_full']:.3f}**"
+        if cfg.input_size != out_size
+        else ""
+    )
+    target = (
+        "against the image"
+        if out_size == cfg.input_size
+        else f"against the image downsampled to {out_size} px (bilinear, antialiased)"
+    )
+    code = "x".join(str(n) for n in summary.get("code_shape", []))
+    run_name = f"runs/{'autoencoder' if cfg.finetune_encoder else 'decoder'}_{cfg.rep.replace(':', '_')}"
+    size_flags = f" --size {cfg.input_size}" if cfg.input_size != 64 else ""
+    size_flags += f" --output-size {out_size}" if out_size != cfg.input_size else ""
+    bsds = summary.get("bsds500_val")
+    bsds_line = (
+        f"- BSDS500 val, 100 centre crops, at {summary['output_size']} px: **{bsds['normalized_error']:.3f}** "
+        f"(95% CI {bsds['ci95'][0]:.3f}-{bsds['ci95'][1]:.3f})"
+        if bsds
+        else "- BSDS500 val: not measured"
+    )
+    arch = _architecture_phrase(cfg, summary)
+    flags = reproduce_flags(cfg)
+    augmentation = f"reflect-pad-{cfg.crop_pad} random crops and flips" if cfg.crop_pad else "flips (no crops)"
+    if cfg.shift_cells:
+        augmentation = f"flips and shifts of image and code together by up to {cfg.shift_cells} code cells"
+    start_line = _origin_lines(cfg)
     write_text(
         path,
         f"""# Decoder for `{cfg.rep}`{" (autoencoder: encoder fine-tuned)" if cfg.finetune_encoder else ""}
