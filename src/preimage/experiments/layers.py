@@ -228,7 +228,7 @@ def class_probs(ctx: Context) -> dict[str, Any]:
         recon = _decoded(rep, variant)
         rows.append({"code": name, **error_row(images, recon, ctx.seed)})
         grid_rows.append(recon[:SHOWN])
-        labels.append(name[:12])
+        labels.append(name)
     write_csv(ctx.path("errors.csv"), rows)
     fig = labelled_rows(grid_rows, labels, ctx.path("class_probs.png"))
     return {"set": set_name, "layer": layer, "rows": rows, "predicted": predicted, "figure": str(fig)}
