@@ -196,3 +196,13 @@ def test_a_damaged_checkpoint_is_named_corrupt_not_resumed(data: Path, tmp_path:
     legacy = tmp_path / "legacy.pt"
     torch.save({"epoch": 3}, legacy)
     assert load_checkpoint(legacy) == {"epoch": 3}
+
+
+def test_a_resume_mismatch_names_the_flag_the_user_typed(tmp_path: Path) -> None:
+    from preimage.training.common import check_resume_config
+
+    saved = {"encoder_weights": "a.pth", "input_size": 64, "checkpoint_every_s": 300.0}
+    now = {"encoder_weights": "b.pth", "input_size": 224, "checkpoint_every_s": 60.0}
+    with pytest.raises(PreimageError, match=r"--weights 'a.pth' \(now 'b.pth'\), --size 64 \(now 224\) —") as err:
+        check_resume_config(saved, now, tmp_path / "checkpoint.pt", DecoderConfig)
+    assert "checkpoint" not in str(err.value).split("—")[0].replace("checkpoint.pt", "")  # the interval may change

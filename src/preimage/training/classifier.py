@@ -258,7 +258,7 @@ def settle_settings(cfg: ClassifierConfig, resume: bool, overwrite: bool) -> Cla
     saved = load_checkpoint(folder / "checkpoint.pt").get("config", {}) if resume else {}
     cfg = replace(cfg, threads=training_threads(cfg.threads, saved.get("threads")))
     if resume:
-        check_resume_config(saved, asdict(cfg), folder / "checkpoint.pt")
+        check_resume_config(saved, asdict(cfg), folder / "checkpoint.pt", ClassifierConfig)
     folder.mkdir(parents=True, exist_ok=True)
     return cfg
 

@@ -32,7 +32,7 @@ from preimage import options as check
 from preimage.errors import PreimageError, RunInterrupted
 from preimage.files import atomic_path
 from preimage.inverters.decoders import CODE_TRANSFORMS
-from preimage.options import option
+from preimage.options import field_flag, option
 from preimage.runtime import AMP_CHOICES
 from preimage.zoo import export_safetensors  # noqa: F401  (the trainers' name for it)
 
@@ -324,13 +324,17 @@ def prepare_run(run: Path, resume: bool, overwrite: bool) -> None:
             events.unlink()
 
 
-def check_resume_config(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
-    """A one-line error naming every setting that differs from the checkpoint's (outside RESUME_MAY_CHANGE)."""
+def check_resume_config(
+    saved: dict[str, Any], current: dict[str, Any], path: Path, config_type: type | None = None
+) -> None:
+    """A one-line error naming every setting that differs from the checkpoint's (outside RESUME_MAY_CHANGE),
+    by its flag when the run's ``config_type`` is given."""
     # a setting the checkpoint does not record is newer than the checkpoint: nothing to compare it with
     keys = sorted((set(saved) & set(current)) - RESUME_MAY_CHANGE)
     differ = [k for k in keys if _comparable(k, saved.get(k)) != _comparable(k, current.get(k))]
     if differ:
-        shown = ", ".join(f"--{k.replace('_', '-')} {saved.get(k)!r} (now {current.get(k)!r})" for k in differ)
+        flag = (lambda k: field_flag(config_type, k)) if config_type else (lambda k: f"--{k.replace('_', '-')}")
+        shown = ", ".join(f"{flag(k)} {saved.get(k)!r} (now {current.get(k)!r})" for k in differ)
         raise PreimageError(
             f"--resume: {path} was trained with {shown} — resume with the checkpoint's settings, or start a new "
             "run with --overwrite or another -o"

@@ -560,7 +560,7 @@ def settle_settings(cfg: DecoderConfig, resume: bool, overwrite: bool) -> tuple[
     cfg = replace(cfg, threads=training_threads(cfg.threads, saved.get("threads")))
     if rank == 0:
         if resume:  # differing settings are an error naming them, before minutes of data loading
-            check_resume_config(saved, asdict(cfg), folder / "checkpoint.pt")
+            check_resume_config(saved, asdict(cfg), folder / "checkpoint.pt", DecoderConfig)
         folder.mkdir(parents=True, exist_ok=True)
     return cfg, device, rank, world
 
