@@ -205,4 +205,4 @@ def test_a_resume_mismatch_names_the_flag_the_user_typed(tmp_path: Path) -> None
     now = {"encoder_weights": "b.pth", "input_size": 224, "checkpoint_every_s": 60.0}
     with pytest.raises(PreimageError, match=r"--weights 'a.pth' \(now 'b.pth'\), --size 64 \(now 224\) —") as err:
         check_resume_config(saved, now, tmp_path / "checkpoint.pt", DecoderConfig)
-    assert "checkpoint" not in str(err.value).split("—")[0].replace("checkpoint.pt", "")  # the interval may change
+    assert "--checkpoint-every" not in str(err.value)  # the checkpoint interval may change on resume
