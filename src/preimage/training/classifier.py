@@ -31,9 +31,11 @@ from preimage.models.vgg import VGG19_64_FC, VGG19_64_WIDTHS, vgg19_64_net
 from preimage.options import option
 from preimage.runtime import resolve_amp
 from preimage.training.common import (
+    CHECKPOINT_NAME,
     MetricsLog,
     Progress,
     RunConfig,
+    RunPaths,
     StopSignals,
     check_finite,
     check_resume_config,
@@ -44,9 +46,6 @@ from preimage.training.common import (
     save_training_state,
     seed_everything,
     training_threads,
-)
-from preimage.training.common import (
-    steps_per_epoch as count_steps,
 )
 
 # the networks train-classifier knows: their train-time form (batch norm after every convolution) and the
@@ -178,7 +177,7 @@ def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
 
 
 @dataclass
-class ClassifierRun:
+class ClassifierRun(RunPaths):
     """What the stages of one classifier training run share."""
 
     cfg: ClassifierConfig
@@ -191,18 +190,6 @@ class ClassifierRun:
     progress: Progress
     log: MetricsLog
     signals: StopSignals = field(default_factory=StopSignals)
-
-    @property
-    def folder(self) -> Path:
-        return Path(self.cfg.out)
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.folder / "checkpoint.pt"
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return count_steps(len(self.train_x), self.cfg.batch_size)
 
 
 @dataclass
@@ -255,10 +242,10 @@ def settle_settings(cfg: ClassifierConfig, resume: bool, overwrite: bool) -> Cla
     cfg = replace(cfg, amp=resolve_amp(cfg.amp))  # "auto": bf16 only on a CPU that has it natively
     folder = Path(cfg.out)
     prepare_run(folder, resume, overwrite)
-    saved = load_checkpoint(folder / "checkpoint.pt").get("config", {}) if resume else {}
+    saved = load_checkpoint(folder / CHECKPOINT_NAME).get("config", {}) if resume else {}
     cfg = replace(cfg, threads=training_threads(cfg.threads, saved.get("threads")))
     if resume:
-        check_resume_config(saved, asdict(cfg), folder / "checkpoint.pt", ClassifierConfig)
+        check_resume_config(saved, asdict(cfg), folder / CHECKPOINT_NAME, ClassifierConfig)
     folder.mkdir(parents=True, exist_ok=True)
     return cfg
 
@@ -278,7 +265,7 @@ def build_run(cfg: ClassifierConfig, resume: bool, strict: bool) -> ClassifierRu
         momentum=cfg.momentum,
         nesterov=True,
     )
-    checkpoint = Path(cfg.out) / "checkpoint.pt"
+    checkpoint = Path(cfg.out) / CHECKPOINT_NAME
     progress = load_training_state(checkpoint, model, opt, asdict(cfg)) if resume else Progress()
     write_json(Path(cfg.out) / "config.json", asdict(cfg))
     log = MetricsLog(cfg.out)

@@ -218,6 +218,29 @@ def _drop_partial_line(path: Path) -> None:
             fh.truncate(data.rfind(b"\n") + 1)
 
 
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class RunPaths:
+    """Where a training run's files go and how long its epochs are, for run objects that hold ``cfg`` (a
+    :class:`RunConfig`) and ``train_x`` (the training images)."""
+
+    cfg: RunConfig
+    train_x: torch.Tensor
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.cfg.out)
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.folder / CHECKPOINT_NAME
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return steps_per_epoch(len(self.train_x), self.cfg.batch_size)
+
+
 @dataclass
 class Progress:
     """Where a training run stands; saved with every checkpoint."""
@@ -293,7 +316,7 @@ def shrink_checkpoint(src: str | Path, dst: str | Path) -> Path:
     return Path(dst)
 
 
-RUN_FILES = ("checkpoint.pt", "metrics.csv", "metrics.scalars.jsonl", "config.json", "summary.json")
+RUN_FILES = (CHECKPOINT_NAME, "metrics.csv", "metrics.scalars.jsonl", "config.json", "summary.json")
 # settings a resumed run may change: how long it runs, how often it checkpoints, where its caches and
 # output live and how many processes/threads compute it; everything else changes the model or the data
 RESUME_MAY_CHANGE = frozenset(
@@ -312,7 +335,7 @@ def prepare_run(run: Path, resume: bool, overwrite: bool) -> None:
     check_folder(run)
     if resume:
         return
-    if (run / "checkpoint.pt").is_file() and not overwrite:
+    if (run / CHECKPOINT_NAME).is_file() and not overwrite:
         raise PreimageError(
             f"{run} holds a training run (checkpoint.pt): pass --resume to continue it, or --overwrite to start "
             "again from scratch"

@@ -50,10 +50,12 @@ from preimage.training.classifier import augment, augment_with_flips
 from preimage.training.code_store import CodeStore, DenseCodePairs, MirroredCodes, SparseCodePairs
 from preimage.training.code_store import cache_file as code_cache_file
 from preimage.training.common import (
+    CHECKPOINT_NAME,
     CodeConfig,
     MetricsLog,
     Progress,
     RunConfig,
+    RunPaths,
     StopSignals,
     check_finite,
     check_resume_config,
@@ -63,7 +65,6 @@ from preimage.training.common import (
     prepare_run,
     save_training_state,
     seed_everything,
-    steps_per_epoch,
     training_threads,
 )
 from preimage.training.deepsim import (
@@ -431,7 +432,7 @@ def _lr(step: int, total: int, peak: float, floor: float, warmup: int = 200) -> 
 
 
 @dataclass
-class DecoderRun:
+class DecoderRun(RunPaths):
     """What the stages of one training run share: its settings, models, data and where it stands."""
 
     cfg: DecoderConfig
@@ -454,20 +455,8 @@ class DecoderRun:
     val_codes: torch.Tensor | None = None  # computed at the first validation, for slow features only
 
     @property
-    def folder(self) -> Path:
-        return Path(self.cfg.out)
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.folder / "checkpoint.pt"
-
-    @property
     def output_size(self) -> int:
         return self.cfg.output_size or self.cfg.input_size
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return steps_per_epoch(len(self.train_x), self.cfg.batch_size)
 
 
 @dataclass
@@ -556,11 +545,11 @@ def settle_settings(cfg: DecoderConfig, resume: bool, overwrite: bool) -> tuple[
     folder = Path(cfg.out)
     if rank == 0:
         prepare_run(folder, resume, overwrite)
-    saved = load_checkpoint(folder / "checkpoint.pt").get("config", {}) if resume else {}
+    saved = load_checkpoint(folder / CHECKPOINT_NAME).get("config", {}) if resume else {}
     cfg = replace(cfg, threads=training_threads(cfg.threads, saved.get("threads")))
     if rank == 0:
         if resume:  # differing settings are an error naming them, before minutes of data loading
-            check_resume_config(saved, asdict(cfg), folder / "checkpoint.pt", DecoderConfig)
+            check_resume_config(saved, asdict(cfg), folder / CHECKPOINT_NAME, DecoderConfig)
         folder.mkdir(parents=True, exist_ok=True)
     return cfg, device, rank, world
 
@@ -622,7 +611,7 @@ def build_run(
         str(root / cfg.train_pattern), cfg.input_size, "center", cfg.limit_train, cfg.cache_dir, strict
     )
     val_x, _ = materialize(str(root / cfg.val_pattern), cfg.input_size, "center", cfg.limit_val, cfg.cache_dir, strict)
-    checkpoint = Path(cfg.out) / "checkpoint.pt"
+    checkpoint = Path(cfg.out) / CHECKPOINT_NAME
     progress = load_training_state(checkpoint, module, opt, asdict(cfg)) if resume else Progress()
     ddp: torch.nn.Module = module
     if world > 1:
