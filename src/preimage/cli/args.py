@@ -116,7 +116,7 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_config_arguments(p: argparse.ArgumentParser, cls: type, config_file: bool = True) -> None:
+def add_config_arguments(p: argparse.ArgumentParser, cls: type) -> None:
     """One flag per field of the config dataclass ``cls`` (its :func:`preimage.options.option`: help, check,
     choices, flags), and ``--config FILE.toml`` setting the same fields by name; flags given win over the
     file, the file over the defaults (see :func:`config_from_args`)."""
@@ -138,14 +138,13 @@ def add_config_arguments(p: argparse.ArgumentParser, cls: type, config_file: boo
         if extra["action"] != "store_true" and not (meta["metavar"] or meta["choices"]):
             extra["metavar"] = flags[-1].lstrip("-").replace("-", "_").upper()  # what the user types, not the field
         p.add_argument(*flags, **extra)
-    if config_file:
-        p.add_argument(
-            "--config",
-            default=None,
-            metavar="FILE.toml",
-            help="settings as `name = value` lines, by the field names (e.g. input_size = 224); flags given here "
-            "override the file (default: none)",
-        )
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE.toml",
+        help="settings as `name = value` lines, by the field names (e.g. input_size = 224); flags given here "
+        "override the file (default: none)",
+    )
 
 
 def config_from_args(cls: type, args: argparse.Namespace) -> Any:

@@ -21,14 +21,7 @@ def command(
     name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]
 ) -> Callable[[Callable[[argparse.Namespace], int | None]], Callable[[argparse.Namespace], int | None]]:
     """Register ``run(args)`` as ``preimage NAME``; ``configure`` adds its arguments."""
-
-    def decorator(
-        run: Callable[[argparse.Namespace], int | None],
-    ) -> Callable[[argparse.Namespace], int | None]:
-        COMMANDS.add(name, run, help, configure=configure)
-        return run
-
-    return decorator
+    return COMMANDS.register(name, help, configure=configure)
 
 
 def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
