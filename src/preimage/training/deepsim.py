@@ -56,7 +56,7 @@ def parse_weights(text: str) -> tuple[float, float, float]:
         values = ()
     if len(values) != 3 or min(values) < 0 or max(values) == 0:
         raise PreimageError(
-            f"--deepsim-weights {text!r}: expected three weights FEAT,ADV,IMG >= 0, e.g. "
+            f"`deepsim_weights={text}`: expected three weights FEAT,ADV,IMG >= 0, e.g. "
             f"{','.join(f'{w:g}' for w in PAPER_WEIGHTS)} (the paper's, for [0, 1] images)"
         )
     return values[0], values[1], values[2]
@@ -130,7 +130,7 @@ class DeepsimObjective(nn.Module):
         feat = _half_sum_sq(self.comparator(fake), target_features)
         img = _half_sum_sq(fake, real)
         total = cfg.feat * feat + cfg.adv * adv + cfg.img * img
-        return total, {"feat": float(feat), "adv": float(adv), "img": float(img)}
+        return total, {"feat": feat.detach().item(), "adv": adv.detach().item(), "img": img.detach().item()}
 
     def should_update_discriminator(self, d_loss: float, adv_loss: float) -> bool:
         """The paper's pause: skip D's update while it already wins too easily."""
@@ -154,8 +154,8 @@ def deepsim_step(
         g_loss, parts = objective.generator_loss(fake, real, codes)
     finally:
         objective.discriminator.requires_grad_(True)
-    update_d = objective.should_update_discriminator(float(d_loss), parts["adv"])
+    update_d = objective.should_update_discriminator(d_loss.detach().item(), parts["adv"])
     opt.zero_grad(set_to_none=True)
     (g_loss + d_loss if update_d else g_loss).backward()
     opt.step()
-    return F.mse_loss(fake.detach(), real), {**parts, "d": float(d_loss), "d_updated": float(update_d)}
+    return F.mse_loss(fake.detach(), real), {**parts, "d": d_loss.detach().item(), "d_updated": float(update_d)}
