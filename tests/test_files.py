@@ -40,7 +40,7 @@ def test_files_follow_the_umask_not_0600(tmp_path: Path) -> None:
 def test_prepare_outputs_names_the_first_existing_file(tmp_path: Path) -> None:
     (tmp_path / "b.png").write_bytes(b"x")
     paths = [tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"]
-    with pytest.raises(PreimageError, match=r"b\.png exists; pass --overwrite"):
+    with pytest.raises(PreimageError, match=r"b\.png exists; pass `overwrite`"):
         prepare_outputs(paths, overwrite=False)
     assert prepare_outputs(paths, overwrite=True) == paths
 

@@ -25,7 +25,7 @@ def test_native_bf16_follows_the_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> N
 def test_explicit_amp_is_kept_and_unknown_is_refused() -> None:
     assert runtime.resolve_amp("none") == "none"
     assert runtime.resolve_amp("bf16") == "bf16"
-    with pytest.raises(PreimageError, match="--amp"):
+    with pytest.raises(PreimageError, match="`amp=fp8`"):
         runtime.resolve_amp("fp8")
 
 

@@ -8,14 +8,46 @@ line. The CLI prints it and exits with code 2, without a traceback.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
+
+# a parameter named in a message, as Python spells it: `input_size=64`, `overwrite`
+PARAMETER = re.compile(r"`(\w+)(?:=([^`]*))?`")
 
 
 class PreimageError(ValueError):
-    """A user-facing error; ``str(err)`` is a single line that says what to do."""
+    """A user-facing error; ``str(err)`` is a single line that says what to do.
+
+    A fix that is a setting names the Python parameter in backticks (``pass `input_size=64```), never a
+    command-line flag: the command line rewrites it into its own flag (:meth:`for_command_line`).
+    """
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(message.split()))
+
+    def renamed(self, names: Mapping[str, str]) -> PreimageError:
+        """The same error with parameters renamed (``weights`` -> ``decoder_weights``), for a caller that
+        passes them to the library under other names."""
+
+        def rename(m: re.Match[str]) -> str:
+            value = "" if m.group(2) is None else f"={m.group(2)}"
+            return f"`{names.get(m.group(1), m.group(1))}{value}`"
+
+        err = type(self)(PARAMETER.sub(rename, str(self)))
+        err.__cause__ = self.__cause__
+        return err
+
+    def for_command_line(self, flags: Mapping[str, str]) -> str:
+        """The message with each parameter written as the flag that sets it (``flags``: parameter -> flag),
+        ``--size 64`` for `input_size=64`; one no flag sets stays as ``name=value``."""
+
+        def flag(m: re.Match[str]) -> str:
+            name, value = m.group(1), m.group(2)
+            if name not in flags:
+                return name if value is None else f"{name}={value}"
+            return flags[name] if value in (None, "True") else f"{flags[name]} {value}"
+
+        return PARAMETER.sub(flag, str(self))
 
 
 class ImageTooLarge(PreimageError):

@@ -114,7 +114,7 @@ def prepare_outputs(
         if path.is_dir():
             raise PreimageError(f"output {path} is a folder — remove it or pick another name")
         if path.exists() and not overwrite:
-            raise PreimageError(f"{path} exists; pass --overwrite to replace it, or pick another -o")
+            raise PreimageError(f"{path} exists; pass `overwrite` to replace it, or pick another `out`")
     return out
 
 

@@ -45,7 +45,7 @@ def native_bf16(device: str | torch.device = "cpu") -> bool:
 def resolve_amp(amp: str, device: str | torch.device = "cpu") -> str:
     """``auto`` -> ``bf16`` where :func:`native_bf16`, else ``none``; ``bf16`` and ``none`` are kept."""
     if amp not in AMP_CHOICES:
-        raise PreimageError(f"--amp {amp!r}: use one of {', '.join(AMP_CHOICES)}")
+        raise PreimageError(f"`amp={amp}`: use one of {', '.join(AMP_CHOICES)}")
     if amp == "auto":
         return "bf16" if native_bf16(device) else "none"
     return amp
@@ -92,6 +92,6 @@ def set_threads(threads: int | None) -> int:
     """Set torch's intra-op thread count (``None``: :func:`default_threads`); returns the count used."""
     n = default_threads() if threads is None else threads
     if n < 1:
-        raise PreimageError(f"--threads {n} must be at least 1")
+        raise PreimageError(f"`threads={n}` must be at least 1")
     torch.set_num_threads(n)
     return n

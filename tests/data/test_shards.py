@@ -118,7 +118,7 @@ def test_shard_damaged_in_the_middle_says_how_far_it_got(tmp_path: Path) -> None
     samples, skipped, messages = _read(shard)
     assert 0 < len(samples) < 40 and skipped.total == 1
     assert any(f"stopped after {len(samples)} samples" in m for m in messages)
-    with pytest.raises(PreimageError, match="--strict"):
+    with pytest.raises(PreimageError, match="`strict`"):
         materialize(str(shard), 16, strict=True)
 
 
@@ -167,4 +167,4 @@ def test_an_image_over_max_pixels_is_counted_as_too_large_not_corrupt(tmp_path: 
     finally:
         set_max_pixels(None)
     assert [it.label for it in items] == [1]
-    assert skipped.counts == {"image over --max-pixels": 1, "corrupt image": 1}
+    assert skipped.counts == {"image over max_pixels": 1, "corrupt image": 1}

@@ -45,7 +45,9 @@ def test_shuffle_keeps_stage_blocks_on_every_up_convolution_stage() -> None:
 
 @pytest.mark.parametrize("shuffle", [0, 3, 16])
 def test_bad_shuffle_is_a_one_line_error(shuffle: int) -> None:
-    with pytest.raises(PreimageError, match=r"--shuffle .* power of 2 no larger than the upsampling factor 8"):
+    with pytest.raises(
+        PreimageError, match=r"`shuffle=.*` must be a power of 2 no larger than the upsampling factor 8"
+    ):
         SpatialDecoder(31, 8, 64, width=8, shuffle=shuffle)
 
 

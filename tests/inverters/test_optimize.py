@@ -95,7 +95,7 @@ def test_xia_recipe_runs_through_the_surrogate_and_stops_early() -> None:
 
 def test_bad_targets_are_clear_errors() -> None:
     rep = HOG()
-    with pytest.raises(PreimageError, match="pass the matching --size"):
+    with pytest.raises(PreimageError, match="pass the matching `input_size`"):
         invert_optimize(rep, torch.rand(1, 31, 4, 4), 64, steps=1, progress=False)
     with pytest.raises(PreimageError, match="NaN"):
         invert_optimize(rep, torch.full((1, 31, 8, 8), float("nan")), 64, steps=1, progress=False)

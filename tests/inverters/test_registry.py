@@ -49,8 +49,8 @@ def test_an_unknown_name_suggests_the_nearest() -> None:
 @pytest.mark.parametrize(
     ("name", "option", "words"),
     [
-        ("optimize", "flip_average", "--flip-average averages decoder outputs"),
-        ("hoggles", "variant", "--decoder-variant is for --method decoder"),
+        ("optimize", "flip_average", "`flip_average` averages decoder outputs"),
+        ("hoggles", "variant", "`variant` is for `method=decoder`"),
         ("decoder", "steps", "it is an option of optimize, textures"),
         ("decoder", "colour", "the decoder inverter takes no option 'colour'"),
     ],

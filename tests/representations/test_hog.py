@@ -149,7 +149,7 @@ def test_bad_input_one_line_error(bad: torch.Tensor, fix: str) -> None:
 
 
 def test_hog_dt_rejects_vlfeat_backend() -> None:
-    with pytest.raises(PreimageError, match="--rep hog"):
+    with pytest.raises(PreimageError, match="or hog for VLFeat"):
         create_representation("hog-dt", backend="vlfeat")
 
 

@@ -222,7 +222,7 @@ def test_autoencoder_starts_from_the_decoder_and_ships_only_tuned_layers(
     base = {"rep": "alexnet64:conv2", "data": str(data), "batch_size": 16, "width": 8, "limit_val": 16, "epochs": 1}
     train_decoder(DecoderConfig(out=str(tmp_path / "inv"), limit_train=32, **base))  # type: ignore[arg-type]
     init = tmp_path / "inv" / "decoder_alexnet64_conv2.safetensors"
-    with pytest.raises(PreimageError, match="init-decoder"):
+    with pytest.raises(PreimageError, match="`init_decoder`"):
         train_decoder(DecoderConfig(out=str(tmp_path / "bad"), init_decoder=str(init), **{**base, "width": 4}))  # type: ignore[arg-type]
     train_decoder(
         DecoderConfig(out=str(tmp_path / "ae"), finetune_encoder=True, init_decoder=str(init), limit_train=64, **base)  # type: ignore[arg-type]
@@ -384,7 +384,7 @@ def test_device_names_resolve_or_fail_in_one_line() -> None:
     with pytest.raises(PreimageError, match="unknown device 'gpu0'"):
         resolve_device("gpu0")
     if not torch.cuda.is_available():
-        with pytest.raises(PreimageError, match="no CUDA GPU — use --device cpu"):
+        with pytest.raises(PreimageError, match="no CUDA GPU — use `device=cpu`"):
             resolve_device("cuda")
 
 
@@ -433,10 +433,10 @@ def test_a_teacher_for_another_representation_is_a_one_line_error(data: Path, tm
     _constant_decoder(tmp_path / "lbp.safetensors", "lbp", (58, 4, 4), 0.5)
     teacher = str(tmp_path / "lbp.safetensors")
     cfg = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "run"), epochs=1, width=8, teachers=(teacher,))
-    with pytest.raises(PreimageError, match=r"--teacher .* inverts lbp codes"):
+    with pytest.raises(PreimageError, match=r"`teachers` .* inverts lbp codes"):
         train_decoder(cfg)
     flip = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "run"), teacher_flip_average=True)
-    with pytest.raises(PreimageError, match="needs at least one --teacher"):
+    with pytest.raises(PreimageError, match="needs at least one of `teachers`"):
         train_decoder(flip)
     sift = DecoderConfig(
         rep="sift", data=str(data), out=str(tmp_path / "run"), teachers=(teacher,), teacher_flip_average=True
@@ -466,7 +466,7 @@ def test_a_cheaper_student_starts_from_the_trained_trunk() -> None:
     with torch.no_grad():
         trained.net(codes), student.net(codes)
     torch.testing.assert_close(feats[0], feats[1], atol=0, rtol=0)
-    with pytest.raises(PreimageError, match="--width"):
+    with pytest.raises(PreimageError, match="`width`"):
         grow_from(Decoder(DecoderArch("hog", (31, 8, 8), 64, width=16)), trained, "trained")
 
 
@@ -508,7 +508,7 @@ def test_crop_pad_zero_trains_on_the_images_as_framed_only_flipped(data: Path, t
     card = (tmp_path / "run" / "decoder_hog.md").read_text()
     assert "flips (no crops)" in card and "--crop-pad 0" in card
     bad = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "run"), crop_pad=64)
-    with pytest.raises(PreimageError, match=r"--crop-pad 64 must be in \[0, 63\]"):
+    with pytest.raises(PreimageError, match=r"`crop_pad=64` must be in \[0, 63\]"):
         train_decoder(bad)
 
 

@@ -49,7 +49,7 @@ def test_a_run_folder_is_not_restarted_without_resume_or_overwrite(data: Path, t
     run = tmp_path / "run"
     train_decoder(_cfg(data, run, stop_after_epochs=1))
     before = (run / "checkpoint.pt").read_bytes()
-    with pytest.raises(PreimageError, match=r"--resume to continue it, or --overwrite"):
+    with pytest.raises(PreimageError, match=r"`resume` to continue it, or `overwrite`"):
         train_decoder(_cfg(data, run))
     assert (run / "checkpoint.pt").read_bytes() == before  # untouched
     assert _epochs_logged(run) == ["1"]
@@ -61,10 +61,10 @@ def test_a_run_folder_is_not_restarted_without_resume_or_overwrite(data: Path, t
 def test_resume_names_the_settings_that_differ(data: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     train_decoder(_cfg(data, run, stop_after_epochs=1))
-    with pytest.raises(PreimageError, match=r"--width 4 \(now 8\)") as err:
+    with pytest.raises(PreimageError, match=r"`width` 4 \(now 8\)") as err:
         train_decoder(_cfg(data, run, width=8), resume=True)
     assert "\n" not in str(err.value)
-    with pytest.raises(PreimageError, match=r"--rep 'hog' \(now 'lbp'\)"):
+    with pytest.raises(PreimageError, match=r"`rep` 'hog' \(now 'lbp'\)"):
         train_decoder(_cfg(data, run, rep="lbp"), resume=True)
     # the run length may change: resuming for a third epoch is allowed and goes on from epoch 1
     train_decoder(_cfg(data, run, epochs=3), resume=True)
@@ -78,12 +78,12 @@ def test_resume_may_change_only_what_leaves_the_model_and_data_alone() -> None:
     assert not {"width", "lr", "rep", "batch_size", "seed", "amp", "size"} & RESUME_MAY_CHANGE
     # a checkpoint from before a setting existed records nothing to compare it with
     check_resume_config(saved, {**saved, "crop_pad": 4}, Path("c"))
-    with pytest.raises(PreimageError, match=r"--lr 0.001 \(now 0.01\)"):
+    with pytest.raises(PreimageError, match=r"`lr` 0.001 \(now 0.01\)"):
         check_resume_config(saved, {**saved, "lr": 1e-2}, Path("c"))
 
 
 def test_a_run_with_no_steps_is_refused(data: Path, tmp_path: Path) -> None:
-    with pytest.raises(PreimageError, match=r"--batch-size 64 is larger than the 32 training images"):
+    with pytest.raises(PreimageError, match=r"`batch_size=64` is larger than the 32 training images"):
         train_decoder(_cfg(data, tmp_path / "run", batch_size=64))
     assert not (tmp_path / "run" / "decoder_hog.safetensors").exists()
 
@@ -140,15 +140,15 @@ def test_resume_compares_data_paths_after_resolving_them(tmp_path: Path, monkeyp
     monkeypatch.chdir(tmp_path / "work")
     saved = {"data": str(tmp_path / "data"), "lr": 1e-3}
     check_resume_config(saved, {**saved, "data": "../data"}, Path("c"))
-    with pytest.raises(PreimageError, match=r"--data"):
+    with pytest.raises(PreimageError, match=r"`data`"):
         check_resume_config(saved, {**saved, "data": "../other"}, Path("c"))
 
 
 def test_shift_cells_trains_on_stored_codes_and_is_refused_with_crops(data: Path, tmp_path: Path) -> None:
-    with pytest.raises(PreimageError, match=r"--shift-cells .* --crop-pad 0"):
+    with pytest.raises(PreimageError, match=r"`shift_cells` .* `crop_pad=0`"):
         train_decoder(_cfg(data, tmp_path / "a", crop_pad=4, shift_cells=1))
     # a representation computed per batch is refused before any data is read (this folder holds none)
-    with pytest.raises(PreimageError, match=r"--shift-cells needs codes stored once"):
+    with pytest.raises(PreimageError, match=r"`shift_cells` needs codes stored once"):
         train_decoder(_cfg(tmp_path / "no-data", tmp_path / "c", rep="alexnet64:conv1", crop_pad=0, shift_cells=1))
     summary = train_decoder(_cfg(data, tmp_path / "b", crop_pad=0, shift_cells=2, epochs=1))
     assert math.isfinite(summary["val"]["normalized_error"])
@@ -169,9 +169,9 @@ def test_strict_covers_the_final_evaluation_and_cached_arrays(tmp_path: Path) ->
     make_tiny_dataset(root, n_per_class=8)
     val = root / "val-0000.tar.gz"
     val.write_bytes(val.read_bytes()[: val.stat().st_size * 2 // 3])
-    with pytest.raises(PreimageError, match="--strict"):
+    with pytest.raises(PreimageError, match="`strict`"):
         train_decoder(_cfg(root, tmp_path / "run", epochs=1, limit_val=4), strict=True)
-    with pytest.raises(PreimageError, match="--strict"):
+    with pytest.raises(PreimageError, match="`strict`"):
         train_hoggles(str(root), str(tmp_path / "hg"), HogglesConfig(atoms=4, windows=50, epochs=1), 8, None, True)
     cache = tmp_path / "cache"
     with pytest.warns(UserWarning):
@@ -199,10 +199,15 @@ def test_a_damaged_checkpoint_is_named_corrupt_not_resumed(data: Path, tmp_path:
 
 
 def test_a_resume_mismatch_names_the_flag_the_user_typed(tmp_path: Path) -> None:
+    from preimage.cli.main import build_parser
     from preimage.training.common import check_resume_config
 
     saved = {"encoder_weights": "a.pth", "input_size": 64, "checkpoint_every_s": 300.0}
     now = {"encoder_weights": "b.pth", "input_size": 224, "checkpoint_every_s": 60.0}
-    with pytest.raises(PreimageError, match=r"--weights 'a.pth' \(now 'b.pth'\), --size 64 \(now 224\) —") as err:
-        check_resume_config(saved, now, tmp_path / "checkpoint.pt", DecoderConfig)
-    assert "--checkpoint-every" not in str(err.value)  # the checkpoint interval may change on resume
+    with pytest.raises(
+        PreimageError, match=r"`encoder_weights` 'a.pth' \(now 'b.pth'\), `input_size` 64 \(now 224\) —"
+    ) as err:
+        check_resume_config(saved, now, tmp_path / "checkpoint.pt")
+    assert "checkpoint_every" not in str(err.value)  # the checkpoint interval may change on resume
+    flags = build_parser().parse_args(["train-decoder"])._flags
+    assert "--weights 'a.pth' (now 'b.pth'), --size 64 (now 224) —" in err.value.for_command_line(flags)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from preimage.cli import args as types
+from preimage.errors import PreimageError
 from preimage.registry import Registry
 
 # every sub-command: its run(args) function, its help line and (extra "configure") the builder of its arguments
@@ -43,11 +45,24 @@ def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+# create_inverter's decoder options -> the parameters (flags) invert and evaluate set them by
+DECODER_OPTION_DESTS = {"flip_average": "flip_average", "weights": "decoder_weights", "variant": "decoder_variant"}
+
+
 def decoder_options(args: argparse.Namespace) -> dict[str, Any]:
     """The decoder options the user set (``flip_average``, ``weights``, ``variant``), for ``create_inverter``:
     passed only when set, so that a method that does not take them refuses them by name."""
-    given = {"flip_average": args.flip_average, "weights": args.decoder_weights, "variant": args.decoder_variant}
+    given = {option: getattr(args, dest) for option, dest in DECODER_OPTION_DESTS.items()}
     return {k: v for k, v in given.items() if v}
+
+
+@contextmanager
+def decoder_option_names() -> Iterator[None]:
+    """Errors raised inside name the decoder options as the command does (``weights`` -> ``--decoder-weights``)."""
+    try:
+        yield
+    except PreimageError as err:
+        raise err.renamed(DECODER_OPTION_DESTS) from err.__cause__
 
 
 def build_representation(spec: str, weights: str = "default") -> Any:

@@ -11,6 +11,7 @@ from preimage.cli.common import (
     add_size_arguments,
     build_representation,
     command,
+    decoder_option_names,
     decoder_options,
 )
 from preimage.files import dumps
@@ -47,19 +48,21 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 def _evaluate_inverter(args: argparse.Namespace) -> int:
     from preimage.evaluation import evaluate_inverter
 
-    result = evaluate_inverter(
-        build_representation(args.rep),
-        args.method,
-        args.data,
-        args.limit,
-        args.size,
-        args.steps,
-        args.batch,
-        args.seed,
-        args.output_size,
-        args.strict,
-        **decoder_options(args),
-    )
+    rep = build_representation(args.rep)
+    with decoder_option_names():
+        result = evaluate_inverter(
+            rep,
+            args.method,
+            args.data,
+            args.limit,
+            args.size,
+            args.steps,
+            args.batch,
+            args.seed,
+            args.output_size,
+            args.strict,
+            **decoder_options(args),
+        )
     print(dumps(result))
     if not args.json:
         ci = result["ci95"]

@@ -13,6 +13,7 @@ from preimage.cli.common import (
     add_size_arguments,
     build_representation,
     command,
+    decoder_option_names,
     decoder_options,
     note,
 )
@@ -98,15 +99,16 @@ def _invert(args: argparse.Namespace) -> int:
     method = _resolve_method(args, rep.name)
     run_settings = taken_options(method, {"seed": args.seed, "progress": True})
     # built before any image is read: a refused option or a missing decoder is named at once
-    inverter = create_inverter(
-        method,
-        rep,
-        input_size=args.size,
-        output_size=args.output_size,
-        **run_settings,
-        **{k: v for k, v in given.items() if v is not None},
-        **decoder_options(args),
-    )
+    with decoder_option_names():
+        inverter = create_inverter(
+            method,
+            rep,
+            input_size=args.size,
+            output_size=args.output_size,
+            **run_settings,
+            **{k: v for k, v in given.items() if v is not None},
+            **decoder_options(args),
+        )
     items, skipped = read_images(args.images, size=args.size, limit=args.limit, strict=args.strict)
     names, renamed = unique_names([it.name for it in items])
     out = Path(args.out)

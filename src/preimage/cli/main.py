@@ -38,8 +38,25 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=COMMANDS.help(name), description=COMMANDS.help(name))
         COMMANDS.extra(name)["configure"](p)
         add_common_arguments(p)
-        p.set_defaults(_run=COMMANDS.get(name))
+        p.set_defaults(_run=COMMANDS.get(name), _flags=parameter_flags(p))
     return parser
+
+
+# library parameters a command takes under another name: the representation's input side is --size
+PARAMETER_ALIASES = {"input_size": "size"}
+
+
+def parameter_flags(p: argparse.ArgumentParser) -> dict[str, str]:
+    """Each parameter a command's flags set -> the flag (its first long spelling), for error messages."""
+    flags = {
+        a.dest: next((s for s in a.option_strings if s.startswith("--")), a.option_strings[0])
+        for a in p._actions
+        if a.option_strings and a.dest != "help"
+    }
+    for name, dest in PARAMETER_ALIASES.items():
+        if name not in flags and dest in flags:
+            flags[name] = flags[dest]
+    return flags
 
 
 def _one_line_warning(
@@ -83,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_runtime(args)
         code = args._run(args)
     except PreimageError as err:
-        print(f"preimage: error: {err}", file=sys.stderr)
+        print(f"preimage: error: {err.for_command_line(args._flags)}", file=sys.stderr)
         return 2
     except OSError as err:  # the file system said no (disk full, permission, read-only): one line, not a traceback
         where = f": {err.filename}" if err.filename else ""

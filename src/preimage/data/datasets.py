@@ -142,7 +142,7 @@ def read_images(
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if skipped.total and strict:
         first = messages[0] if messages else next(iter(skipped.counts))
-        raise PreimageError(f"{first} (--strict: a damaged input is an error; drop --strict to skip it)")
+        raise PreimageError(f"{first} (`strict`: a damaged input is an error; drop `strict` to skip it)")
     example = f"; first: {messages[0]}" if messages else ""
     if not items:
         what = f"; {skipped.total} unreadable item(s) were skipped{example}" if skipped.total else ""
@@ -181,8 +181,8 @@ def _iter_one(spec: str, size: int | None, fit: str, skipped: SkipCounter | None
 
 
 def skip_reason(err: PreimageError) -> str:
-    """How a skipped image is counted: too large (readable, over --max-pixels) or corrupt."""
-    return "image over --max-pixels" if isinstance(err, ImageTooLarge) else "corrupt image"
+    """How a skipped image is counted: too large (readable, over max_pixels) or corrupt."""
+    return "image over max_pixels" if isinstance(err, ImageTooLarge) else "corrupt image"
 
 
 def _hw(img: torch.Tensor) -> tuple[int, int]:
@@ -202,7 +202,7 @@ def upsampled_note(items: Sequence[NamedImage], size: int | None) -> str | None:
         return None
     first = small[0]
     return (
-        f"note: {len(small)} of {len(items)} images are smaller than --size {size} and were upsampled "
+        f"note: {len(small)} of {len(items)} images are smaller than {size} px and were upsampled "
         f"(e.g. {first.name}, {first.source_hw[1]}x{first.source_hw[0]}); upsampling adds no detail"
     )
 
@@ -343,7 +343,7 @@ def materialize(
                 lost = int(z["skipped"]) if "skipped" in z.files else 0
                 if lost and strict:
                     raise PreimageError(
-                        f"{lost} unreadable items in {spec} (counted when {cache_file} was built) — --strict makes "
+                        f"{lost} unreadable items in {spec} (counted when {cache_file} was built) — `strict` makes "
                         "that an error; drop it to skip them"
                     )
                 return torch.from_numpy(z["images"]), torch.from_numpy(z["labels"])
@@ -356,7 +356,7 @@ def materialize(
         raise PreimageError(f"no readable images in {spec}")
     if skipped.total and strict:
         raise PreimageError(
-            f"{skipped.total} unreadable items in {spec} ({skipped.counts}) — --strict makes that an error; "
+            f"{skipped.total} unreadable items in {spec} ({skipped.counts}) — `strict` makes that an error; "
             "drop it to skip them"
         )
     if skipped.total:

@@ -64,7 +64,7 @@ def _check_pixels(img: Image.Image, name: str) -> None:
     if limit is not None and w * h > limit:
         raise ImageTooLarge(
             f"image {name} is {w}x{h} = {w * h} pixels, above the limit of {limit} (about "
-            f"{w * h * 12 / 2**30:.1f} GB decoded) — downscale it, or raise --max-pixels if it fits in memory"
+            f"{w * h * 12 / 2**30:.1f} GB decoded) — downscale it, or raise `max_pixels` if it fits in memory"
         )
 
 
@@ -92,7 +92,7 @@ def decode_image(data: bytes, name: str = "<bytes>") -> torch.Tensor:
     except Image.DecompressionBombError:
         raise ImageTooLarge(
             f"image {name} has more than twice the limit of {Image.MAX_IMAGE_PIXELS} pixels — downscale it, or "
-            "raise --max-pixels if it fits in memory"
+            "raise `max_pixels` if it fits in memory"
         ) from None
     except UnidentifiedImageError:
         raise PreimageError(

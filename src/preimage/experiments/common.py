@@ -35,7 +35,7 @@ def test_sets(ctx: Context) -> dict[str, str]:
         return {"samples": "samples:all"}
     root = Path(ctx.data)
     if not root.is_dir():
-        raise PreimageError(f"--data {root}: not a folder — point it at the Tiny-ImageNet shard folder")
+        raise PreimageError(f"`data={root}`: not a folder — point it at the Tiny-ImageNet shard folder")
     sets = {f"{SET_NAMES.get(root.resolve().name, root.resolve().name)} val": str(root / "val-*.tar.gz")}
     bsds = root.parent / "bsds500"
     if list(bsds.glob("val-*.tar.gz")):

@@ -193,7 +193,7 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as err:
-        raise PreimageError(f"--host {host}: not an address of this machine ({err.strerror})") from None
+        raise PreimageError(f"`host={host}`: not an address of this machine ({err.strerror})") from None
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -202,7 +202,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as err:
         sock.close()
         raise PreimageError(
-            f"cannot listen on {host}:{port} ({err.strerror}) — pick another --port, or stop what is using it"
+            f"cannot listen on {host}:{port} ({err.strerror}) — pick another `port`, or stop what is using it"
         ) from None
     return sock
 

@@ -41,7 +41,7 @@ def to_output_size(recon: torch.Tensor, size: int, what: str) -> torch.Tensor:
     native = recon.shape[-1]
     if size > native:
         print(
-            f"preimage: warning: --output-size {size} is larger than the {native}-px output of {what}: "
+            f"preimage: warning: an output size of {size} px is larger than the {native}-px output of {what}: "
             "upsampled bilinearly, which adds no detail",
             file=sys.stderr,
         )
@@ -98,7 +98,7 @@ class Inverter(nn.Module):
             raise PreimageError(
                 f"{self.what} of {self.rep.name} at {self.input_size} px expects codes of shape "
                 f"(B, {', '.join(map(str, self.code_shape))}), got {tuple(codes.shape)} — compute them at "
-                f"--size {self.input_size} (Python: input_size={self.input_size})"
+                f"`input_size={self.input_size}`"
             )
         if not torch.isfinite(codes).all():
             raise PreimageError(f"{self.what}: codes contain NaN or Inf")
@@ -128,12 +128,8 @@ class Inverter(nn.Module):
 
 
 INVERTERS: Registry[Inverter] = Registry("inverter")
-# the command-line flag and what it does, for options whose refusal should speak the CLI's words
-OPTION_FLAGS: dict[str, tuple[str, str | None]] = {
-    "flip_average": ("--flip-average", "averages decoder outputs"),
-    "weights": ("--decoder-weights", None),
-    "variant": ("--decoder-variant", None),
-}
+# options whose refusal names the method that takes them, and what they do (None: "is for that method")
+OPTION_PURPOSES: dict[str, str | None] = {"flip_average": "averages decoder outputs", "weights": None, "variant": None}
 # every inverter takes these (see :class:`Inverter`)
 COMMON_OPTIONS = ("input_size", "output_size")
 
@@ -166,13 +162,10 @@ def refuse_options(name: str, given: Iterable[str]) -> None:
         if option in taken:
             continue
         takers = [n for n in INVERTERS.names() if option in inverter_options(n)]
-        flag, purpose = OPTION_FLAGS.get(option, (None, None))
         python = f"(create_inverter option {option!r}; {name} takes {', '.join(taken)})"
-        if flag is not None and takers:
+        if option in OPTION_PURPOSES and takers:
             methods = " or ".join(takers)
-            raise PreimageError(
-                f"{flag} {purpose or f'is for --method {methods}'}; drop it or use --method {methods}, "
-                f"not {name} {python}"
-            )
+            purpose = OPTION_PURPOSES[option] or f"is for `method={methods}`"
+            raise PreimageError(f"`{option}` {purpose}; drop it or use `method={methods}`, not {name} {python}")
         where = f"; it is an option of {', '.join(takers)}" if takers else ""
         raise PreimageError(f"the {name} inverter takes no option {option!r}{where} {python}")

@@ -171,7 +171,7 @@ class SpatialDecoder(nn.Module):
         self.base, doublings = expansion_plan(trunk_size, out_size)
         if shuffle < 1 or shuffle & (shuffle - 1) or shuffle > 2**doublings:
             raise PreimageError(
-                f"decoder: --shuffle {shuffle} must be a power of 2 no larger than the upsampling factor "
+                f"decoder: `shuffle={shuffle}` must be a power of 2 no larger than the upsampling factor "
                 f"{2**doublings} (code {in_size} -> image {out_size}); 1 = up-convolutions all the way"
             )
         # the last log2(shuffle) doublings are one sub-pixel convolution (Shi et al. 2016) instead of
@@ -383,7 +383,7 @@ def build_decoder(
     if len(code_shape) == 1:
         if stage_blocks or shuffle != 1 or upsample != "transposed":
             raise PreimageError(
-                "decoder: --stage-blocks, --shuffle and --upsample apply to spatial codes (maps), not vectors"
+                "decoder: `stage_blocks`, `shuffle` and `upsample` apply to spatial codes (maps), not vectors"
             )
         return VectorDecoder(code_shape[0], out_size, width, hidden)
     raise PreimageError(f"decoder: unsupported code shape {code_shape}")
@@ -459,7 +459,7 @@ class Decoder(nn.Module):
         if tuple(codes.shape[1:]) != self.code_shape:
             raise PreimageError(
                 f"the {self.input_size}-px decoder for {self.rep} expects codes of shape {self.code_shape}, got "
-                f"{tuple(codes.shape[1:])} — compute them at --size {self.input_size}"
+                f"{tuple(codes.shape[1:])} — compute them at `input_size={self.input_size}`"
                 f"{_other_sizes_hint(self.rep, self.input_size)}"
             )
         if not torch.isfinite(codes).all():
@@ -564,10 +564,9 @@ class Decoder(nn.Module):
         except PreimageError as err:
             sizes = zoo.input_sizes("decoder", rep, variant)
             hint = (
-                " — drop --decoder-variant for the default decoder"
+                " — drop `variant` for the default decoder"
                 if variant is not None and zoo.lookup("decoder", rep, size) is not None
-                else f" — pass --size {sizes[0]} (Python: size={sizes[0]}), or train one with preimage train-decoder "
-                "--size N --output-size M"
+                else f" — pass `size={sizes[0]}`, or train one with preimage train-decoder --size N --output-size M"
                 if sizes
                 else " — use --method optimize, or train one with preimage train-decoder"
             )
@@ -640,7 +639,7 @@ def _other_sizes_hint(rep: str, input_size: int) -> str:
     if not others:
         return ""
     return "; for codes of other image sizes use the shipped " + ", ".join(
-        f"{s}-px decoder (--size {s}, Python: Decoder.from_pretrained({rep!r}, size={s}))" for s in others
+        f"{s}-px decoder (`size={s}`)" for s in others
     )
 
 
@@ -664,7 +663,7 @@ def code_flip_for(rep: Representation, input_size: int) -> CodeFlip:
     if input_size % cell:
         raise PreimageError(
             f"flip averaging: {rep.name} codes mirror exactly only when its {cell}-px cells tile the image, not "
-            f"{input_size} px — drop --flip-average, or use a size that is a multiple of {cell}"
+            f"{input_size} px — drop `flip_average`, or use a size that is a multiple of {cell}"
         )
     return flip
 
@@ -712,7 +711,7 @@ def load_decoder(
     (a ``train-decoder`` export), checked to fit: a built ``rep`` is also checked to have the network weights
     the decoder was trained on."""
     if weights is not None and variant is not None:
-        raise PreimageError("--decoder-weights and --decoder-variant both pick the decoder; pass one of them")
+        raise PreimageError("`weights` and `variant` both pick the decoder; pass one of them")
     built = rep if isinstance(rep, Representation) else None
     rep = _canonical(rep)
     if weights is None:
@@ -723,14 +722,14 @@ def load_decoder(
     if Path(weights).stem.endswith("_autoencoder"):
         raise PreimageError(
             f"{weights} was trained with a fine-tuned encoder: it decodes that encoder's codes, not {rep}'s "
-            "— use --method autoencoder, or a decoder trained without --finetune-encoder"
+            "— use `method=autoencoder`, or a decoder trained with the encoder fixed"
         )
     dec = Decoder.from_file(weights)
     if dec.rep != rep or (size is not None and dec.input_size != size):
         raise PreimageError(
-            f"--decoder-weights {weights} inverts {dec.rep} of {dec.input_size}-px images, not {rep}"
-            f"{f' of {size}-px images' if size is not None else ''} — pass --rep {dec.rep} --size {dec.input_size} "
-            "or weights trained for this representation"
+            f"`weights` {weights} inverts {dec.rep} of {dec.input_size}-px images, not {rep}"
+            f"{f' of {size}-px images' if size is not None else ''} — pass `rep={dec.rep}` and "
+            f"`input_size={dec.input_size}`, or weights trained for this representation"
         )
     if built is not None:
         check_encoder(dec, built, weights)

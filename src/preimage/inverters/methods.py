@@ -109,7 +109,7 @@ class LinearInverter(DecoderInverter):
             )
         super().__init__(rep, input_size, output_size, None if weights else "linear", weights)
         if self.decoder.arch.network != "linear":
-            raise PreimageError(f"{weights} is a learned decoder, not a linear one — use --method decoder for it")
+            raise PreimageError(f"{weights} is a learned decoder, not a linear one — use `method=decoder` for it")
 
 
 @register_inverter("autoencoder")
@@ -129,7 +129,9 @@ class AutoencoderInverter(Inverter):
     ) -> None:
         super().__init__(rep, input_size, output_size)
         if input_size != 64:
-            raise PreimageError(f"the shipped autoencoders see 64-px images, not {input_size} px — pass --size 64")
+            raise PreimageError(
+                f"the shipped autoencoders see 64-px images, not {input_size} px — pass `input_size=64`"
+            )
         tuned, self.decoder = load_autoencoder(rep.name)
         self.tuned: nn.Module = tuned
 
@@ -223,7 +225,7 @@ class HogglesInverter(Inverter):
 
         super().__init__(rep, input_size, output_size)
         if rep.name != "hog":  # the name every spelling of HOG's default (hog, hog@8) goes by
-            raise PreimageError(f"--method hoggles inverts HOG only, not {rep.name!r}; use --method decoder")
+            raise PreimageError(f"hoggles invert HOG only, not {rep.name!r}; use `method=decoder`")
         self.dictionary = PairedDictionary.from_pretrained()
 
     @torch.no_grad()

@@ -154,7 +154,7 @@ class OptimizationInverter(nn.Module):
         if getattr(encoder, "differentiable", True) is False:
             raise PreimageError(
                 f"{getattr(encoder, 'name', encoder)} is not differentiable, so optimisation "
-                "cannot invert it — use --method decoder"
+                "cannot invert it — use `method=decoder`"
             )
         surrogate = getattr(encoder, "for_optimization", None)
         self.encoder = surrogate() if self.config.surrogate and callable(surrogate) else encoder
@@ -201,7 +201,7 @@ class OptimizationInverter(nn.Module):
         if expected is not None and tuple(target.shape[1:]) != tuple(expected((h, w))):
             raise PreimageError(
                 f"target code has shape {tuple(target.shape[1:])} but the representation gives "
-                f"{tuple(expected((h, w)))} at {h}x{w} — pass the matching --size"
+                f"{tuple(expected((h, w)))} at {h}x{w} — pass the matching `input_size`"
             )
         gen = torch.Generator().manual_seed(c.seed)
         if start is not None and tuple(start.shape) != (target.shape[0], 3, h, w):
@@ -232,7 +232,7 @@ class OptimizationInverter(nn.Module):
             stepped = opt.step(closure) if c.optimizer == "lbfgs" else self._step(opt, closure)  # type: ignore[arg-type]
             value = float(torch.as_tensor(stepped).detach())
             if not math.isfinite(value):
-                raise PreimageError("optimisation diverged (loss is NaN/Inf) — lower --lr")
+                raise PreimageError("optimisation diverged (loss is NaN/Inf) — lower `lr`")
             if before is not None:
                 moved = (z.detach() - before).flatten(1).norm(dim=1) / z.detach().flatten(1).norm(dim=1).clamp_min(
                     1e-12

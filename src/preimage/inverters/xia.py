@@ -240,7 +240,7 @@ def xia_invert(
     """
     cfg = replace(config, **overrides) if overrides else config  # type: ignore[arg-type]
     if getattr(encoder, "differentiable", True) is False:
-        raise PreimageError(f"{getattr(encoder, 'name', encoder)} is not differentiable — use --method decoder")
+        raise PreimageError(f"{getattr(encoder, 'name', encoder)} is not differentiable — use `method=decoder`")
     surrogate = getattr(encoder, "for_optimization", None)
     enc = surrogate() if callable(surrogate) else encoder
     return XiaInverter(half_squared_objective(enc, target), cfg)(target.shape[0], size, target.device)

@@ -126,7 +126,7 @@ def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
             path = default_weights_path(name)
             if path is None:
                 raise PreimageError(
-                    f"model {name!r} ships no weights — pass --weights PATH (Python: weights=PATH) to a "
+                    f"model {name!r} ships no weights — pass `weights=PATH` to a "
                     ".pth/.safetensors file"
                     " (e.g. the torchvision download)"
                 )

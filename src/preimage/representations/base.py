@@ -36,7 +36,7 @@ def check_images(images: torch.Tensor, name: str, min_size: int = 4) -> None:
     if images.shape[-1] < min_size or images.shape[-2] < min_size:
         raise PreimageError(
             f"{name}: images of {tuple(images.shape[-2:])} are smaller than "
-            f"{min_size}x{min_size} — resize them (e.g. --size 64)"
+            f"{min_size}x{min_size} — resize them (e.g. `input_size=64`)"
         )
     if not torch.isfinite(images).all():
         raise PreimageError(f"{name}: images contain NaN or Inf — check the input pipeline")

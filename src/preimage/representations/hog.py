@@ -488,6 +488,6 @@ def _hog_dt(backend: str = "torch", cell_size: int = 8) -> Representation:
     if backend != "torch":
         raise PreimageError(
             "hog-dt has only the torch backend (it follows skimage.feature.hog); "
-            "use --backend torch, or --rep hog for VLFeat"
+            "use `backend=torch`, or hog for VLFeat's"
         )
     return HOGDalalTriggs(cell_size=cell_size)

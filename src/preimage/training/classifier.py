@@ -245,7 +245,7 @@ def settle_settings(cfg: ClassifierConfig, resume: bool, overwrite: bool) -> Cla
     saved = load_checkpoint(folder / CHECKPOINT_NAME).get("config", {}) if resume else {}
     cfg = replace(cfg, threads=training_threads(cfg.threads, saved.get("threads")))
     if resume:
-        check_resume_config(saved, asdict(cfg), folder / CHECKPOINT_NAME, ClassifierConfig)
+        check_resume_config(saved, asdict(cfg), folder / CHECKPOINT_NAME)
     folder.mkdir(parents=True, exist_ok=True)
     return cfg
 

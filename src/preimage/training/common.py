@@ -32,7 +32,7 @@ from preimage import options as check
 from preimage.errors import PreimageError, RunInterrupted
 from preimage.files import atomic_path
 from preimage.inverters.decoders import CODE_TRANSFORMS
-from preimage.options import field_flag, option
+from preimage.options import option
 from preimage.runtime import AMP_CHOICES
 from preimage.zoo import export_safetensors  # noqa: F401  (the trainers' name for it)
 
@@ -145,7 +145,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     before checksums, are read as they are)."""
     path = Path(path)
     if not path.is_file():
-        raise PreimageError(f"no checkpoint at {path} — drop --resume to start a new run")
+        raise PreimageError(f"no checkpoint at {path}")
     data = path.read_bytes()
     source: Any = str(path)
     if data.startswith(CHECKPOINT_MAGIC):
@@ -153,7 +153,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         if hashlib.sha256(payload).digest() != digest:
             raise PreimageError(
                 f"checkpoint {path} is corrupt (its checksum does not match its contents) — restore a copy or "
-                "start again with --overwrite"
+                "start again with `overwrite`"
             )
         source = io.BytesIO(payload)
     try:
@@ -289,7 +289,7 @@ def load_training_state(
     except (RuntimeError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0][:200]
         raise PreimageError(
-            f"--resume: {path} does not fit this model ({first}) — resume with the checkpoint's settings"
+            f"`resume`: {path} does not fit this model ({first}) — resume with the checkpoint's settings"
         ) from None
     print(f"resumed from {path}: epoch {ckpt['epoch']}, step {ckpt['step_in_epoch']}", flush=True)
     return Progress(ckpt["epoch"], ckpt["step_in_epoch"], ckpt["wall"], ckpt["history"], ckpt.get("sums", {}))
@@ -334,10 +334,12 @@ def prepare_run(run: Path, resume: bool, overwrite: bool) -> None:
 
     check_folder(run)
     if resume:
+        if not (run / CHECKPOINT_NAME).is_file():
+            raise PreimageError(f"no checkpoint at {run / CHECKPOINT_NAME} — drop `resume` to start a new run")
         return
     if (run / CHECKPOINT_NAME).is_file() and not overwrite:
         raise PreimageError(
-            f"{run} holds a training run (checkpoint.pt): pass --resume to continue it, or --overwrite to start "
+            f"{run} holds a training run (checkpoint.pt): pass `resume` to continue it, or `overwrite` to start "
             "again from scratch"
         )
     if overwrite:
@@ -347,20 +349,16 @@ def prepare_run(run: Path, resume: bool, overwrite: bool) -> None:
             events.unlink()
 
 
-def check_resume_config(
-    saved: dict[str, Any], current: dict[str, Any], path: Path, config_type: type | None = None
-) -> None:
-    """A one-line error naming every setting that differs from the checkpoint's (outside RESUME_MAY_CHANGE),
-    by its flag when the run's ``config_type`` is given."""
+def check_resume_config(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+    """A one-line error naming every setting that differs from the checkpoint's (outside RESUME_MAY_CHANGE)."""
     # a setting the checkpoint does not record is newer than the checkpoint: nothing to compare it with
     keys = sorted((set(saved) & set(current)) - RESUME_MAY_CHANGE)
     differ = [k for k in keys if _comparable(k, saved.get(k)) != _comparable(k, current.get(k))]
     if differ:
-        flag = (lambda k: field_flag(config_type, k)) if config_type else (lambda k: f"--{k.replace('_', '-')}")
-        shown = ", ".join(f"{flag(k)} {saved.get(k)!r} (now {current.get(k)!r})" for k in differ)
+        shown = ", ".join(f"`{k}` {saved.get(k)!r} (now {current.get(k)!r})" for k in differ)
         raise PreimageError(
-            f"--resume: {path} was trained with {shown} — resume with the checkpoint's settings, or start a new "
-            "run with --overwrite or another -o"
+            f"`resume`: {path} was trained with {shown} — resume with the checkpoint's settings, or start a new "
+            "run with `overwrite` or another `out`"
         )
 
 
@@ -381,8 +379,8 @@ def steps_per_epoch(n_train: int, batch_size: int, world: int = 1) -> int:
     steps = n_train // batch_size
     if steps < 1:
         raise PreimageError(
-            f"--batch-size {batch_size} is larger than the {n_train} training images (--limit-train): an epoch "
-            f"would take no step — use --batch-size <= {n_train} or more images"
+            f"`batch_size={batch_size}` is larger than the {n_train} training images (`limit_train`): an epoch "
+            f"would take no step — use `batch_size` <= {n_train} or more images"
         )
     return steps
 
@@ -399,12 +397,12 @@ def check_finite(loss: torch.Tensor | float, where: str, ckpt: Path, bound: floa
     kept = f"the last good checkpoint {ckpt} is kept" if ckpt.is_file() else "no checkpoint was written"
     if not math.isfinite(value):
         raise PreimageError(
-            f"the training loss became {value} at {where}; stopped ({kept}) — lower --lr or use --amp none, "
-            "then --resume or --overwrite"
+            f"the training loss became {value} at {where}; stopped ({kept}) — lower `lr` or use `amp=none`, "
+            "then `resume` or `overwrite`"
         )
     raise PreimageError(
         f"the training diverged: mean loss {value:.4g} at {where}, above {bound:g}; stopped ({kept}) — "
-        "lower --lr or lengthen --warmup-steps, then --resume or --overwrite"
+        "lower `lr` or lengthen `warmup_steps`, then `resume` or `overwrite`"
     )
 
 
@@ -452,7 +450,7 @@ def training_threads(asked: int | None, saved: int | None, device: str = "cpu") 
     threads = asked or saved or available_cores()
     if asked and saved and asked != saved:
         warnings.warn(
-            f"--threads {asked}: the run was started with {saved} threads; its weights will not match an "
+            f"`threads={asked}`: the run was started with {saved} threads; its weights will not match an "
             "uninterrupted run's bit for bit (sums in another order)",
             stacklevel=2,
         )

@@ -203,36 +203,36 @@ def resolve_device(name: str) -> torch.device:
         raise PreimageError(f"unknown device {name!r} — use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise PreimageError(f"--device {name}: this machine has no CUDA GPU — use --device cpu")
+            raise PreimageError(f"`device={name}`: this machine has no CUDA GPU — use `device=cpu`")
         count, world = torch.cuda.device_count(), int(os.environ.get("WORLD_SIZE", "1"))
         if device.index is not None and world > 1:
             raise PreimageError(
-                f"--device {name} would put all {world} processes on one GPU — pass --device cuda "
+                f"`device={name}` would put all {world} processes on one GPU — pass `device=cuda` "
                 "(each process takes the GPU of its LOCAL_RANK)"
             )
         if device.index is None:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         if device.index >= count:
             raise PreimageError(
-                f"--device {name}: GPU {device.index} asked for, this machine has {count} — "
-                "start fewer processes (--nproc-per-node) or pass --device cpu"
+                f"`device={name}`: GPU {device.index} asked for, this machine has {count} — "
+                "start fewer processes (torchrun --nproc-per-node) or pass `device=cpu`"
             )
         torch.cuda.set_device(device)
     elif device.type != "cpu":
-        raise PreimageError(f"--device {name}: training runs on cpu or cuda")
+        raise PreimageError(f"`device={name}`: training runs on cpu or cuda")
     return device
 
 
 def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) -> DeepsimObjective | None:
     """The DeePSiM objective of ``--loss deepsim`` (None for pixel MSE), checked against the other options."""
     if cfg.loss not in LOSSES:
-        raise PreimageError(f"--loss {cfg.loss!r}: use one of {', '.join(LOSSES)}")
+        raise PreimageError(f"`loss={cfg.loss}`: use one of {', '.join(LOSSES)}")
     if cfg.loss == "mse":
         return None
     if world > 1 or cfg.finetune_encoder or cfg.teachers or cfg.shift_cells:
         raise PreimageError(
-            "--loss deepsim trains a decoder of a fixed encoder in one process: drop torchrun, --finetune-encoder, "
-            "--teacher and --shift-cells"
+            "`loss=deepsim` trains a decoder of a fixed encoder in one process: drop torchrun, `finetune_encoder`, "
+            "`teachers` and `shift_cells`"
         )
     feat, adv, img = parse_weights(cfg.deepsim_weights)
     config = DeepsimConfig(feat, adv, img, conditional=cfg.deepsim_conditional)
@@ -242,11 +242,11 @@ def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) 
 
 def make_encoder(rep_name: str, finetune: bool, weights: str = "default") -> Representation:
     if weights != "default" and ":" not in rep_name:
-        raise PreimageError(f"--weights fills a CNN (MODEL:LAYER); {rep_name!r} has no weights: drop --weights")
+        raise PreimageError(f"`encoder_weights` fill a CNN (MODEL:LAYER); {rep_name!r} has none: drop them")
     rep = create_representation(rep_name, weights=weights)
     if finetune:
         if rep.kind != "cnn":
-            raise PreimageError("--finetune-encoder needs a CNN layer (MODEL:LAYER): HOG/LBP/SIFT have no weights")
+            raise PreimageError("`finetune_encoder` needs a CNN layer (MODEL:LAYER): HOG/LBP/SIFT have no weights")
         for p in rep.parameters():
             p.requires_grad_(True)
     return rep
@@ -519,17 +519,17 @@ def train_decoder(
 def check_settings(cfg: DecoderConfig, world: int) -> None:
     """The settings' own consistency, checked before anything is loaded."""
     if cfg.batch_size % world:
-        raise PreimageError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
+        raise PreimageError(f"`batch_size={cfg.batch_size}` must be divisible by the {world} processes")
     if not 0 <= cfg.crop_pad < cfg.input_size:
-        raise PreimageError(f"--crop-pad {cfg.crop_pad} must be in [0, {cfg.input_size - 1}] pixels (0 = flips only)")
+        raise PreimageError(f"`crop_pad={cfg.crop_pad}` must be in [0, {cfg.input_size - 1}] pixels (0 = flips only)")
     if cfg.shift_cells and (cfg.crop_pad or cfg.finetune_encoder or cfg.teachers):
         raise PreimageError(
-            "--shift-cells shifts codes stored once: use it with --crop-pad 0, a fixed encoder and no --teacher"
+            "`shift_cells` shifts codes stored once: use it with `crop_pad=0`, a fixed encoder and no `teachers`"
         )
     if (cfg.output_size or cfg.input_size) > cfg.input_size:
         raise PreimageError(
-            f"--output-size {cfg.output_size} is larger than --size {cfg.input_size}: a decoder predicts the input "
-            "image or a downsampled one; pass --output-size <= --size"
+            f"`output_size={cfg.output_size}` is larger than `input_size={cfg.input_size}`: a decoder predicts the "
+            "input image or a downsampled one; pass `output_size` <= `input_size`"
         )
 
 
@@ -549,7 +549,7 @@ def settle_settings(cfg: DecoderConfig, resume: bool, overwrite: bool) -> tuple[
     cfg = replace(cfg, threads=training_threads(cfg.threads, saved.get("threads")))
     if rank == 0:
         if resume:  # differing settings are an error naming them, before minutes of data loading
-            check_resume_config(saved, asdict(cfg), folder / CHECKPOINT_NAME, DecoderConfig)
+            check_resume_config(saved, asdict(cfg), folder / CHECKPOINT_NAME)
         folder.mkdir(parents=True, exist_ok=True)
     return cfg, device, rank, world
 
@@ -580,8 +580,8 @@ def build_models(
     rep = make_encoder(cfg.rep, cfg.finetune_encoder, cfg.encoder_weights).to(device)
     if cfg.shift_cells and not stores_codes(cfg, rep):  # before minutes of data loading
         raise PreimageError(
-            f"--shift-cells needs codes stored once (hog, lbp, sift with --crop-pad 0); {cfg.rep}'s are "
-            "computed per batch: use --crop-pad for its translations"
+            f"`shift_cells` needs codes stored once (hog, lbp, sift with `crop_pad=0`); {cfg.rep}'s are "
+            "computed per batch: use `crop_pad` for its translations"
         )
     code_shape = tuple(rep.out_shape(cfg.input_size))
     start = cfg if not resume else replace(cfg, init_decoder=None)  # a resumed run has its own weights
@@ -877,9 +877,9 @@ def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Ten
 def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch.device) -> list[Decoder]:
     """The ``--teacher`` decoders, checked to invert the same representation at the same size, in eval mode."""
     if cfg.teachers and cfg.finetune_encoder:
-        raise PreimageError("--teacher distils a decoder for a fixed encoder; drop it or --finetune-encoder")
+        raise PreimageError("`teachers` distil a decoder for a fixed encoder; drop them or `finetune_encoder`")
     if cfg.teacher_flip_average and not cfg.teachers:
-        raise PreimageError("--teacher-flip-average needs at least one --teacher")
+        raise PreimageError("`teacher_flip_average` needs at least one of `teachers`")
     if cfg.teacher_flip_average:
         from preimage.inverters.decoders import _code_flip
 
@@ -895,9 +895,9 @@ def load_teachers(cfg: DecoderConfig, code_shape: tuple[int, ...], device: torch
             out_size,
         ):
             raise PreimageError(
-                f"--teacher {path} inverts {teacher.rep} codes {teacher.code_shape} of {teacher.input_size}-px "
+                f"`teachers` {path} inverts {teacher.rep} codes {teacher.code_shape} of {teacher.input_size}-px "
                 f"images to {teacher.output_size} px, not {cfg.rep} {code_shape} of {cfg.input_size}-px images to "
-                f"{out_size} px — pass a decoder for the same --rep, --size and --output-size"
+                f"{out_size} px — pass a decoder for the same `rep`, `input_size` and `output_size`"
             )
         teacher.flip_average = cfg.teacher_flip_average
         teachers.append(teacher.to(device).eval().requires_grad_(False))
@@ -924,8 +924,8 @@ def grow_from(decoder: Decoder, start: Decoder, source: str) -> int:
     free = ("stage_blocks", "shuffle", "encoder_sha256")
     if {k: v for k, v in mine.items() if k not in free} != {k: v for k, v in theirs.items() if k not in free}:
         raise PreimageError(
-            f"--init-decoder {source} was trained as {theirs}, not {mine} — pass the same "
-            "--rep/--width/--top/--blocks/--hidden/--upsample (--stage-blocks and --shuffle may differ)"
+            f"`init_decoder` {source} was trained as {theirs}, not {mine} — pass the same `rep`, `width`, `top`, "
+            "`blocks`, `hidden` and `upsample` (`stage_blocks` and `shuffle` may differ)"
         )
     # growth is the case where every trained tensor matches; a student takes the ones that do
     shared = matching_tensors(decoder, start)

@@ -135,7 +135,7 @@ def fit_linear(cfg: LinearConfig, overwrite: bool = False, strict: bool = False)
     rep = make_encoder(cfg.rep, False, cfg.encoder_weights).eval()
     name = zoo.file_name("decoder", rep.name, cfg.input_size, "linear")
     if (run / name).exists() and not overwrite:
-        raise PreimageError(f"{run / name} exists; pass --overwrite to replace it")
+        raise PreimageError(f"{run / name} exists; pass `overwrite` to replace it")
     generator = seed_everything(cfg.seed)
     side = cfg.input_size
     arch = DecoderArch(rep.name, _code_shape(rep, side), cfg.output_size or side, input_size=side, network="linear")
