@@ -33,9 +33,7 @@ class PreimageError(ValueError):
             value = "" if m.group(2) is None else f"={m.group(2)}"
             return f"`{names.get(m.group(1), m.group(1))}{value}`"
 
-        err = type(self)(PARAMETER.sub(rename, str(self)))
-        err.__cause__ = self.__cause__
-        return err
+        return type(self)(PARAMETER.sub(rename, str(self)))
 
     def for_command_line(self, flags: Mapping[str, str]) -> str:
         """The message with each parameter written as the flag that sets it (``flags``: parameter -> flag),
