@@ -310,10 +310,29 @@ def test_texture_and_optimisation_jobs_run_in_the_background(client: Any) -> Non
         assert download.headers["content-disposition"].startswith(f'attachment; filename="{job["kind"]}_')
 
 
+def test_sample_jobs_give_different_preimages_of_one_code(client: Any) -> None:
+    body = {"kind": "sample", "image": "sample:chelsea", "rep": "alexnet64:conv3", "steps": 30}
+    pngs = []
+    for seed in (0, 1):
+        job = client.post("/api/jobs", json={**body, "sample_seed": seed})
+        assert job.status_code == 202, job.text
+        done = wait_done(client, job.json()["id"])
+        assert done["status"] == "done" and done["step"] == 30, done
+        pngs.append(np.asarray(Image.open(io.BytesIO(client.get(done["url"]).content)), dtype=np.float64) / 255)
+    # seeded noise makes two pre-images of one code; a job that ignored the seed would give the same image twice
+    assert np.abs(pngs[0] - pngs[1]).mean() > 0.01
+    # and each is an image of the photo, not noise: nearer to the photo than to the photo upside down
+    photo = np.asarray(Image.open(io.BytesIO(client.get("/api/image.png", params={"id": "sample:chelsea"}).content)))
+    photo = photo.astype(np.float64) / 255
+    for png in pngs:
+        assert np.abs(png - photo).mean() < np.abs(png - photo[::-1]).mean()
+
+
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
         ({"kind": "optimize", "image": "sample:chelsea", "rep": "lbp", "steps": 5}, "not differentiable"),
+        ({"kind": "sample", "image": "sample:chelsea", "rep": "lbp", "steps": 5}, "not differentiable"),
         (
             {"kind": "texture", "image": "sample:chelsea", "layer": "alexnet64:conv2", "channel": 128, "steps": 5},
             "0..127",

@@ -250,8 +250,9 @@ class Explorer:
     # ---- background jobs
 
     def submit_job(self, params: Mapping[str, Any]) -> Job:
-        """Queue a filter texture (``kind=texture``, ``layer``, ``channel``) or an optimisation inversion of
-        the view's code (``kind=optimize`` plus the view's parameters), ``steps`` at most."""
+        """Queue a filter texture (``kind=texture``, ``layer``, ``channel``), an optimisation inversion of the
+        view's code (``kind=optimize`` plus the view's parameters) or a sampled pre-image of it (``kind=sample``,
+        ``sample_seed``), ``steps`` at most."""
         kind = str(params.get("kind", ""))
         flat = {k: str(v) for k, v in params.items()}
         steps = _integer(flat, "steps", 200, 1, self.jobs.max_steps, "steps")
@@ -289,7 +290,27 @@ class Explorer:
                 steps,
                 lambda on_step: inv.optimize_code(choice.rep, code, choice.size, steps, on_step),
             )
-        raise PreimageError(f"unknown job kind {kind!r}: use 'texture' or 'optimize'")
+        if kind == "sample":
+            return self._submit_sample(self.parse(flat), steps, _integer(flat, "sample_seed", 0, 0, 2**31 - 1, "seed"))
+        raise PreimageError(f"unknown job kind {kind!r}: use 'texture', 'optimize' or 'sample'")
+
+    def _submit_sample(self, view: View, steps: int, seed: int) -> Job:
+        """One more pre-image of the view's code, started from the view's reconstruction plus seeded noise: what
+        differs between samples is what the code leaves open."""
+        choice = view.choice
+        if not self.models.differentiable(choice.rep):
+            raise PreimageError(
+                f"{choice.rep} is not differentiable, so it cannot be sampled — pick hog or a layer of {inv.CNN}"
+            )
+        code = self.edited_code(view)
+        start = self.models.decode(choice, code, view.variant)
+        what = "a random code" if view.random_seed is not None else self.images.get(view.image).name
+        return self.jobs.submit(
+            "sample",
+            f"{choice.key} of {what}, seed {seed}",
+            steps,
+            lambda on_step: inv.sample_code(choice.rep, code, start, choice.size, steps, seed, on_step),
+        )
 
     def close(self) -> None:
         self.jobs.close()

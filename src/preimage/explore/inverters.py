@@ -17,9 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from preimage.data.images import resize
 from preimage.errors import PreimageError, unknown_name
 from preimage.experiments.feature_maps import texture_config
-from preimage.inverters import DEFAULT_INPUT_SIZE, Inverter, OptimizeInverter, create_inverter
+from preimage.inverters import DEFAULT_INPUT_SIZE, Inverter, OptimizeInverter, create_inverter, samples
 from preimage.inverters import codes as C
 from preimage.inverters.decoders import Decoder, shipped_reps, shipped_sizes, shipped_variants
 from preimage.inverters.feature_maps import TEXTURE_MODELS, filter_textures, texture_layers
@@ -203,6 +204,23 @@ def optimize_code(rep: str, code: torch.Tensor, image_size: int, steps: int, on_
     handle = _count_steps(inverter.target, on_step)
     try:
         return inverter(code.detach().clone())
+    finally:
+        handle.remove()
+
+
+def sample_code(
+    rep: str, code: torch.Tensor, start: torch.Tensor, image_size: int, steps: int, seed: int, on_step: StepCallback
+) -> torch.Tensor:
+    """One more pre-image of ``code`` (``(1, ...)``): the decoder's reconstruction ``start`` plus noise drawn with
+    ``seed``, then ``steps`` of the optimisation objective (:func:`preimage.inverters.samples.sample_code`);
+    ``on_step`` runs once per step and may raise :class:`Cancelled`. Builds its own encoder, as
+    :func:`optimize_code` does."""
+    encoder = create_representation(rep)
+    if getattr(encoder, "differentiable", True) is False:
+        raise PreimageError(f"{rep} is not differentiable, so it cannot be sampled — pick hog or an {CNN} layer")
+    handle = _count_steps(encoder, on_step)
+    try:
+        return samples.sample_code(encoder, code.detach().clone(), resize(start, image_size), seed, steps)
     finally:
         handle.remove()
 

@@ -46,25 +46,47 @@ def sample_preimages(
         - ``images``: :math:`(B, 3, S, S)`, ``S`` the inverter's input size. Output: :math:`(B, K, 3, S, S)`.
     """
     if samples < 1:
-        raise PreimageError(f"samples must be at least 1, got {samples}")
-    if not getattr(rep, "differentiable", True):
-        raise PreimageError(
-            f"{rep.name} is not differentiable: samples need gradients of its code — use hog or a CNN layer"
-        )
+        raise PreimageError(f"`samples` must be at least 1, got {samples}")
+    _check_differentiable(rep)
     side = images.shape[-1]
     codes = mean_inverter.encode(images)
     with torch.no_grad():
         mean = resize(mean_inverter(codes), side).clamp(0, 1)
-    optimizer = OptimizationInverter(rep, progress=False)
-    out = []
-    for k in range(samples):
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + k)
-        start = (mean + noise * torch.randn(mean.shape, generator=gen)).clamp(0, 1)
-        optimizer.config = replace(optimizer.config, steps=steps, seed=seed + k)
-        out.append(optimizer(codes, side, start=start).detach().clamp(0, 1))
-    stacked = torch.stack(out, 1)
+    stacked = torch.stack(
+        [sample_code(rep, codes, mean, seed * 1_000_003 + k, steps, noise) for k in range(samples)], 1
+    )
     errors = {
         "mean": relative_feature_error(rep, mean, codes).tolist(),
         **{f"sample{k}": relative_feature_error(rep, stacked[:, k], codes).tolist() for k in range(samples)},
     }
     return stacked, errors
+
+
+def sample_code(
+    rep: Representation,
+    codes: torch.Tensor,
+    start: torch.Tensor,
+    seed: int,
+    steps: int = 100,
+    noise: float = 0.15,
+) -> torch.Tensor:
+    """One pre-image of each code: ``start`` (a decoder's reconstruction) plus seeded Gaussian noise of std
+    ``noise``, then ``steps`` of the representation's optimisation objective.
+
+    Shape:
+        - ``codes``: :math:`(B, *)`; ``start``: :math:`(B, 3, S, S)` in ``[0, 1]`` at the input size ``S``.
+          Output: :math:`(B, 3, S, S)`.
+    """
+    _check_differentiable(rep)
+    gen = torch.Generator().manual_seed(seed)
+    noisy = (start + noise * torch.randn(start.shape, generator=gen)).clamp(0, 1)
+    optimizer = OptimizationInverter(rep, progress=False)
+    optimizer.config = replace(optimizer.config, steps=steps, seed=seed)
+    return optimizer(codes, start.shape[-1], start=noisy).detach().clamp(0, 1)
+
+
+def _check_differentiable(rep: Representation) -> None:
+    if not getattr(rep, "differentiable", True):
+        raise PreimageError(
+            f"{rep.name} is not differentiable: samples need gradients of its code — use hog or a CNN layer"
+        )

@@ -4,7 +4,7 @@
 const $ = (id) => document.getElementById(id);
 const state = {
   meta: null, uploads: [], inflight: false, dirty: false, polling: null,
-  shownJobs: new Set(), rows: new Map(), dismissed: new Set(),
+  shownJobs: new Set(), rows: new Map(), dismissed: new Set(), sampleSeed: 0,
 };
 
 function showError(message) {
@@ -322,6 +322,12 @@ async function init() {
     let body;
     try { body = Object.fromEntries(viewParams()); } catch (err) { showJobError(err.message); return; }
     submitJob({ ...body, kind: "optimize", steps: +$("opt-steps").value });
+  });
+  // each click draws another sample: a new seed, so that two clicks never repeat a pre-image
+  $("sample-run").addEventListener("click", () => {
+    let body;
+    try { body = Object.fromEntries(viewParams()); } catch (err) { showJobError(err.message); return; }
+    submitJob({ ...body, kind: "sample", steps: +$("sample-steps").value, sample_seed: state.sampleSeed++ });
   });
   showInputs();
   onRepChange();
