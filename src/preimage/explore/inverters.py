@@ -8,6 +8,7 @@ inversions the job queue runs (optimisation, Xia et al.'s filter textures), each
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from preimage.inverters.decoders import Decoder, shipped_reps, shipped_sizes, sh
 from preimage.inverters.feature_maps import TEXTURE_MODELS, filter_textures, texture_layers
 from preimage.models.registry import default_weights_path, get_config
 from preimage.representations import create_representation
-from preimage.representations.cnn import LayerTap
+from preimage.representations.cnn import PROB, LayerTap
 
 # the model whose layers the page decodes (and whose class names top-k shows)
 CNN = "alexnet64"
@@ -50,9 +51,11 @@ class RepChoice:
     def key(self) -> str:
         return self.rep if self.size == DEFAULT_INPUT_SIZE else f"{self.rep} {self.size}px"
 
-    @property
+    @functools.cached_property
     def classes(self) -> bool:
-        return self.rep.startswith(f"{CNN}:") and self.rep.split(":", 1)[1] in CLASS_LAYERS
+        """Whether the code holds class scores (top-k applies): asked of the built representation, once."""
+        tap = create_representation(self.rep)
+        return isinstance(tap, LayerTap) and tap.layers[0] in CLASS_LAYERS
 
 
 def user_choices(decoders: Sequence[str | Path], network_weights: str = "default") -> list[RepChoice]:
@@ -70,15 +73,20 @@ def user_choices(decoders: Sequence[str | Path], network_weights: str = "default
 
 def rep_choices() -> list[RepChoice]:
     """Every representation the zoo ships a decoder for, shallow ones first, then the CNN layers in order."""
-    reps = shipped_reps()
-    shallow = [r for r in reps if ":" not in r]
-    layers = [r for r in reps if ":" in r]
-    order = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8", "prob"]
-    layers.sort(key=lambda r: (r.split(":")[0], order.index(r.split(":")[1]) if r.split(":")[1] in order else 99))
     out: list[RepChoice] = []
-    for rep in [*shallow, *layers]:
+    for rep in sorted(shipped_reps(), key=_menu_position):
         out.extend(RepChoice(rep, s, variants=tuple(shipped_variants(rep, s))) for s in shipped_sizes(rep))
     return out
+
+
+def _menu_position(name: str) -> tuple[int, str, int]:
+    """Shallow representations first (by name), then each network's layers in the network's own order."""
+    rep = create_representation(name)
+    if not isinstance(rep, LayerTap):
+        return (0, name, 0)
+    order = [*rep.aliases, PROB]
+    layer = rep.layers[0]
+    return (1, type(rep.model).__name__, order.index(layer) if layer in order else len(order))
 
 
 def find_choice(key: str, choices: list[RepChoice]) -> RepChoice:
