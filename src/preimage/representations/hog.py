@@ -170,8 +170,10 @@ def hog_uoctti(images: torch.Tensor, cell_size: int = 8, num_orientations: int =
 CHUNK_PIXELS = 16 * 64 * 64
 
 
-def in_chunks(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> torch.Tensor:
-    """``fn`` over slices of the batch of about :data:`CHUNK_PIXELS` pixels, concatenated.
+def in_chunks(
+    fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, pixels: int = CHUNK_PIXELS
+) -> torch.Tensor:
+    """``fn`` over slices of the batch of about ``pixels`` pixels, concatenated.
 
     Why: the per-pixel intermediates of a whole batch (tens of MB at 64 x 64 x 64)
     fall out of cache and are fresh allocations that the OS must fault in on
@@ -180,7 +182,7 @@ def in_chunks(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) 
     identical (every image is independent) and gradients flow through ``cat``.
     On a GPU there is no such cache to fit, and every slice costs kernel launches: one pass.
     """
-    per = max(1, CHUNK_PIXELS // (images.shape[-1] * images.shape[-2]))
+    per = max(1, pixels // (images.shape[-1] * images.shape[-2]))
     if images.shape[0] <= per or images.device.type != "cpu":
         return fn(images)
     return torch.cat([fn(images[i : i + per]) for i in range(0, images.shape[0], per)])

@@ -22,9 +22,12 @@ import torch
 
 from preimage.errors import PreimageError
 from preimage.representations.base import Representation, as_hw, register_representation, rgb_to_gray
-from preimage.representations.hog import cell_histograms, in_chunks
+from preimage.representations.hog import in_chunks
 
 LBP_DIM = 58
+# LBP's per-pixel work is a few byte-wide passes and one scatter: slices 16x larger than HOG's keep the
+# per-call overhead small, and still bound the (B, 4, H, W) vote indices to ~32 MB
+LBP_CHUNK_PIXELS = 256 * 64 * 64
 
 
 @functools.cache
@@ -64,15 +67,53 @@ _NEIGHBOURS = ((0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1,
 
 
 def lbp_codes(gray: torch.Tensor) -> torch.Tensor:
-    """8-bit LBP string of every interior pixel: ``(B, 1, H, W)`` -> ``(B, H - 2, W - 2)`` int64."""
+    """8-bit LBP string of every interior pixel: ``(B, 1, H, W)`` -> ``(B, H - 2, W - 2)`` uint8."""
     g = gray[:, 0]
     h, w = g.shape[-2:]
     centre = g[:, 1:-1, 1:-1]
     code = torch.zeros(centre.shape, dtype=torch.uint8, device=g.device)
+    above = torch.empty(centre.shape, dtype=torch.bool, device=g.device)
     for bit, (dy, dx) in enumerate(_NEIGHBOURS):
-        neighbour = g[:, 1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx]
-        code |= (neighbour > centre).to(torch.uint8) << bit
-    return code.long()
+        torch.gt(g[:, 1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx], centre, out=above)
+        code |= above.view(torch.uint8) << bit  # a bool is one byte 0/1: reinterpreted, not converted
+    return code
+
+
+@functools.cache
+def _cell_votes(h: int, w: int, cell: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """Each interior pixel's four bilinear votes: cell index ``row * cols + col`` and weight, ``(4, h-2, w-2)``
+    each (a pixel with fewer votes gets weight 0 on cell 0), and the cell grid ``(rows, cols)``."""
+
+    def two_votes(n_pix: int) -> tuple[np.ndarray, np.ndarray, int]:
+        matrix = _lbp_voting_matrix(n_pix, cell)
+        cells, weights = np.zeros((2, n_pix - 2), np.int64), np.zeros((2, n_pix - 2), np.float32)
+        for p in range(n_pix - 2):
+            for j, c in enumerate(np.flatnonzero(matrix[:, p])):
+                cells[j, p], weights[j, p] = c, matrix[c, p]
+        return cells, weights, matrix.shape[0]
+
+    yc, yw, rows = two_votes(h)
+    xc, xw, cols = two_votes(w)
+    index = (yc[:, None, :, None] * cols + xc[None, :, None, :]).reshape(4, h - 2, w - 2)
+    weight = (yw[:, None, :, None] * xw[None, :, None, :]).reshape(4, h - 2, w - 2)
+    return torch.from_numpy(index), torch.from_numpy(weight), rows, cols
+
+
+def lbp_histograms(code: torch.Tensor, h: int, w: int, cell: int, dtype: torch.dtype) -> torch.Tensor:
+    """Bilinear cell histograms of 8-bit codes ``(B, h-2, w-2)`` over the 58 uniform bins: ``(B, 58, rows, cols)``.
+
+    One ``scatter_add`` of four votes per pixel into 256 raw-code bins per cell, then the 256 -> 58 mapping
+    as a sum over the (few) cells: cheaper than mapping every pixel's code first (a gather per pixel).
+    """
+    index, weight, rows, cols = _cell_votes(h, w, cell)
+    b, dev = code.shape[0], code.device
+    n_cells = rows * cols
+    slot = (code.long() * n_cells)[:, None] + index.to(dev)  # (B, 4, h-2, w-2): raw code, then cell
+    votes = weight.to(dev, dtype).expand(b, -1, -1, -1)
+    raw = torch.zeros(b, 256 * n_cells, dtype=dtype, device=dev).scatter_add_(1, slot.view(b, -1), votes.reshape(b, -1))
+    table = torch.as_tensor(uniform_mapping(), device=dev)
+    hist = torch.zeros(b, LBP_DIM, n_cells, dtype=dtype, device=dev).index_add_(1, table, raw.view(b, 256, n_cells))
+    return hist.view(b, LBP_DIM, rows, cols)
 
 
 def lbp_uniform(images: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
@@ -86,7 +127,7 @@ def lbp_uniform(images: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
         >>> lbp_uniform(torch.rand(1, 3, 64, 64)).shape
         torch.Size([1, 58, 4, 4])
     """
-    return in_chunks(lambda x: lbp_uniform_gray(rgb_to_gray(x), cell_size), images)
+    return in_chunks(lambda x: lbp_uniform_gray(rgb_to_gray(x), cell_size), images, LBP_CHUNK_PIXELS)
 
 
 def lbp_uniform_gray(gray: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
@@ -94,11 +135,8 @@ def lbp_uniform_gray(gray: torch.Tensor, cell_size: int = 16) -> torch.Tensor:
     _, _, h, w = gray.shape
     if h // cell_size < 1 or w // cell_size < 1 or h < 3 or w < 3:
         raise PreimageError(f"lbp: image {h}x{w} is smaller than one cell of {cell_size} px — resize it")
-    table = torch.as_tensor(uniform_mapping(), device=gray.device)
-    bins = table[lbp_codes(gray)]
     dtype = gray.dtype if gray.is_floating_point() else torch.float32
-    ones = torch.ones(bins.shape, dtype=dtype, device=gray.device)
-    hist = cell_histograms(bins, ones, LBP_DIM, _lbp_voting_matrix(h, cell_size), _lbp_voting_matrix(w, cell_size))
+    hist = lbp_histograms(lbp_codes(gray), h, w, cell_size, dtype)
     return torch.sqrt(hist) / (torch.sqrt(hist.sum(dim=1, keepdim=True)) + 1e-10)
 
 
