@@ -43,3 +43,17 @@ def test_samples_are_seeded_and_need_gradients() -> None:
     lbp = create_representation("lbp")
     with pytest.raises(PreimageError, match="not differentiable"):
         sample_preimages(lbp, create_inverter("decoder", lbp), x, 1)
+
+
+def test_sample_noise_reaches_colour_and_layout_not_only_pixels() -> None:
+    # pixel noise of unit variance puts ~1/(H*W) of its energy in each image's mean colour; the samples' noise
+    # gives every scale an equal share, so the per-image channel means must vary (a 1/6 share: std ~0.4)
+    from preimage.inverters.samples import multiscale_noise
+
+    gen = torch.Generator().manual_seed(0)
+    noise = multiscale_noise((64, 3, 32, 32), gen)
+    assert float(noise.std()) == pytest.approx(1.0, abs=0.1)
+    assert float(noise.mean((2, 3)).std()) > 0.25
+    assert float(torch.randn(64, 3, 32, 32, generator=gen).mean((2, 3)).std()) < 0.05
+    # and fine detail is still there: neighbouring pixels are not all alike
+    assert float((noise[..., 1:] - noise[..., :-1]).abs().mean()) > 0.2

@@ -18,7 +18,7 @@ import torch
 from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.experiments import Context, register_experiment, write_csv
-from preimage.experiments.common import first_set, limit, load_images, rep_for, steps
+from preimage.experiments.common import limit, load_images, rep_for, steps, test_sets
 from preimage.inverters import create_inverter
 from preimage.inverters.samples import relative_feature_error, sample_preimages
 from preimage.metrics import edge_energy_ratio, per_image_normalized_error
@@ -115,17 +115,19 @@ def _one_rep(name: str, input_size: int, spec: str, ctx: Context) -> tuple[dict[
 
 @register_experiment("preimages", "photo, MSE mean, sharp decoder and 4 sampled pre-images: HOG, conv5, fc8")
 def preimages(ctx: Context) -> dict[str, Any]:
-    """Rows of the figure: photo, MSE mean, sharp (white where none is shipped), then the samples."""
-    set_name, spec = first_set(ctx)
+    """Every test set's rows; the figure shows the first set's photos: photo, MSE mean, sharp (white where none
+    is shipped), then the samples."""
     rows: list[dict[str, Any]] = []
     grid_rows: list[torch.Tensor] = []
     labels: list[str] = []
-    for name, input_size in PREIMAGE_REPS:
-        row, shown = _one_rep(name, input_size, spec, ctx)
-        rows.append(row)
-        grid_rows += shown
-        labels += [f"{name} ({input_size}px)"] + [""] * (len(shown) - 1)
+    for set_index, (set_name, spec) in enumerate(test_sets(ctx).items()):
+        for name, input_size in PREIMAGE_REPS:
+            row, shown = _one_rep(name, input_size, spec, ctx)
+            rows.append({"set": set_name, **row})
+            if set_index == 0:
+                grid_rows += shown
+                labels += [f"{name} ({input_size}px)"] + [""] * (len(shown) - 1)
     write_csv(ctx.path("preimages.csv"), rows)
     fig = labelled_rows(grid_rows, labels, ctx.path("preimages.png"))
     columns = "photo | MSE mean | sharp | " + " | ".join(f"sample {j}" for j in range(rows[0]["samples"]))
-    return {"set": set_name, "rows": rows, "figure": str(fig), "columns": columns}
+    return {"rows": rows, "figure": str(fig), "columns": columns}

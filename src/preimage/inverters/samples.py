@@ -70,8 +70,8 @@ def sample_code(
     steps: int = 100,
     noise: float = 0.15,
 ) -> torch.Tensor:
-    """One pre-image of each code: ``start`` (a decoder's reconstruction) plus seeded Gaussian noise of std
-    ``noise``, then ``steps`` of the representation's optimisation objective.
+    """One pre-image of each code: ``start`` (a decoder's reconstruction) plus seeded noise of std ``noise`` at
+    every scale (:func:`multiscale_noise`), then ``steps`` of the representation's optimisation objective.
 
     Shape:
         - ``codes``: :math:`(B, *)`; ``start``: :math:`(B, 3, S, S)` in ``[0, 1]`` at the input size ``S``.
@@ -79,10 +79,34 @@ def sample_code(
     """
     _check_differentiable(rep)
     gen = torch.Generator().manual_seed(seed)
-    noisy = (start + noise * torch.randn(start.shape, generator=gen)).clamp(0, 1)
+    noisy = (start + noise * multiscale_noise(start.shape, gen)).clamp(0, 1)
     optimizer = OptimizationInverter(rep, progress=False)
     optimizer.config = replace(optimizer.config, steps=steps, seed=seed)
     return optimizer(codes, start.shape[-1], start=noisy).detach().clamp(0, 1)
+
+
+def multiscale_noise(shape: torch.Size | tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Unit-variance noise with equal energy at every scale: a colour offset per image, then independent
+    noise on grids of 2, 8, 32 ... cells up to one per pixel, each upsampled bilinearly.
+
+    Why: pixel noise alone has almost no energy at coarse scales, so samples started from it could only
+    differ in fine detail and would hide a code's invariance to colour or layout; this noise gives the
+    optimisation every scale to keep or undo.
+
+    Shape:
+        - ``shape``: :math:`(B, C, H, W)`. Output: that shape.
+    """
+    b, c, h, w = shape
+    sides = [1]
+    while sides[-1] * 4 < max(h, w):
+        sides.append(sides[-1] * 4 if sides[-1] > 1 else 2)
+    sides.append(max(h, w))
+    total = torch.zeros(shape)
+    for side in sides:
+        grid = torch.randn(b, c, min(side, h), min(side, w), generator=generator)
+        layer = torch.nn.functional.interpolate(grid, size=(h, w), mode="bilinear", align_corners=False)
+        total += layer / layer.std().clamp_min(1e-12)
+    return total / len(sides) ** 0.5
 
 
 def _check_differentiable(rep: Representation) -> None:
