@@ -19,10 +19,11 @@ from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.experiments import Context, register_experiment, write_csv
 from preimage.experiments.common import limit, load_images, rep_for, steps, test_sets
-from preimage.inverters import create_inverter
+from preimage.inverters import Inverter, create_inverter
 from preimage.inverters.samples import relative_feature_error, sample_preimages
-from preimage.metrics import edge_energy_ratio, per_image_normalized_error
+from preimage.metrics import edge_energy_ratio, mean_pairwise_distance, per_image_normalized_error
 from preimage.report.figures import labelled_rows
+from preimage.representations.base import Representation
 
 # (representation, the side of the photo it sees); reconstructions are 64 px
 PREIMAGE_REPS = (("hog", 224), ("alexnet64:conv5", 64), ("alexnet64:fc8", 64))
@@ -62,7 +63,7 @@ def variation_parts(samples: torch.Tensor) -> dict[str, float]:
     }
 
 
-def _sharp(rep: Any, input_size: int) -> Any:
+def _sharp(rep: Representation, input_size: int) -> Inverter | str:
     """The sharp decoder of ``rep``, or the one-line reason none is shipped."""
     try:
         return create_inverter("decoder", rep, input_size=input_size, output_size=OUTPUT_SIZE, variant="sharp")
@@ -81,6 +82,7 @@ def _one_rep(name: str, input_size: int, spec: str, ctx: Context) -> tuple[dict[
     samples, errors = sample_preimages(rep, mean_inverter, images, k, ctx.seed, steps(ctx, 100))
     small = resize(samples.flatten(0, 1), OUTPUT_SIZE).view(len(images), k, 3, OUTPUT_SIZE, OUTPUT_SIZE)
     target = resize(images, OUTPUT_SIZE)
+    spread = mean_pairwise_distance(target)
     sample_errors = torch.tensor([errors[f"sample{j}"] for j in range(k)])  # (K, B)
     row: dict[str, Any] = {
         "rep": name,
@@ -91,7 +93,10 @@ def _one_rep(name: str, input_size: int, spec: str, ctx: Context) -> tuple[dict[
         "feature_error_samples": float(sample_errors.mean()),
         "feature_error_samples_worst": float(sample_errors.max()),
         "error_mean": float(per_image_normalized_error(target, mean).mean()),
-        "error_samples": float(per_image_normalized_error(target.repeat_interleave(k, 0), small.flatten(0, 1)).mean()),
+        # on the photos' own spread: the repeated targets' spread would count the zero distances between copies
+        "error_samples": float(
+            per_image_normalized_error(target.repeat_interleave(k, 0), small.flatten(0, 1), scale=spread).mean()
+        ),
         "edge_ratio_mean": edge_energy_ratio(images, mean),
         "edge_ratio_samples": edge_energy_ratio(images.repeat_interleave(k, 0), small.flatten(0, 1)),
         **variation_parts(samples),
