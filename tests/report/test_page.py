@@ -28,3 +28,14 @@ def test_report_of_an_empty_folder_is_a_one_line_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "no experiment results" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_preimages_reading_names_what_varies_most_first() -> None:
+    from preimage.report.page import READERS
+
+    row = {"rep": "alexnet64:fc8", "set": "samples", "mean_abs_difference": 0.1, "share_colour": 0.5,
+           "share_layout": 0.2, "share_detail": 0.3, "feature_error_samples": 0.2, "feature_error_mean": 1.0,
+           "error_samples": 0.8, "error_mean": 0.6}  # fmt: skip
+    text = READERS.get("preimages")({"rows": [row], "columns": "photo | MSE mean"})
+    assert "(colour 50%, detail 30%, layout 20%)" in text
+    assert "feature error 0.200 against the MSE mean's 1.000" in text and "sharp decoder" not in text

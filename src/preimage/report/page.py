@@ -126,6 +126,26 @@ def _class(s: dict[str, Any]) -> str:
     )
 
 
+@READERS.register("preimages")
+def _preimages(s: dict[str, Any]) -> str:
+    """Per representation and set: how far apart the samples are, what differs (the largest share first), and
+    their code match beside the MSE mean's."""
+    parts = []
+    for r in s.get("rows", []):
+        shares = {"colour": r["share_colour"], "layout": r["share_layout"], "detail": r["share_detail"]}
+        ranked = ", ".join(f"{k} {v:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]))
+        sharp = f", sharp decoder {_fmt(r['error_sharp'])}" if "error_sharp" in r else ""
+        parts.append(
+            f"{r['rep']} ({r['set']}): samples differ by {_fmt(r['mean_abs_difference'])} per pixel ({ranked}); "
+            f"feature error {_fmt(r['feature_error_samples'])} against the MSE mean's {_fmt(r['feature_error_mean'])}; "
+            f"pixel error {_fmt(r['error_samples'])} against the mean's {_fmt(r['error_mean'])}{sharp}"
+        )
+    return (
+        f"Columns: {s.get('columns', '')}. Every sample matches the photo's code, so what differs between them is "
+        "what the code leaves open: " + "; ".join(parts) + "."
+    )
+
+
 def _generic(s: dict[str, Any]) -> str:
     keys = [k for k, v in s.items() if isinstance(v, int | float) and k not in ("seed", "quick")]
     return "; ".join(f"{k} {_fmt(float(s[k]))}" for k in keys)
