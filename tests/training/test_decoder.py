@@ -222,6 +222,7 @@ def test_autoencoder_starts_from_the_decoder_and_ships_only_tuned_layers(
     base = {"rep": "alexnet64:conv2", "data": str(data), "batch_size": 16, "width": 8, "limit_val": 16, "epochs": 1}
     train_decoder(DecoderConfig(out=str(tmp_path / "inv"), limit_train=32, **base))  # type: ignore[arg-type]
     init = tmp_path / "inv" / "decoder_alexnet64_conv2.safetensors"
+    assert "of which the first 32 images" in (tmp_path / "inv" / "decoder_alexnet64_conv2.md").read_text()
     with pytest.raises(PreimageError, match="`init_decoder`"):
         train_decoder(DecoderConfig(out=str(tmp_path / "bad"), init_decoder=str(init), **{**base, "width": 4}))  # type: ignore[arg-type]
     train_decoder(

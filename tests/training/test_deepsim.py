@@ -84,6 +84,8 @@ def test_train_decoder_with_deepsim_exports_the_sharp_variant(tmp_path: Path) ->
     summary = train_decoder(cfg)
     weights = tmp_path / "run" / "decoder_hog.sharp.safetensors"
     assert Decoder.from_file(weights).rep == "hog" and summary["epochs"] == 1
-    assert "DeePSiM" in (tmp_path / "run" / "decoder_hog.sharp.md").read_text()
+    card = (tmp_path / "run" / "decoder_hog.sharp.md").read_text()
+    assert "DeePSiM" in card and "a sharp, natural-looking pre-image" in card and "E[x | Phi(x)]" not in card
+    assert "1 epoch," in card
     with pytest.raises(PreimageError, match="one process"):
         train_decoder(DecoderConfig(out=str(tmp_path / "r2"), loss="deepsim", teachers=("x",), **base))  # type: ignore[arg-type]

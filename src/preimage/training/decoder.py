@@ -1097,6 +1097,24 @@ def _origin_lines(cfg: DecoderConfig) -> str:
     return start_line
 
 
+def _task_phrase(cfg: DecoderConfig, out_size: int) -> str:
+    """What the decoder predicts: the mean pre-image (pixel MSE) or, under the DeePSiM loss, a sharp one."""
+    source = f"the `{cfg.rep}` code of the {cfg.input_size}x{cfg.input_size} image"
+    if cfg.loss == "deepsim":
+        return (
+            f"a sharp, natural-looking pre-image ({out_size}x{out_size} RGB) of {source}, trained with the DeePSiM "
+            "loss (Dosovitskiy & Brox, NIPS 2016; see **Loss**), not the blurred mean that pixel MSE gives"
+        )
+    return (
+        f"predict the expected pre-image E[x | Phi(x)] of a {out_size}x{out_size} RGB image from {source} "
+        "(Dosovitskiy & Brox 2016), pixel MSE in [0, 1]"
+    )
+
+
+def _subset_phrase(cfg: DecoderConfig) -> str:
+    return f", of which the first {cfg.limit_train:,} images" if cfg.limit_train else ""
+
+
 def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], n_params: int) -> None:
     tiny = summary["val"]
     folder = summary["val_set"]
@@ -1129,18 +1147,17 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
     if cfg.shift_cells:
         augmentation = f"flips and shifts of image and code together by up to {cfg.shift_cells} code cells"
     start_line = _origin_lines(cfg)
+    epochs = f"{summary['epochs']} epoch{'s' if summary['epochs'] != 1 else ''}"
     write_text(
         path,
         f"""# Decoder for `{cfg.rep}`{" (autoencoder: encoder fine-tuned)" if cfg.finetune_encoder else ""}
 
-- **Task**: predict the expected pre-image E[x | Phi(x)] of a {out_size}x{out_size} RGB image from the
-  `{cfg.rep}` code of the {cfg.input_size}x{cfg.input_size} image (Dosovitskiy & Brox 2016), pixel MSE in [0, 1]
-  {target}.
+- **Task**: {_task_phrase(cfg, out_size)}; errors are measured {target}.
 - **Sizes**: input (the image the representation sees) {cfg.input_size} px, output {out_size} px; code {code}.
 - **Architecture**: up-convolutional decoder, width {cfg.width}{arch}, {n_params / 1e6:.2f}M parameters,
   fp16 safetensors ({summary["size_mb"]} MB).
-- **Data**: {name} train ({train_desc}), {augmentation}; {terms} apply.
-- **Training**: {summary["epochs"]} epochs, Adam lr {cfg.lr} with warm-up and cosine decay, batch {cfg.batch_size},
+- **Data**: {name} train ({train_desc}){_subset_phrase(cfg)}, {augmentation}; {terms} apply.
+- **Training**: {epochs}, Adam lr {cfg.lr} with warm-up and cosine decay, batch {cfg.batch_size},
   bf16 autocast, seed {cfg.seed}{f", weights averaged (EMA {cfg.ema})" if cfg.ema else ""}; {summary["wall_min"]} min
   wall time on {summary.get("gpu", "a 2-core CPU")}.
 - **Normalised reconstruction error** (shipped weights):
