@@ -42,7 +42,8 @@ def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="NAME",
         help="decoder: another shipped decoder for --rep, e.g. fast (hog: a cheaper sub-pixel student) or sharp "
-        "(hog --size 224: DeePSiM, detail instead of the blurred mean); preimage list zoo shows them all",
+        "(hog --size 224, alexnet64 conv5, fc6, fc8: DeePSiM, detail instead of the blurred mean); preimage list zoo "
+        "shows them all",
     )
 
 
