@@ -194,3 +194,28 @@ def test_rough_edges_job_rows_stay_put_errors_stay_and_modes_say_what_they_use(b
         ),
         "the job to go",
     )
+
+
+def test_the_sample_button_gives_a_new_preimage_per_click_with_the_sharp_decoder(browser: Any, server_url: str) -> None:
+    driver = browser
+    _open(driver, server_url)
+    _select(driver, "image", "sample:chelsea")
+    _select(driver, "rep", "alexnet64:conv5")
+    _select(driver, "variant", "sharp")  # the DeePSiM decoder ships for conv5: the menu offers it
+    _wait(driver, lambda d: "variant=sharp" in _recon_view(d) and _png_shown(d), "the sharp decoder's view")
+    driver.find_element("id", "sample-steps").clear()
+    driver.find_element("id", "sample-steps").send_keys("20")
+    driver.find_element("id", "sample-run").click()
+    driver.find_element("id", "sample-run").click()
+    _wait(driver, lambda d: len(d.find_elements("css selector", "#gallery figure img")) == 2, "two samples")
+    imgs = driver.find_elements("css selector", "#gallery figure img")
+    for img in imgs:
+        _wait(driver, lambda d, img=img: d.execute_script("return arguments[0].naturalWidth", img) == 64, "a sample")
+    # each click draws a new seed: two different pre-images of one code
+    assert sorted(i.get_attribute("alt") for i in imgs) == [
+        "alexnet64:conv5 of chelsea, seed 0",
+        "alexnet64:conv5 of chelsea, seed 1",
+    ]
+    fetch = "fetch(arguments[0]).then(r => r.arrayBuffer()).then(b => arguments[1](Array.from(new Uint8Array(b))))"
+    pngs = [bytes(driver.execute_async_script(fetch, i.get_attribute("src"))) for i in imgs]
+    assert pngs[0] != pngs[1]
