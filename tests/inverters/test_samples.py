@@ -57,3 +57,13 @@ def test_sample_noise_reaches_colour_and_layout_not_only_pixels() -> None:
     assert float(torch.randn(64, 3, 32, 32, generator=gen).mean((2, 3)).std()) < 0.05
     # and fine detail is still there: neighbouring pixels are not all alike
     assert float((noise[..., 1:] - noise[..., :-1]).abs().mean()) > 0.2
+
+
+def test_invert_refuses_samples_of_lbp_before_writing_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["invert", "samples:chelsea", "--rep", "lbp", "--samples", "2", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "lbp is not differentiable" in err and "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())  # not even the one-pass reconstruction

@@ -95,6 +95,10 @@ def _invert(args: argparse.Namespace) -> int:
     from preimage.inverters import create_inverter, taken_options
 
     rep = build_representation(args.rep, args.weights)
+    if args.samples:
+        from preimage.inverters.samples import check_samplable
+
+        check_samplable(rep)  # before anything is read or written
     given = {"steps": args.steps, "preset": args.preset}
     method = _resolve_method(args, rep.name)
     run_settings = taken_options(method, {"seed": args.seed, "progress": True})

@@ -47,7 +47,7 @@ def sample_preimages(
     """
     if samples < 1:
         raise PreimageError(f"`samples` must be at least 1, got {samples}")
-    _check_differentiable(rep)
+    check_samplable(rep)
     side = images.shape[-1]
     codes = mean_inverter.encode(images)
     with torch.no_grad():
@@ -77,7 +77,7 @@ def sample_code(
         - ``codes``: :math:`(B, *)`; ``start``: :math:`(B, 3, S, S)` in ``[0, 1]`` at the input size ``S``.
           Output: :math:`(B, 3, S, S)`.
     """
-    _check_differentiable(rep)
+    check_samplable(rep)
     gen = torch.Generator().manual_seed(seed)
     noisy = (start + noise * multiscale_noise(start.shape, gen)).clamp(0, 1)
     optimizer = OptimizationInverter(rep, progress=False)
@@ -109,7 +109,8 @@ def multiscale_noise(shape: torch.Size | tuple[int, ...], generator: torch.Gener
     return total / len(sides) ** 0.5
 
 
-def _check_differentiable(rep: Representation) -> None:
+def check_samplable(rep: Representation) -> None:
+    """Samples descend the code's gradient: refuse a representation without one, before any work is done."""
     if not getattr(rep, "differentiable", True):
         raise PreimageError(
             f"{rep.name} is not differentiable: samples need gradients of its code — use hog or a CNN layer"
