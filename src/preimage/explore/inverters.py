@@ -223,9 +223,7 @@ def sample_code(
     ``seed``, then ``steps`` of the optimisation objective (:func:`preimage.inverters.samples.sample_code`);
     ``on_step`` runs once per step and may raise :class:`Cancelled`. Builds its own encoder, as
     :func:`optimize_code` does."""
-    encoder = create_representation(rep)
-    if getattr(encoder, "differentiable", True) is False:
-        raise PreimageError(f"{rep} is not differentiable, so it cannot be sampled — pick hog or an {CNN} layer")
+    encoder = create_representation(rep)  # samples.sample_code refuses one without gradients
     handle = _count_steps(encoder, on_step)
     try:
         return samples.sample_code(encoder, code.detach().clone(), resize(start, image_size), seed, steps)
