@@ -10,7 +10,7 @@ Features of 224-px photos cost far more than a decoder's training step on a CPU
   descriptors are not flip-equivariant) are stored for each image *and* its mirror
   image, keeping only the non-empty cells of these sparse grids (~20% of SIFT's
   56x56 cells at 224 px: 2.8 GB for 2 x 8,000 images in fp16 instead of 13 GB).
-- :class:`DenseCodePairs`: small codes of a fixed network (alexnet64 conv5 .. prob),
+- :class:`DenseCodePairs`: codes of a fixed network (every alexnet64 layer at 64 px),
   for each image and its mirror image.
 """
 
@@ -123,17 +123,17 @@ class SparseCodePairs:
 class DenseCodePairs:
     """The codes of every image (row ``2i``) and of its mirror image (row ``2i + 1``), dense, in fp16.
 
-    For small codes of a fixed network (alexnet64 conv5: 2,048 values, fc6: 1,024, fc8: 200), whose
-    mirrored code cannot be computed from the code: 100,000 images cost 0.8 GB at conv5, so an epoch runs
-    the decoder alone.
+    For the codes of a fixed network, whose mirrored code cannot be computed from the code (alexnet64
+    conv1: 16,384 values, conv3: 12,288, conv5: 2,048, fc8: 200): 100,000 images cost 0.8 GB at conv5
+    and 6.6 GB at conv1, so an epoch runs the decoder alone.
 
     Shape:
         - codes: ``(2N, *code_shape)`` float16
     """
 
-    # the largest code stored densely, in values: above it (alexnet64 conv1-conv4) the pairs would take
-    # 3-7 GB for Tiny-ImageNet, and codes are computed per batch, under crops, instead
-    MAX_VALUES = 4096
+    # the largest code stored densely, in values: every alexnet64 layer at 64 px; a larger code (a VGG
+    # layer, a larger input) would take tens of GB for Tiny-ImageNet, and is computed per batch instead
+    MAX_VALUES = 16384
 
     def __init__(self, codes: torch.Tensor) -> None:
         if codes.dim() < 2 or len(codes) % 2:
@@ -145,20 +145,24 @@ class DenseCodePairs:
         cls, rep: Representation, images: torch.Tensor, batch: int = 256, log: Callable[[str], None] | None = None
     ) -> DenseCodePairs:
         """Encode uint8 images ``(N, 3, S, S)`` and their mirror images (on the representation's device)."""
+        if len(images) == 0:
+            raise ValueError("no images to encode")
         device = next(iter(rep.buffers()), torch.empty(0)).device
-        parts = []
+        codes: torch.Tensor | None = None  # filled in place: the peak is one copy of the codes (GBs at conv1)
         t0 = last = time.time()
         with torch.no_grad():
             for start in range(0, len(images), batch):
                 x = images[start : start + batch].to(device).float() / 255.0
                 both = torch.stack([x, x.flip(-1)], 1).flatten(0, 1)  # row 2i: image i, 2i + 1: its mirror
-                parts.append(rep(both).to(torch.float16).cpu())
+                out = rep(both)
+                if codes is None:
+                    codes = torch.empty((2 * len(images), *out.shape[1:]), dtype=torch.float16)
+                codes[2 * start : 2 * start + len(out)] = out.to(torch.float16).cpu()
                 if log is not None and time.time() - last > 60:
                     last = time.time()
                     log(f"  codes of {start + len(x)}/{len(images)} images (and mirrors), {time.time() - t0:.0f} s")
-        if not parts:
-            raise ValueError("no images to encode")
-        return cls(torch.cat(parts))
+        assert codes is not None
+        return cls(codes)
 
     def select(self, idx: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
         return self.codes[idx.cpu() * 2 + flips.cpu().long()].float()

@@ -836,7 +836,8 @@ def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Ten
     mirrors its code (LBP exactly, HOG up to orientation ties; whole cells tiling the image) keeps one
     dense code per image; a sparse, non-differentiable one (SIFT) keeps the non-empty cells of the codes
     of each image and of its mirror image, cached under ``--cache-dir`` (20 minutes of SIFT at 224 px are
-    not recomputed on resume). Other representations (CNN layers) are computed on the fly.
+    not recomputed on resume); a fixed network's codes (every alexnet64 layer at 64 px) are stored densely
+    for each image and its mirror image. Larger codes are computed on the fly.
     """
     from preimage.inverters.decoders import _code_flip
 
