@@ -147,9 +147,10 @@ def test_resume_compares_data_paths_after_resolving_them(tmp_path: Path, monkeyp
 def test_shift_cells_trains_on_stored_codes_and_is_refused_with_crops(data: Path, tmp_path: Path) -> None:
     with pytest.raises(PreimageError, match=r"`shift_cells` .* `crop_pad=0`"):
         train_decoder(_cfg(data, tmp_path / "a", crop_pad=4, shift_cells=1))
-    # a representation computed per batch is refused before any data is read (this folder holds none)
+    # a representation computed per batch (a code above DenseCodePairs.MAX_VALUES) is refused before any data
+    # is read (this folder holds none)
     with pytest.raises(PreimageError, match=r"`shift_cells` needs codes stored once"):
-        train_decoder(_cfg(tmp_path / "no-data", tmp_path / "c", rep="alexnet64:conv1", crop_pad=0, shift_cells=1))
+        train_decoder(_cfg(tmp_path / "no-data", tmp_path / "c", rep="vgg19_64:relu1_1", crop_pad=0, shift_cells=1))
     summary = train_decoder(_cfg(data, tmp_path / "b", crop_pad=0, shift_cells=2, epochs=1))
     assert math.isfinite(summary["val"]["normalized_error"])
     assert "--shift-cells 2" in (tmp_path / "b" / "decoder_hog.md").read_text()
