@@ -14,7 +14,6 @@ It checks the three agree first. numba is not a dependency of preimage (numba + 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import statistics
 import sys
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 
 from preimage.representations import rgb_to_gray, vlfeat
-from preimage.representations.lbp import LBP_DIM, _lbp_voting_matrix, lbp_uniform, uniform_mapping
+from preimage.representations.lbp import LBP_DIM, axis_votes, lbp_uniform, uniform_mapping
 
 try:
     import numba
@@ -63,22 +62,11 @@ def _lbp_kernel(gray, table, y_cells, y_weights, x_cells, x_weights, out):  # ty
     return out
 
 
-@functools.cache
-def _votes(n_pix: int, cell: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Each interior pixel's two cells and weights along one axis (weight 0 where it has fewer)."""
-    matrix = _lbp_voting_matrix(n_pix, cell)
-    cells, weights = np.zeros((2, n_pix - 2), np.int64), np.zeros((2, n_pix - 2), np.float32)
-    for p in range(n_pix - 2):
-        for j, c in enumerate(np.flatnonzero(matrix[:, p])):
-            cells[j, p], weights[j, p] = c, matrix[c, p]
-    return cells, weights, matrix.shape[0]
-
-
 def compiled_lbp(images: torch.Tensor, cell: int = 16) -> torch.Tensor:
     """:func:`preimage.representations.lbp.lbp_uniform` through the numba kernel."""
     gray = rgb_to_gray(images)[:, 0].numpy()
-    y_cells, y_weights, rows = _votes(gray.shape[1], cell)
-    x_cells, x_weights, cols = _votes(gray.shape[2], cell)
+    y_cells, y_weights, rows = axis_votes(gray.shape[1], cell)
+    x_cells, x_weights, cols = axis_votes(gray.shape[2], cell)
     out = np.empty((len(gray), LBP_DIM, rows, cols), np.float32)
     hist = torch.from_numpy(_lbp_kernel(gray, uniform_mapping(), y_cells, y_weights, x_cells, x_weights, out))
     return torch.sqrt(hist) / (torch.sqrt(hist.sum(dim=1, keepdim=True)) + 1e-10)

@@ -80,20 +80,23 @@ def lbp_codes(gray: torch.Tensor) -> torch.Tensor:
 
 
 @functools.cache
+def axis_votes(n_pix: int, cell: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Each interior pixel's two cells and weights along one axis, ``(2, n_pix - 2)`` each (weight 0 on cell 0
+    where it has fewer), and the number of cells."""
+    matrix = _lbp_voting_matrix(n_pix, cell)
+    cells, weights = np.zeros((2, n_pix - 2), np.int64), np.zeros((2, n_pix - 2), np.float32)
+    for p in range(n_pix - 2):
+        for j, c in enumerate(np.flatnonzero(matrix[:, p])):
+            cells[j, p], weights[j, p] = c, matrix[c, p]
+    return cells, weights, matrix.shape[0]
+
+
+@functools.cache
 def _cell_votes(h: int, w: int, cell: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     """Each interior pixel's four bilinear votes: cell index ``row * cols + col`` and weight, ``(4, h-2, w-2)``
     each (a pixel with fewer votes gets weight 0 on cell 0), and the cell grid ``(rows, cols)``."""
-
-    def two_votes(n_pix: int) -> tuple[np.ndarray, np.ndarray, int]:
-        matrix = _lbp_voting_matrix(n_pix, cell)
-        cells, weights = np.zeros((2, n_pix - 2), np.int64), np.zeros((2, n_pix - 2), np.float32)
-        for p in range(n_pix - 2):
-            for j, c in enumerate(np.flatnonzero(matrix[:, p])):
-                cells[j, p], weights[j, p] = c, matrix[c, p]
-        return cells, weights, matrix.shape[0]
-
-    yc, yw, rows = two_votes(h)
-    xc, xw, cols = two_votes(w)
+    yc, yw, rows = axis_votes(h, cell)
+    xc, xw, cols = axis_votes(w, cell)
     index = (yc[:, None, :, None] * cols + xc[None, :, None, :]).reshape(4, h - 2, w - 2)
     weight = (yw[:, None, :, None] * xw[None, :, None, :]).reshape(4, h - 2, w - 2)
     return torch.from_numpy(index), torch.from_numpy(weight), rows, cols
