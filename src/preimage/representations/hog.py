@@ -180,9 +180,11 @@ def in_chunks(
     every call; slices of ~65k pixels stay cache-resident and reuse freed
     memory, which made HOG about 3x faster on a 2-core CPU. Results are
     identical (every image is independent) and gradients flow through ``cat``.
-    On a GPU there is no such cache to fit, and every slice costs kernel launches: one pass.
+    A slice holds at least one image per thread, since the per-cell pooling runs in
+    parallel over the images of a slice. On a GPU there is no such cache to fit, and
+    every slice costs kernel launches: one pass.
     """
-    per = max(1, pixels // (images.shape[-1] * images.shape[-2]))
+    per = max(torch.get_num_threads(), pixels // (images.shape[-1] * images.shape[-2]))
     if images.shape[0] <= per or images.device.type != "cpu":
         return fn(images)
     return torch.cat([fn(images[i : i + per]) for i in range(0, images.shape[0], per)])
