@@ -1,9 +1,10 @@
 """What a compiled LBP kernel would buy over the torch one: the evidence behind not shipping one.
 
-The torch LBP makes about a dozen passes over each pixel (eight comparisons, the shifts, the vote
-index, one scatter); VLFeat's C loop makes one. This probe writes VLFeat's loop in numba (one fused
-pass per pixel, images in parallel over the cores) and times it beside the torch LBP and VLFeat's
-single-threaded loop on the same images, interleaved round by round, as ``bench/representations.py``.
+The torch LBP makes about twenty passes over each pixel (eight comparisons and eight sums building
+the slot index, two conversions, one scatter of packed moments); VLFeat's C loop makes one. This
+probe writes VLFeat's loop in numba (one fused pass per pixel, images in parallel over the cores) and
+times it beside the torch LBP and VLFeat's single-threaded loop on the same images, interleaved round
+by round, as ``bench/representations.py``.
 It checks the three agree first. numba is not a dependency of preimage (numba + llvmlite install
 ~200 MB), so the probe exits with a one-line message without it:
 
@@ -24,12 +25,23 @@ import numpy as np
 import torch
 
 from preimage.representations import rgb_to_gray, vlfeat
-from preimage.representations.lbp import LBP_DIM, axis_votes, lbp_uniform, uniform_mapping
+from preimage.representations.lbp import LBP_DIM, _lbp_voting_matrix, lbp_uniform, uniform_mapping
 
 try:
     import numba
 except ImportError:  # the probe's only optional import
     sys.exit("lbp_compiled_probe: numba is not installed — `pip install numba` into a scratch environment")
+
+
+def axis_votes(n_pix: int, cell: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Each interior pixel's two cells and weights along one axis, ``(2, n_pix - 2)`` each (weight 0 on cell 0
+    where it has fewer), and the number of cells: VLFeat's voting rule as the kernel's lookup table."""
+    matrix = _lbp_voting_matrix(n_pix, cell)
+    cells, weights = np.zeros((2, n_pix - 2), np.int64), np.zeros((2, n_pix - 2), np.float32)
+    for p in range(n_pix - 2):
+        for j, c in enumerate(np.flatnonzero(matrix[:, p])):
+            cells[j, p], weights[j, p] = c, matrix[c, p]
+    return cells, weights, matrix.shape[0]
 
 
 @numba.njit(parallel=True)  # type: ignore[misc]

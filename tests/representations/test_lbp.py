@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -30,6 +32,65 @@ def test_matches_vlfeat(size: tuple[int, int], kind: str, rng: np.random.Generat
     out = lbp_uniform_gray(torch.from_numpy(img)[None, None])[0].numpy()
     assert out.shape == ref.shape == (58, size[0] // 16, size[1] // 16)
     assert np.abs(out - ref).max() <= 1e-4
+
+
+@requires_vlfeat
+@pytest.mark.parametrize(
+    ("size", "cell"),
+    [
+        ((70, 45), 7),  # odd cell: offsets in a block are even sixteenths
+        ((64, 64), 4),
+        ((90, 33), 9),  # pixels past the last cell centre that VLFeat drops
+        ((100, 130), 32),  # moments in 32-bit lanes, two words
+        ((1100, 1030), 4),  # 70k blocks: slot indices summed in float64
+    ],
+)
+def test_matches_vlfeat_at_other_cell_sizes(size: tuple[int, int], cell: int, rng: np.random.Generator) -> None:
+    from preimage.representations.vlfeat import vl_lbp
+
+    img = (np.round(rng.random(size) * 7) / 7).astype(np.float32)  # ties too
+    out = lbp_uniform_gray(torch.from_numpy(img)[None, None], cell)[0].numpy()
+    ref = vl_lbp(img, cell)
+    assert out.shape == ref.shape
+    assert np.abs(out - ref).max() <= 1e-4
+
+
+def test_threads_do_not_share_buffers() -> None:
+    """Each thread keeps its own scratch buffers: concurrent calls give what sequential ones give."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    gen = torch.Generator().manual_seed(3)
+    batches = [torch.rand(n, 1, 64 + 8 * n, 80, generator=gen) for n in (1, 3, 5, 7)]
+    sequential = [lbp_uniform_gray(b) for b in batches]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            concurrent = list(pool.map(lbp_uniform_gray, batches))
+            assert all(torch.equal(a, b) for a, b in zip(concurrent, sequential, strict=True))
+
+
+def test_results_do_not_alias_buffers() -> None:
+    """A result stays as it was after the next call reuses the scratch buffers."""
+    first_input = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(1))
+    first = lbp_uniform_gray(first_input)
+    kept = first.clone()
+    lbp_uniform_gray(torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(2)))
+    assert torch.equal(first, kept)
+
+
+def test_buffers_above_the_keep_limit_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from preimage.representations import lbp
+
+    gray = torch.rand(3, 1, 96, 80, generator=torch.Generator().manual_seed(4))
+    kept = lbp_uniform_gray(gray)
+    monkeypatch.setattr(lbp, "SCRATCH_KEEP_BYTES", 1024)
+    monkeypatch.setattr(lbp, "_SCRATCH", threading.local())
+    assert torch.equal(lbp_uniform_gray(gray), kept)
+    assert lbp._SCRATCH.__dict__.get("buffers", {}) == {}
+
+
+def test_cell_size_above_limit_is_refused() -> None:
+    with pytest.raises(PreimageError, match="cell size 200"):
+        lbp_uniform_gray(torch.rand(1, 1, 400, 400), 200)
 
 
 @requires_vlfeat
