@@ -51,20 +51,25 @@ def uniform_mapping() -> np.ndarray:
     return table
 
 
+def _vlfeat_lower_cell(y: int, cell: int) -> tuple[int, np.float32]:
+    """Pixel ``y``'s lower cell ``c1`` (-1 before the first cell centre) and the upper cell's weight, in float32
+    as ``vl_lbp_process`` computes them; the lower cell gets ``1 - weight``."""
+    wy = np.float32((np.float32(y) + np.float32(0.5)) / np.float32(cell) - np.float32(0.5))
+    c1 = int(np.floor(wy))
+    return c1, np.float32(wy - np.float32(c1))
+
+
 @functools.cache
 def _lbp_voting_matrix(n_pix: int, cell: int) -> np.ndarray:
     """``(n_pix // cell, n_pix - 2)`` bilinear weights for interior pixels, as ``vl_lbp_process``."""
     n_cells = n_pix // cell
     out = np.zeros((n_cells, n_pix - 2), dtype=np.float64)
     for col, y in enumerate(range(1, n_pix - 1)):
-        wy = np.float32((np.float32(y) + np.float32(0.5)) / np.float32(cell) - np.float32(0.5))
-        c1 = int(np.floor(wy))
-        w2 = np.float32(wy - np.float32(c1))
-        w1 = np.float32(np.float32(1.0) - w2)
+        c1, w2 = _vlfeat_lower_cell(y, cell)
         if c1 >= n_cells:
             continue  # VLFeat drops the pixel row/column entirely
         if c1 >= 0:
-            out[c1, col] += w1
+            out[c1, col] += np.float32(np.float32(1.0) - w2)
         if c1 + 1 < n_cells:
             out[c1 + 1, col] += w2
     return out
@@ -125,16 +130,13 @@ def _axis_blocks(n_pix: int, cell: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Per position along one axis: its block (VLFeat's lower cell ``c1`` plus one, ``0 .. n_cells``; -1 for
     positions that do not vote) and its offset ``a`` in the block, the upper cell's weight being
     ``(2 a + p) / 2c`` with ``p = (c + 1) mod 2``; and the number of cells."""
-    matrix = _lbp_voting_matrix(n_pix, cell)
-    n_cells = matrix.shape[0]
+    n_cells = n_pix // cell
     block, offset = np.full(n_pix, -1, np.int64), np.zeros(n_pix, np.int64)
     parity = (cell + 1) % 2
-    for col, y in enumerate(range(1, n_pix - 1)):
-        if not matrix[:, col].any():
-            continue
-        lower = int(np.floor((y + 0.5) / cell - 0.5))
-        upper_weight = matrix[lower + 1, col] if lower + 1 < n_cells else 1.0 - matrix[lower, col]
-        block[y], offset[y] = lower + 1, (round(upper_weight * 2 * cell) - parity) // 2
+    for y in range(1, n_pix - 1):
+        c1, upper_weight = _vlfeat_lower_cell(y, cell)
+        if c1 < n_cells:  # VLFeat drops the pixels past the last cell
+            block[y], offset[y] = c1 + 1, (round(float(upper_weight) * 2 * cell) - parity) // 2
     return block, offset, n_cells
 
 
@@ -150,7 +152,7 @@ def _block_tables(
     lane = 16 if cell <= 16 else 32
     votes = (by[:, None] >= 0) & (bx[None, :] >= 0)
     first_slot = np.where(votes, by[:, None] * (cols + 1) + bx[None, :], 0).reshape(-1) * 256
-    moments = [np.ones((h, w), np.int64), ay[:, None] + 0 * ax, 0 * ay[:, None] + ax, ay[:, None] * ax[None]]
+    moments = [np.ones((h, w), np.int64), *np.broadcast_arrays(ay[:, None], ax[None]), ay[:, None] * ax[None]]
     words = [sum(m << (lane * k) for k, m in enumerate(moments[i : i + 64 // lane])) for i in range(0, 4, 64 // lane)]
     packed = np.stack([np.where(votes, word, 0).reshape(-1) for word in words])
     totals = np.zeros((len(words), (rows + 1) * (cols + 1)), np.int64)
