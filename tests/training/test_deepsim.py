@@ -33,8 +33,9 @@ def _objective(**kw: float) -> DeepsimObjective:
 
 
 def test_weights_parse_and_bad_ones_are_refused() -> None:
-    assert parse_weights("33,100,0.13") == (33.0, 100.0, 0.13)
-    for bad in ("1,2", "a,b,c", "-1,1,1", "0,0,0"):
+    assert parse_weights("33,100,0.13") == (33.0, 100.0, 0.13, 0.0)
+    assert parse_weights("10,100,1.3,20") == (10.0, 100.0, 1.3, 20.0)
+    for bad in ("1,2", "a,b,c", "-1,1,1", "0,0,0", "1,1,1,1,1", "1,1,1,nan", "1,1,1,-2"):
         with pytest.raises(PreimageError, match="FEAT,ADV,IMG"):
             parse_weights(bad)
 
@@ -48,6 +49,24 @@ def test_each_term_is_caffes_halved_squared_sum_per_image() -> None:
     total, _ = only_feat.generator_loss(fake, real, None)
     assert float(total) == pytest.approx(0.5 * 192 * 0.25)  # the pooled maps: 3 x 8 x 8 values
     assert parts["adv"] == pytest.approx(float(nn.functional.softplus(-only_img._d(fake, None)).mean()), rel=1e-5)
+
+
+def test_the_lowpass_term_weighs_coarse_error_only() -> None:
+    real = torch.zeros(2, 3, 16, 16)
+    only_low = _objective(feat=0.0, adv=0.0, img=0.0, low=1.0)
+    # a constant offset costs what the pixel term charges: 768 values of 0.5^2, halved
+    total, parts = only_low.generator_loss(torch.full((2, 3, 16, 16), 0.5), real, None)
+    assert float(total) == pytest.approx(0.5 * 768 * 0.25) and parts["low"] == pytest.approx(float(total))
+    # a +-1 checkerboard inside every 4x4 block averages away: no coarse error at all
+    checker = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 2.0 - 1.0
+    total, _ = only_low.generator_loss(checker.expand(2, 3, 16, 16), real, None)
+    assert float(total) == pytest.approx(0.0, abs=1e-6)
+    # one pixel of 1 per 4x4 block: its block mean is 1/16 over 48 blocks, times 16
+    spikes = torch.zeros(2, 3, 16, 16)
+    spikes[..., ::4, ::4] = 1.0
+    total, _ = only_low.generator_loss(spikes, real, None)
+    assert float(total) == pytest.approx(0.5 * 48 * (1 / 16) ** 2 * 16)
+    assert "low" not in _objective(low=0.0).generator_loss(spikes, real, None)[1]
 
 
 def test_a_step_trains_both_players_and_the_pause_holds_the_discriminator() -> None:

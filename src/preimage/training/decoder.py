@@ -69,6 +69,7 @@ from preimage.training.common import (
 )
 from preimage.training.deepsim import (
     COMPARATOR,
+    LOWPASS_BLOCK,
     DeepsimConfig,
     DeepsimObjective,
     deepsim_step,
@@ -155,8 +156,9 @@ class DecoderConfig(RunConfig, CodeConfig):
     )
     deepsim_weights: str = option(
         "33,100,0.13",
-        "DeePSiM's loss weights for [0, 1] images (the paper's Caffe values re-derived; see preimage.training.deepsim)",
-        metavar="FEAT,ADV,IMG",
+        "DeePSiM's loss weights for [0, 1] images (the paper's Caffe values re-derived; see preimage.training.deepsim)"
+        "; an optional fourth, LOW, weighs the pixel error of 4x4 block means (colour and layout; default 0)",
+        metavar="FEAT,ADV,IMG[,LOW]",
     )
     deepsim_conditional: bool = option(False, "the discriminator also sees the code")
     workers: int = option(2, "DataLoader processes computing SIFT codes", parse=check.non_negative)
@@ -234,8 +236,15 @@ def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) 
             "`loss=deepsim` trains a decoder of a fixed encoder in one process: drop torchrun, `finetune_encoder`, "
             "`teachers` and `shift_cells`"
         )
-    feat, adv, img = parse_weights(cfg.deepsim_weights)
-    config = DeepsimConfig(feat, adv, img, conditional=cfg.deepsim_conditional)
+    feat, adv, img, low = parse_weights(cfg.deepsim_weights)
+    out_size = cfg.output_size or cfg.input_size
+    if low and out_size % LOWPASS_BLOCK:
+        raise PreimageError(
+            f"`deepsim_weights={cfg.deepsim_weights}`: the low-pass term averages {LOWPASS_BLOCK}x{LOWPASS_BLOCK} "
+            f"blocks, and the output side {out_size} is not a multiple of {LOWPASS_BLOCK}: pick such an "
+            "`output_size` or drop the fourth weight"
+        )
+    config = DeepsimConfig(feat, adv, img, low, conditional=cfg.deepsim_conditional)
     comparator = create_representation(COMPARATOR, weights="default")
     return DeepsimObjective(comparator, config, code_features=math.prod(code_shape))
 
@@ -1088,12 +1097,14 @@ def _origin_lines(cfg: DecoderConfig) -> str:
             "not the image; validation measures against the images.\n"
         )
     if cfg.loss == "deepsim":
-        feat, adv, img = parse_weights(cfg.deepsim_weights)
+        feat, adv, img, low = parse_weights(cfg.deepsim_weights)
+        block = LOWPASS_BLOCK
+        low_text = f" + {low:g} x pixels of {block}x{block} block means (scaled by {block**2})"
         start_line += (
             f"- **Loss** (DeePSiM, Dosovitskiy & Brox 2016b; the 'sharp' variant): {feat:g} x comparator features "
             f"({COMPARATOR}) + {adv:g} x adversarial ({'conditional' if cfg.deepsim_conditional else 'unconditional'}"
-            f" discriminator, paused while it wins too easily) + {img:g} x pixels, squared norms halved per image; "
-            "not the pixel MSE named below.\n"
+            f" discriminator, paused while it wins too easily) + {img:g} x pixels{low_text if low else ''}, squared "
+            "norms halved per image; not the pixel MSE named below.\n"
         )
     return start_line
 

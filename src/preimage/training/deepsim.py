@@ -5,9 +5,15 @@ asks for.
 The generator (the decoder ``G``) minimises, per image,
 
     lambda_feat ||C(G(phi)) - C(x)||^2 + lambda_adv (-log D(G(phi))) + lambda_img ||G(phi) - x||^2
+        + lambda_low k^2 ||P(G(phi)) - P(x)||^2
 
 with ``C`` the comparator (alexnet64's conv5 features, frozen), and ``D`` a small convolutional
-discriminator trained in alternation to tell photos from reconstructions. Squared norms are summed over a
+discriminator trained in alternation to tell photos from reconstructions. The last term is not the paper's
+(``lambda_low`` 0 drops it): ``P`` averages ``k x k`` pixel blocks (``k`` = LOWPASS_BLOCK), so it weighs only the
+coarse image, in the same units as the pixel term (``k^2`` makes a constant error cost the same in both). Pixel
+error that a sharp decoder pays for detail is cheap (fine texture has little energy); what costs error is the
+colour and layout the adversarial term lets drift, and this term holds those to the photo's while leaving the
+detail to the other terms. Squared norms are summed over a
 sample's values and halved, and averaged over the batch, as Caffe's Euclidean loss the paper used.
 
 The paper's weights (lambda_feat 0.01, lambda_adv 100, lambda_img 2e-6) are for Caffe's 0-255, mean-subtracted
@@ -24,6 +30,7 @@ Stabilisation as in the paper: the discriminator is not updated while its loss i
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import torch
@@ -35,6 +42,7 @@ from preimage.representations.base import Representation
 
 # re-derived for [0, 1] images from the paper's Caffe values (see the module docstring)
 PAPER_WEIGHTS = (33.0, 100.0, 0.13)  # feature, adversarial, image
+LOWPASS_BLOCK = 4  # the coarse image of the low-pass pixel term: 4x4 block means (16x16 of a 64-px output)
 COMPARATOR = "alexnet64:conv5"
 
 
@@ -43,23 +51,25 @@ class DeepsimConfig:
     feat: float = PAPER_WEIGHTS[0]
     adv: float = PAPER_WEIGHTS[1]
     img: float = PAPER_WEIGHTS[2]
+    low: float = 0.0  # the low-pass pixel term (not the paper's)
     conditional: bool = False  # the discriminator also sees the code
     pause_ratio: float = 0.1  # D pauses while its loss < pause_ratio x G's adversarial loss
     lr_ratio: float = 1.0  # D's learning rate over G's
 
 
-def parse_weights(text: str) -> tuple[float, float, float]:
-    """``"33,100,0.13"`` -> (feature, adversarial, image) weights, each >= 0, not all 0."""
+def parse_weights(text: str) -> tuple[float, float, float, float]:
+    """``"33,100,0.13"`` or ``"33,100,0.13,10"`` -> (feature, adversarial, image, low-pass) weights, each >= 0,
+    not all 0; the low-pass weight defaults to 0 (the paper's loss)."""
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         values = ()
-    if len(values) != 3 or min(values) < 0 or max(values) == 0:
+    if len(values) not in (3, 4) or min(values) < 0 or max(values) == 0 or not all(map(math.isfinite, values)):
         raise PreimageError(
-            f"`deepsim_weights={text}`: expected three weights FEAT,ADV,IMG >= 0, e.g. "
+            f"`deepsim_weights={text}`: expected three or four weights FEAT,ADV,IMG[,LOW] >= 0, e.g. "
             f"{','.join(f'{w:g}' for w in PAPER_WEIGHTS)} (the paper's, for [0, 1] images)"
         )
-    return values[0], values[1], values[2]
+    return values[0], values[1], values[2], values[3] if len(values) == 4 else 0.0
 
 
 class Discriminator(nn.Module):
@@ -92,6 +102,13 @@ class Discriminator(nn.Module):
 def _half_sum_sq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Caffe's Euclidean loss: ``||a - b||^2 / 2`` per sample, averaged over the batch."""
     return (a - b).pow(2).flatten(1).sum(1).mean() / 2
+
+
+def lowpass_error(fake: torch.Tensor, real: torch.Tensor, block: int = LOWPASS_BLOCK) -> torch.Tensor:
+    """``block^2`` times the halved squared distance of the ``block x block`` means: the pixel term's share
+    that is not finer than a block (equal to it for a constant difference). Sides must be multiples of
+    ``block``."""
+    return _half_sum_sq(F.avg_pool2d(fake, block), F.avg_pool2d(real, block)) * block**2
 
 
 class DeepsimObjective(nn.Module):
@@ -130,7 +147,12 @@ class DeepsimObjective(nn.Module):
         feat = _half_sum_sq(self.comparator(fake), target_features)
         img = _half_sum_sq(fake, real)
         total = cfg.feat * feat + cfg.adv * adv + cfg.img * img
-        return total, {"feat": feat.detach().item(), "adv": adv.detach().item(), "img": img.detach().item()}
+        parts = {"feat": feat.detach().item(), "adv": adv.detach().item(), "img": img.detach().item()}
+        if cfg.low:
+            low = lowpass_error(fake, real)
+            total = total + cfg.low * low
+            parts["low"] = low.detach().item()
+        return total, parts
 
     def should_update_discriminator(self, d_loss: float, adv_loss: float) -> bool:
         """The paper's pause: skip D's update while it already wins too easily."""
