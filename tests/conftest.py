@@ -62,3 +62,18 @@ def sample_images() -> torch.Tensor:
     from preimage.data import iter_images
 
     return torch.stack([it.image for it in iter_images(["samples:all"], size=64, fit="center")])
+
+
+def make_constant_decoder(path: Path, rep: str, shape: tuple[int, ...], value: float) -> None:
+    """A decoder whose output is ``value`` everywhere (all weights zero, head bias ``value``), saved to ``path``."""
+    import json
+
+    from preimage.inverters.decoders import Decoder, DecoderArch
+    from preimage.training.common import export_safetensors
+
+    dec = Decoder(DecoderArch(rep, shape, 64, 8))
+    with torch.no_grad():
+        for p in dec.parameters():
+            p.zero_()
+        dec.net.head.bias.fill_(value)
+    export_safetensors(dec.state_dict(), path, fp16=False, metadata={"config": json.dumps(dec.config())})

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from preimage.errors import PreimageError
 from preimage.inverters.decoders import Decoder, DecoderArch, build_decoder
 from preimage.training.decoder import DecoderConfig, train_decoder
-from tests.conftest import make_tiny_dataset
+from tests.conftest import make_constant_decoder, make_tiny_dataset
 
 
 @pytest.mark.parametrize(
@@ -389,23 +389,11 @@ def test_device_names_resolve_or_fail_in_one_line() -> None:
             resolve_device("cuda")
 
 
-def _constant_decoder(path: Path, rep: str, shape: tuple[int, ...], value: float) -> None:
-    """A decoder whose output is ``value`` everywhere (all weights zero, head bias ``value``), saved to ``path``."""
-    from preimage.training.common import export_safetensors
-
-    dec = Decoder(DecoderArch(rep, shape, 64, 8))
-    with torch.no_grad():
-        for p in dec.parameters():
-            p.zero_()
-        dec.net.head.bias.fill_(value)
-    export_safetensors(dec.state_dict(), path, fp16=False, metadata={"config": json.dumps(dec.config())})
-
-
 def test_distillation_trains_towards_the_teachers_not_the_images(data: Path, tmp_path: Path) -> None:
     # two teachers that paint constant 0.1 and 0.3 images: the student's target is their mean, 0.2 everywhere,
     # far from the images (mean ~0.5); trained on images it would not go there
-    _constant_decoder(tmp_path / "t1.safetensors", "hog", (31, 8, 8), 0.1)
-    _constant_decoder(tmp_path / "t2.safetensors", "hog", (31, 8, 8), 0.3)
+    make_constant_decoder(tmp_path / "t1.safetensors", "hog", (31, 8, 8), 0.1)
+    make_constant_decoder(tmp_path / "t2.safetensors", "hog", (31, 8, 8), 0.3)
     cfg = DecoderConfig(
         rep="hog",
         data=str(data),
@@ -431,7 +419,7 @@ def test_distillation_trains_towards_the_teachers_not_the_images(data: Path, tmp
 
 
 def test_a_teacher_for_another_representation_is_a_one_line_error(data: Path, tmp_path: Path) -> None:
-    _constant_decoder(tmp_path / "lbp.safetensors", "lbp", (58, 4, 4), 0.5)
+    make_constant_decoder(tmp_path / "lbp.safetensors", "lbp", (58, 4, 4), 0.5)
     teacher = str(tmp_path / "lbp.safetensors")
     cfg = DecoderConfig(rep="hog", data=str(data), out=str(tmp_path / "run"), epochs=1, width=8, teachers=(teacher,))
     with pytest.raises(PreimageError, match=r"`teachers` .* inverts lbp codes"):

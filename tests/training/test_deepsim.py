@@ -17,7 +17,7 @@ from preimage.training.deepsim import (
     deepsim_step,
     parse_weights,
 )
-from tests.conftest import make_tiny_dataset
+from tests.conftest import make_constant_decoder, make_tiny_dataset
 
 
 class _Features(nn.Module):
@@ -69,6 +69,16 @@ def test_the_lowpass_term_weighs_coarse_error_only() -> None:
     assert "low" not in _objective(low=0.0).generator_loss(spikes, real, None)[1]
 
 
+def test_an_anchor_replaces_the_photo_in_the_pixel_terms_only() -> None:
+    real, fake = torch.zeros(2, 3, 16, 16), torch.full((2, 3, 16, 16), 0.5)
+    objective = _objective(feat=1.0, adv=0.0, img=1.0, low=1.0)
+    _, photo_parts = objective.generator_loss(fake, real, None)
+    _, parts = objective.generator_loss(fake, real, None, anchor=fake.clone())
+    assert parts["img"] == 0.0 and parts["low"] == 0.0  # the pixel terms see the anchor ...
+    assert parts["feat"] == pytest.approx(0.5 * 192 * 0.25) == photo_parts["feat"]  # ... the comparator the photo
+    assert photo_parts["img"] == pytest.approx(0.5 * 768 * 0.25)
+
+
 def test_a_step_trains_both_players_and_the_pause_holds_the_discriminator() -> None:
     generator = nn.Conv2d(3, 3, 1)
     real = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1))
@@ -107,4 +117,26 @@ def test_train_decoder_with_deepsim_exports_the_sharp_variant(tmp_path: Path) ->
     assert "DeePSiM" in card and "a sharp, natural-looking pre-image" in card and "E[x | Phi(x)]" not in card
     assert "1 epoch," in card
     with pytest.raises(PreimageError, match="one process"):
-        train_decoder(DecoderConfig(out=str(tmp_path / "r2"), loss="deepsim", teachers=("x",), **base))  # type: ignore[arg-type]
+        train_decoder(DecoderConfig(out=str(tmp_path / "r2"), loss="deepsim", shift_cells=1, crop_pad=0, **base))  # type: ignore[arg-type]
+
+
+def test_an_anchored_deepsim_run_pulls_its_pixels_to_the_teacher(tmp_path: Path) -> None:
+    from preimage.representations import create_representation
+    from preimage.training.decoder import DecoderConfig, train_decoder
+
+    # a teacher painting 0.2 everywhere, far from the photos (mean ~0.5): with only the pixel terms weighted,
+    # an anchored student goes there; the images would pull it elsewhere
+    make_tiny_dataset(tmp_path, n_per_class=8)
+    make_constant_decoder(tmp_path / "t.safetensors", "hog", (31, 8, 8), 0.2)
+    cfg = DecoderConfig(
+        rep="hog", data=str(tmp_path), out=str(tmp_path / "run"), epochs=4, batch_size=8, width=8, limit_val=8,
+        lr=1e-2, amp="none", device="cpu", warmup_steps=2, loss="deepsim", deepsim_weights="0,0,1,1",
+        teachers=(str(tmp_path / "t.safetensors"),),
+    )  # fmt: skip
+    train_decoder(cfg)
+    student = Decoder.from_file(tmp_path / "run" / "decoder_hog.sharp.safetensors")
+    with torch.no_grad():
+        out = student(create_representation("hog")(torch.rand(8, 3, 64, 64)))
+    assert abs(float(out.mean()) - 0.2) < 0.05, float(out.mean())
+    card = (tmp_path / "run" / "decoder_hog.sharp.md").read_text()
+    assert "**Anchored**" in card and "Distilled" not in card and "1 x pixels of 4x4 block means" in card

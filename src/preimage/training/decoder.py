@@ -231,10 +231,10 @@ def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) 
         raise PreimageError(f"`loss={cfg.loss}`: use one of {', '.join(LOSSES)}")
     if cfg.loss == "mse":
         return None
-    if world > 1 or cfg.finetune_encoder or cfg.teachers or cfg.shift_cells:
+    if world > 1 or cfg.finetune_encoder or cfg.shift_cells:
         raise PreimageError(
-            "`loss=deepsim` trains a decoder of a fixed encoder in one process: drop torchrun, `finetune_encoder`, "
-            "`teachers` and `shift_cells`"
+            "`loss=deepsim` trains a decoder of a fixed encoder in one process: drop torchrun, `finetune_encoder` "
+            "and `shift_cells`"
         )
     feat, adv, img, low = parse_weights(cfg.deepsim_weights)
     out_size = cfg.output_size or cfg.input_size
@@ -699,13 +699,15 @@ def train_step(
         group["lr"] = _lr(step, total, group["peak"], cfg.min_lr * group["peak"] / cfg.lr, cfg.warmup_steps)
     # the paper's targets: the input downsampled to the output size (antialiased bilinear)
     target = x if run.output_size == cfg.input_size else resize(x, run.output_size)
+    photo = target
     if run.teachers:
         with torch.no_grad():
             codes = run.rep(x) if codes is None else codes
             target = torch.stack([t(codes) for t in run.teachers]).mean(0)
     if module.deepsim is not None:
         d_codes = codes if codes is not None or not cfg.deepsim_conditional else run.rep(x).detach()
-        loss, parts = deepsim_step(module.deepsim, run.opt, run.ddp(x, codes), target, d_codes)
+        anchor = target if run.teachers else None
+        loss, parts = deepsim_step(module.deepsim, run.opt, run.ddp(x, codes), photo, d_codes, anchor)
         for key, value in parts.items():
             meter.gan[key] = meter.gan.get(key, 0.0) + value * len(x)
     else:
@@ -1089,7 +1091,14 @@ def _origin_lines(cfg: DecoderConfig) -> str:
         )
     elif cfg.finetune_encoder:
         start_line = f"- **Start**: encoder fine-tuned from the shipped weights at lr {cfg.encoder_lr:g}.\n"
-    if cfg.teachers:
+    if cfg.teachers and cfg.loss == "deepsim":
+        start_line += (
+            f"- **Anchored**: the pixel terms' target is the mean output of {len(cfg.teachers)} trained decoder(s) "
+            f"({', '.join(f'`{t}`' for t in cfg.teachers)}), not the image (the same loss in expectation where "
+            "they predict E[x | code], without the image's unpredictable part in the gradients); the comparator, "
+            "the discriminator and validation see the images.\n"
+        )
+    elif cfg.teachers:
         start_line += (
             f"- **Distilled**: the MSE target is the mean output of {len(cfg.teachers)} trained decoder(s) "
             f"({', '.join(f'`{t}`' for t in cfg.teachers)}"

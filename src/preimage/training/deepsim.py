@@ -23,6 +23,11 @@ pixels. Here images are in [0, 1]: a pixel difference is 255 times smaller, so l
 biases, its features about as much: lambda_feat becomes 0.01 * 58^2 = 33. The adversarial term has no unit:
 lambda_adv stays 100. These are starting points for a sweep (``--deepsim-weights``).
 
+The pixel terms may compare with a trained MSE decoder's output (``--teacher``) instead of the photo: where that
+decoder predicts E[x | code], ``E||G - x||^2 = ||G - E[x | code]||^2 + const``, so the loss is the same in
+expectation, but its gradients no longer carry the photo's unpredictable part, noise as large as the error itself
+that would swamp the other terms' share of Adam's normalised step.
+
 Stabilisation as in the paper: the discriminator is not updated while its loss is below
 ``pause_ratio`` times the generator's adversarial loss (it already wins too easily).
 """
@@ -136,20 +141,22 @@ class DeepsimObjective(nn.Module):
         ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
 
     def generator_loss(
-        self, fake: torch.Tensor, real: torch.Tensor, codes: torch.Tensor | None
+        self, fake: torch.Tensor, real: torch.Tensor, codes: torch.Tensor | None, anchor: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """The weighted sum of the three terms, and each term's value (for the log)."""
+        """The weighted sum of the terms, and each term's value (for the log). The pixel terms compare with
+        ``anchor`` when given (a trained MSE decoder's output for the same codes), else with the photos."""
         cfg = self.config
         logit = self._d(fake, codes)
         adv = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))  # -log D(G(phi))
         with torch.no_grad():
             target_features = self.comparator(real)
         feat = _half_sum_sq(self.comparator(fake), target_features)
-        img = _half_sum_sq(fake, real)
+        pixels = real if anchor is None else anchor
+        img = _half_sum_sq(fake, pixels)
         total = cfg.feat * feat + cfg.adv * adv + cfg.img * img
         parts = {"feat": feat.detach().item(), "adv": adv.detach().item(), "img": img.detach().item()}
         if cfg.low:
-            low = lowpass_error(fake, real)
+            low = lowpass_error(fake, pixels)
             total = total + cfg.low * low
             parts["low"] = low.detach().item()
         return total, parts
@@ -165,15 +172,16 @@ def deepsim_step(
     fake: torch.Tensor,
     real: torch.Tensor,
     codes: torch.Tensor | None,
+    anchor: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """One alternating update: the discriminator (unless paused) on photos vs the detached reconstructions,
     and the generator on its DeePSiM loss through a frozen discriminator; one optimiser step updates both
     (each has gradients only from its own loss). Returns the pixel MSE (for the run's log and its divergence
-    guard) and each term's value."""
+    guard, against the photos) and each term's value. ``anchor``: see :meth:`DeepsimObjective.generator_loss`."""
     d_loss = objective.discriminator_loss(fake, real, codes)
     objective.discriminator.requires_grad_(False)
     try:
-        g_loss, parts = objective.generator_loss(fake, real, codes)
+        g_loss, parts = objective.generator_loss(fake, real, codes, anchor)
     finally:
         objective.discriminator.requires_grad_(True)
     update_d = objective.should_update_discriminator(d_loss.detach().item(), parts["adv"])
