@@ -13,8 +13,11 @@ discriminator trained in alternation to tell photos from reconstructions. The la
 coarse image, in the same units as the pixel term (``k^2`` makes a constant error cost the same in both). Pixel
 error that a sharp decoder pays for detail is cheap (fine texture has little energy); what costs error is the
 colour and layout the adversarial term lets drift, and this term holds those to the photo's while leaving the
-detail to the other terms. Squared norms are summed over a
-sample's values and halved, and averaged over the batch, as Caffe's Euclidean loss the paper used.
+detail to the other terms. A pattern whose block means are zero is free under it, though: with a strong hold
+(20 x the pixel weight) the fc6/fc8 decoders covered their images in a regular grid texture, which raised the
+edge energy and lowered the judge's agreement, so the shipped decoders do not use it (see their cards).
+Squared norms are summed over a sample's values and halved, and averaged over the batch, as Caffe's Euclidean loss
+the paper used.
 
 The paper's weights (lambda_feat 0.01, lambda_adv 100, lambda_img 2e-6) are for Caffe's 0-255, mean-subtracted
 pixels. Here images are in [0, 1]: a pixel difference is 255 times smaller, so lambda_img becomes
