@@ -139,11 +139,12 @@ class DecoderConfig(RunConfig, CodeConfig):
     finetune_encoder: bool = option(False, "autoencoder bound: train the CNN encoder too")
     encoder_lr: float = option(1e-4, "peak learning rate of a fine-tuned encoder", parse=check.positive_float)
     init_decoder: str | None = option(None, "start from these decoder weights (.safetensors)")
-    # distillation: the teachers' mean output replaces the image as the MSE target (a lower-variance estimate of
-    # E[x | Phi(x)] than the image itself); validation stays on images
+    # distillation: the teachers' mean output replaces the image as the pixel target (a lower-variance estimate of
+    # E[x | Phi(x)] than the image itself); validation, and DeePSiM's comparator and discriminator, stay on images
     teachers: tuple[str, ...] = option(
         (),
-        "distil: train towards the mean output of these trained decoders (repeatable) instead of the images",
+        "distil: train towards the mean output of these trained decoders (repeatable) instead of the images "
+        "(with loss=deepsim: the pixel terms' target)",
         flags=("--teacher",),
     )
     teacher_flip_average: bool = option(False, "teachers average with their mirrored decoding (HOG, LBP)")
