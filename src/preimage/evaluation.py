@@ -7,10 +7,11 @@ from typing import Any
 import torch
 
 from preimage.data import read_images
+from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.inverters import create_inverter, taken_options
 from preimage.inverters.base import DEFAULT_OUTPUT_SIZE, output_size_for, to_output_size
-from preimage.metrics import edge_energy_ratio, judge_agreement, protocol_errors
+from preimage.metrics import edge_energy_ratio, judge_agreement, periodic_peaks, protocol_errors
 from preimage.representations.base import Representation
 
 # how a result names the options that pick or run a decoder (the flags' names)
@@ -66,13 +67,25 @@ class Judge(torch.nn.Module):
         return out["relu4_1"], out["prob"]
 
 
+def _largest_peak(images: torch.Tensor) -> float | None:
+    """The largest ratio of :func:`preimage.metrics.periodic_peaks` (None for non-square or tiny images)."""
+    if images.shape[-1] != images.shape[-2] or images.shape[-1] < 8:
+        return None
+    return round(float(periodic_peaks(images.float()).max()), 3)
+
+
 def plausibility(images: torch.Tensor, recon: torch.Tensor) -> dict[str, Any]:
-    """Sharpness and plausibility beside the pixel error: the edge-energy ratio, and the agreement of
-    :data:`JUDGE` between photo and reconstruction (:func:`preimage.metrics.judge_agreement`); the judge is
-    left out when its weights are not in the zoo."""
+    """Sharpness and plausibility beside the pixel error: the edge-energy ratio; the largest periodic peak of the
+    reconstructions' spectra beside the photos' (:func:`preimage.metrics.periodic_peaks`: a grid texture raises the
+    edge energy too, so a sharp decoder is read with both); and the agreement of :data:`JUDGE` between photo and
+    reconstruction (:func:`preimage.metrics.judge_agreement`), left out when its weights are not in the zoo."""
     from preimage import zoo
 
-    out: dict[str, Any] = {"edge_energy_ratio": edge_energy_ratio(images, recon)}
+    target = resize(images.float(), (int(recon.shape[-2]), int(recon.shape[-1])))
+    out: dict[str, Any] = {
+        "edge_energy_ratio": edge_energy_ratio(images, recon),
+        "periodic_peak": {"reconstruction": _largest_peak(recon), "photo": _largest_peak(target)},
+    }
     if zoo.lookup("network", JUDGE) is not None:
         out["judge"] = {"model": JUDGE, **judge_agreement(Judge().eval(), images, recon)}
     return out

@@ -69,7 +69,7 @@ from preimage.training.common import (
 )
 from preimage.training.deepsim import (
     COMPARATOR,
-    LOWPASS_BLOCK,
+    LOWPASS_SIGMA,
     DeepsimConfig,
     DeepsimObjective,
     deepsim_step,
@@ -158,7 +158,8 @@ class DecoderConfig(RunConfig, CodeConfig):
     deepsim_weights: str = option(
         "33,100,0.13",
         "DeePSiM's loss weights for [0, 1] images (the paper's Caffe values re-derived; see preimage.training.deepsim)"
-        "; an optional fourth, LOW, weighs the pixel error of 4x4 block means (colour and layout; default 0)",
+        "; an optional fourth, LOW, weighs the pixel error blurred by a Gaussian of sigma 2 px (colour and layout; "
+        "default 0)",
         metavar="FEAT,ADV,IMG[,LOW]",
     )
     deepsim_conditional: bool = option(False, "the discriminator also sees the code")
@@ -238,13 +239,6 @@ def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) 
             "and `shift_cells`"
         )
     feat, adv, img, low = parse_weights(cfg.deepsim_weights)
-    out_size = cfg.output_size or cfg.input_size
-    if low and out_size % LOWPASS_BLOCK:
-        raise PreimageError(
-            f"`deepsim_weights={cfg.deepsim_weights}`: the low-pass term averages {LOWPASS_BLOCK}x{LOWPASS_BLOCK} "
-            f"blocks, and the output side {out_size} is not a multiple of {LOWPASS_BLOCK}: pick such an "
-            "`output_size` or drop the fourth weight"
-        )
     config = DeepsimConfig(feat, adv, img, low, conditional=cfg.deepsim_conditional)
     comparator = create_representation(COMPARATOR, weights="default")
     return DeepsimObjective(comparator, config, code_features=math.prod(code_shape))
@@ -1108,8 +1102,7 @@ def _origin_lines(cfg: DecoderConfig) -> str:
         )
     if cfg.loss == "deepsim":
         feat, adv, img, low = parse_weights(cfg.deepsim_weights)
-        block = LOWPASS_BLOCK
-        low_text = f" + {low:g} x pixels of {block}x{block} block means (scaled by {block**2})"
+        low_text = f" + {low:g} x pixels blurred by a Gaussian of sigma {LOWPASS_SIGMA:g} px"
         start_line += (
             f"- **Loss** (DeePSiM, Dosovitskiy & Brox 2016b; the 'sharp' variant): {feat:g} x comparator features "
             f"({COMPARATOR}) + {adv:g} x adversarial ({'conditional' if cfg.deepsim_conditional else 'unconditional'}"
