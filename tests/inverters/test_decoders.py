@@ -97,12 +97,15 @@ def test_resize_convolutions_keep_a_flat_map_flat_where_up_convolutions_paint_a_
     assert (smooth - smooth[..., :1, :1]).abs().max() < 1e-6
 
 
-@pytest.mark.parametrize(("code_shape", "input_size"), [((31, 28, 28), 224), ((58, 14, 14), 224), ((31, 8, 8), 64)])
+@pytest.mark.parametrize(
+    ("code_shape", "input_size"), [((31, 28, 28), 224), ((58, 14, 14), 224), ((31, 8, 8), 64), ((200,), 64)]
+)
 def test_bilinear_decoder_shapes_and_round_trip(tmp_path: Path, code_shape: tuple[int, ...], input_size: int) -> None:
     from preimage.training.common import export_safetensors
 
+    shuffle = 2 if len(code_shape) == 3 else 1  # a vector decoder doubles by up-convolutions only
     dec = Decoder(
-        DecoderArch("hog", code_shape, 64, width=8, shuffle=2, input_size=input_size, upsample="bilinear")
+        DecoderArch("hog", code_shape, 64, width=8, shuffle=shuffle, input_size=input_size, upsample="bilinear")
     ).eval()
     codes = torch.rand(2, *code_shape)
     assert dec(codes).shape == (2, 3, 64, 64)
@@ -118,8 +121,10 @@ def test_bilinear_decoder_shapes_and_round_trip(tmp_path: Path, code_shape: tupl
 def test_unknown_upsampling_is_a_one_line_error() -> None:
     with pytest.raises(PreimageError, match="unknown upsampling 'nearest': use one of transposed, bilinear"):
         SpatialDecoder(31, 8, 64, width=8, upsample="nearest")
+    with pytest.raises(PreimageError, match="unknown upsampling 'nearest'"):
+        build_decoder((200,), 64, width=8, upsample="nearest")
     with pytest.raises(PreimageError, match="spatial codes"):
-        build_decoder((200,), 64, width=8, upsample="bilinear")
+        build_decoder((200,), 64, width=8, shuffle=2)
 
 
 def test_the_shipped_sharp_hog_decoder_keeps_more_edges_than_the_mse_one() -> None:

@@ -237,14 +237,19 @@ class SpatialDecoder(nn.Module):
 
 
 class VectorDecoder(nn.Module):
-    """Decoder for ``(D,)`` codes: three fully connected layers, reshape to 4x4, up-convolutions.
+    """Decoder for ``(D,)`` codes: three fully connected layers, reshape to 4x4, up-convolutions (transposed, or
+    bilinear resize-convolutions with ``upsample="bilinear"``).
 
     Shape:
         - Input: :math:`(B, D)`. Output: :math:`(B, 3, S, S)`.
     """
 
-    def __init__(self, in_features: int, out_size: int = 64, width: int = 64, hidden: int = 512) -> None:
+    def __init__(
+        self, in_features: int, out_size: int = 64, width: int = 64, hidden: int = 512, upsample: str = "transposed"
+    ) -> None:
         super().__init__()
+        if upsample not in UPSAMPLINGS:
+            raise PreimageError(f"decoder: unknown upsampling {upsample!r}: use one of {', '.join(UPSAMPLINGS)}")
         w4 = width * 4
         self.base = 4
         self.fc = nn.Sequential(
@@ -257,8 +262,9 @@ class VectorDecoder(nn.Module):
         )
         ups = int(math.log2(out_size // self.base))
         chans = [w4] + [max(width // 2, w4 // 2 ** (i + 1)) for i in range(ups)]
+        up: Callable[[int, int], nn.Module] = _ResizeConv if upsample == "bilinear" else _upconv
         self.expand = nn.Sequential(
-            *[nn.Sequential(_upconv(chans[i], chans[i + 1]), _conv(chans[i + 1], chans[i + 1])) for i in range(ups)]
+            *[nn.Sequential(up(chans[i], chans[i + 1]), _conv(chans[i + 1], chans[i + 1])) for i in range(ups)]
         )
         self.w4 = w4
         self.head = nn.Conv2d(chans[-1], 3, 3, 1, 1)
@@ -381,11 +387,9 @@ def build_decoder(
             raise PreimageError(f"decoder: square code maps only, got {h}x{w}")
         return SpatialDecoder(c, h, out_size, width, blocks, top, stage_blocks, shuffle, upsample)
     if len(code_shape) == 1:
-        if stage_blocks or shuffle != 1 or upsample != "transposed":
-            raise PreimageError(
-                "decoder: `stage_blocks`, `shuffle` and `upsample` apply to spatial codes (maps), not vectors"
-            )
-        return VectorDecoder(code_shape[0], out_size, width, hidden)
+        if stage_blocks or shuffle != 1:
+            raise PreimageError("decoder: `stage_blocks` and `shuffle` apply to spatial codes (maps), not vectors")
+        return VectorDecoder(code_shape[0], out_size, width, hidden, upsample)
     raise PreimageError(f"decoder: unsupported code shape {code_shape}")
 
 
