@@ -19,3 +19,6 @@ def test_a_grid_texture_raises_the_edge_energy_and_shows_as_a_periodic_peak() ->
     assert smooth["edge_energy_ratio"] < 1 < grid["edge_energy_ratio"]
     assert smooth["periodic_peak"]["reconstruction"] < 2 < grid["periodic_peak"]["reconstruction"]
     assert grid["periodic_peak"]["photo"] == smooth["periodic_peak"]["photo"] < 2
+    # the pattern is the same on every image: most of the gridded images' detail is common to all of them
+    assert smooth["fixed_pattern_share"]["reconstruction"] < 0.3 < grid["fixed_pattern_share"]["reconstruction"]
+    assert grid["fixed_pattern_share"]["photo"] < 2 / len(photos)

@@ -199,3 +199,21 @@ def test_judge_agreement_counts_top1_top5_and_feature_distance() -> None:
     assert got["top1"] == 0.5 and got["top5"] == 0.75
     # hand-computed: relative distances 1 (2/9 vs 1/9) and 2 (9/9 vs 3/9), 0 and 0, over 4 images
     assert got["feature_distance"] == pytest.approx(0.75, rel=1e-5)
+
+
+def test_fixed_pattern_share_is_one_for_a_stamp_zero_for_cancelling_detail_and_small_for_photos() -> None:
+    from preimage.data import iter_images
+    from preimage.metrics import fixed_pattern_share
+
+    g = torch.Generator().manual_seed(0)
+    stamp = torch.rand(1, 3, 32, 32, generator=g)
+    assert fixed_pattern_share(stamp.expand(5, 3, 32, 32)) == pytest.approx(1.0)  # the same detail in every image
+    # the same pattern with opposite signs: detail as strong, nothing in common
+    assert fixed_pattern_share(torch.cat([0.5 + stamp - 0.5, 0.5 - stamp + 0.5])) == pytest.approx(0.0, abs=1e-12)
+    # a smooth image plus one stamp of detail: the smooth parts blur to themselves, the stamp's detail is common
+    base = torch.linspace(0, 1, 32).view(1, 1, 1, 32).expand(4, 3, 32, 32) * torch.rand(4, 1, 1, 1, generator=g)
+    assert fixed_pattern_share(base + 0.2 * stamp) > 0.9
+    photos = torch.stack([it.image for it in iter_images(["samples:all"], size=64)])
+    assert fixed_pattern_share(photos) < 2 / len(photos)
+    with pytest.raises(PreimageError, match="at least 2 images"):
+        fixed_pattern_share(stamp)

@@ -11,7 +11,14 @@ from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.inverters import create_inverter, taken_options
 from preimage.inverters.base import DEFAULT_OUTPUT_SIZE, output_size_for, to_output_size
-from preimage.metrics import edge_energy_ratio, judge_agreement, periodic_peaks, protocol_errors
+from preimage.metrics import (
+    FINE_DETAIL_SIGMA,
+    edge_energy_ratio,
+    fixed_pattern_share,
+    judge_agreement,
+    periodic_peaks,
+    protocol_errors,
+)
 from preimage.representations.base import Representation
 
 # how a result names the options that pick or run a decoder (the flags' names)
@@ -74,17 +81,29 @@ def _largest_peak(images: torch.Tensor) -> float | None:
     return round(float(periodic_peaks(images.float()).max()), 3)
 
 
+def _fixed_share(images: torch.Tensor) -> float | None:
+    """:func:`preimage.metrics.fixed_pattern_share` (None for images too small to blur)."""
+    if min(images.shape[-2:]) <= 3 * FINE_DETAIL_SIGMA:
+        return None
+    return round(fixed_pattern_share(images.float()), 4)
+
+
 def plausibility(images: torch.Tensor, recon: torch.Tensor) -> dict[str, Any]:
-    """Sharpness and plausibility beside the pixel error: the edge-energy ratio; the largest periodic peak of the
-    reconstructions' spectra beside the photos' (:func:`preimage.metrics.periodic_peaks`: a grid texture raises the
-    edge energy too, so a sharp decoder is read with both); and the agreement of :data:`JUDGE` between photo and
-    reconstruction (:func:`preimage.metrics.judge_agreement`), left out when its weights are not in the zoo."""
+    """Sharpness and plausibility beside the pixel error.
+
+    The edge-energy ratio; two checks that the edges are the photos' and not one texture painted on every image,
+    which raises the edge energy too: the largest periodic peak of the reconstructions' spectra
+    (:func:`preimage.metrics.periodic_peaks`) and the share of their fine detail common to all of them
+    (:func:`preimage.metrics.fixed_pattern_share`), each beside the photos'; and the agreement of :data:`JUDGE`
+    between photo and reconstruction (:func:`preimage.metrics.judge_agreement`), left out when its weights are not
+    in the zoo."""
     from preimage import zoo
 
     target = resize(images.float(), (int(recon.shape[-2]), int(recon.shape[-1])))
     out: dict[str, Any] = {
         "edge_energy_ratio": edge_energy_ratio(images, recon),
         "periodic_peak": {"reconstruction": _largest_peak(recon), "photo": _largest_peak(target)},
+        "fixed_pattern_share": {"reconstruction": _fixed_share(recon), "photo": _fixed_share(target)},
     }
     if zoo.lookup("network", JUDGE) is not None:
         out["judge"] = {"model": JUDGE, **judge_agreement(Judge().eval(), images, recon)}

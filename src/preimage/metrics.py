@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from preimage.data.images import resize
+from preimage.data.images import gaussian_blur, resize
 from preimage.errors import PreimageError
 
 
@@ -249,3 +249,21 @@ def periodic_peaks(images: torch.Tensor) -> torch.Tensor:
     neighbours = (power[1:-3] * power[3:-1]).clamp_min(1e-60).sqrt()
     ratios[2:-2] = power[2:-2] / neighbours
     return ratios.float()
+
+
+FINE_DETAIL_SIGMA = 2.0  # px: the detail of a 64-px image is what a Gaussian of this sigma blurs away
+
+
+def fixed_pattern_share(images: torch.Tensor, sigma: float = FINE_DETAIL_SIGMA) -> float:
+    """The share of the images' fine detail that is the same in every image: ``||mean_i d_i||^2 / mean_i
+    ||d_i||^2`` with ``d_i`` image ``i`` minus its Gaussian blur. A decoder that paints one texture whatever the
+    code (a grid, a stamp) scores near 1; photos, whose detail is their own, near ``1 / N`` (N images).
+
+    Shape:
+        - ``images``: :math:`(N, C, H, W)`, ``N >= 2``, sides above ``3 sigma``.
+    """
+    if images.dim() != 4 or len(images) < 2:
+        raise PreimageError(f"expected a batch (N, C, H, W) of at least 2 images, got {tuple(images.shape)}")
+    x = images.double()
+    detail = x - gaussian_blur(x, sigma)
+    return float(detail.mean(0).pow(2).sum() / detail.pow(2).sum((1, 2, 3)).mean().clamp_min(1e-30))

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from preimage.data import center_crop, decode_image, fit_image, load_image, load_sample, random_crop, resize
+from preimage.data.images import gaussian_blur
 from preimage.errors import PreimageError
 
 
@@ -138,3 +139,12 @@ def test_rotate_hue_turns_primaries_and_leaves_greys() -> None:
     torch.testing.assert_close(rotate_hue(photo, 360), photo, atol=1e-6, rtol=0)
     with pytest.raises(PreimageError, match="RGB"):
         rotate_hue(torch.rand(1, 5, 5), 90)
+
+
+def test_the_blur_matches_scipy_with_mirrored_borders() -> None:
+    ndimage = pytest.importorskip("scipy.ndimage")
+    images = torch.rand(2, 3, 20, 17, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    expected = ndimage.gaussian_filter(images.numpy(), sigma=(0, 0, 2.0, 2.0), mode="mirror", truncate=3.0)
+    assert torch.allclose(gaussian_blur(images, 2.0), torch.from_numpy(expected), atol=1e-12)
+    with pytest.raises(PreimageError, match="larger than 6 px"):
+        gaussian_blur(torch.zeros(1, 3, 6, 6), 2.0)

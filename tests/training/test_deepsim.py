@@ -15,7 +15,6 @@ from preimage.training.deepsim import (
     DeepsimObjective,
     Discriminator,
     deepsim_step,
-    gaussian_blur,
     parse_weights,
 )
 from tests.conftest import make_constant_decoder, make_tiny_dataset
@@ -50,15 +49,6 @@ def test_each_term_is_caffes_halved_squared_sum_per_image() -> None:
     total, _ = only_feat.generator_loss(fake, real, None)
     assert float(total) == pytest.approx(0.5 * 192 * 0.25)  # the pooled maps: 3 x 8 x 8 values
     assert parts["adv"] == pytest.approx(float(nn.functional.softplus(-only_img._d(fake, None)).mean()), rel=1e-5)
-
-
-def test_the_blur_matches_scipy_with_mirrored_borders() -> None:
-    ndimage = pytest.importorskip("scipy.ndimage")
-    images = torch.rand(2, 3, 20, 17, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    expected = ndimage.gaussian_filter(images.numpy(), sigma=(0, 0, 2.0, 2.0), mode="mirror", truncate=3.0)
-    assert torch.allclose(gaussian_blur(images, 2.0), torch.from_numpy(expected), atol=1e-12)
-    with pytest.raises(PreimageError, match="larger than 6 px"):
-        gaussian_blur(torch.zeros(1, 3, 6, 6), 2.0)
 
 
 def test_the_lowpass_term_weighs_coarse_error_only() -> None:

@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from preimage.data.images import gaussian_blur
 from preimage.errors import PreimageError
 from preimage.representations.base import Representation
 
@@ -112,21 +113,6 @@ class Discriminator(nn.Module):
 def _half_sum_sq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Caffe's Euclidean loss: ``||a - b||^2 / 2`` per sample, averaged over the batch."""
     return (a - b).pow(2).flatten(1).sum(1).mean() / 2
-
-
-def gaussian_blur(images: torch.Tensor, sigma: float = LOWPASS_SIGMA) -> torch.Tensor:
-    """Separable Gaussian blur of ``(N, C, H, W)`` images, normalised taps out to ``3 sigma``, mirrored borders
-    (``d c b | a b c d``, scipy's ``mode="mirror"``): a constant stays the same constant."""
-    radius = max(1, math.ceil(3 * sigma))
-    if min(images.shape[-2:]) <= radius:
-        raise PreimageError(f"a Gaussian blur of sigma {sigma} needs images larger than {radius} px per side")
-    x = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
-    taps = torch.exp(-(x**2) / (2 * sigma**2))
-    taps = taps / taps.sum()
-    n, c, h, w = images.shape
-    flat = F.pad(images.reshape(n * c, 1, h, w), (radius, radius, radius, radius), mode="reflect")
-    flat = F.conv2d(F.conv2d(flat, taps.view(1, 1, 1, -1)), taps.view(1, 1, -1, 1))
-    return flat.reshape(n, c, h, w)
 
 
 def lowpass_error(fake: torch.Tensor, real: torch.Tensor, sigma: float = LOWPASS_SIGMA) -> torch.Tensor:
