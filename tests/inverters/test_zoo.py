@@ -19,15 +19,16 @@ SHIPPED = sorted(p for p in ZOO_DIR.glob("decoder_*.safetensors") if not p.stem.
 
 def test_zoo_is_small() -> None:
     # issue 15 held the networks and the decoders of both protocols under 80 MB; the linear controls (issue 25)
-    # and the sharp variants (issue 27) come on top: a control a few MB at most, a sharp decoder its MSE twin's size
+    # and the sharp variants (issue 27) come on top: a control a few MB at most, a sharp decoder no larger than its
+    # MSE twin (fc8's doubles by resize-convolutions where its twin has transposed ones: 4x4 kernels become 3x3)
     total = sum(p.stat().st_size for p in ZOO_DIR.glob("*.safetensors"))
     controls = [p.stat().st_size for p in ZOO_DIR.glob("*.linear*.safetensors")]
     sharp = list(ZOO_DIR.glob("*.sharp*.safetensors"))
     assert total - sum(controls) - sum(p.stat().st_size for p in sharp) < 80 * 2**20
     assert max(controls) < 2 * 2**20 and total < 100 * 2**20
-    for path in sharp:  # the same network as the MSE decoder it was fine-tuned from
+    for path in sharp:
         twin = path.with_name(path.name.replace(".sharp", ""))
-        assert abs(path.stat().st_size - twin.stat().st_size) < 64 * 2**10, path.name
+        assert path.stat().st_size < twin.stat().st_size + 64 * 2**10, path.name
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
