@@ -215,5 +215,8 @@ def test_fixed_pattern_share_is_one_for_a_stamp_zero_for_cancelling_detail_and_s
     assert fixed_pattern_share(base + 0.2 * stamp) > 0.9
     photos = torch.stack([it.image for it in iter_images(["samples:all"], size=64)])
     assert fixed_pattern_share(photos) < 2 / len(photos)
+    # independent noise, 600 images (three chunks): nothing in common but chance, E = 1/N
+    noise = torch.rand(600, 3, 16, 16, generator=g)
+    assert fixed_pattern_share(noise) == pytest.approx(1 / 600, rel=0.1)
     with pytest.raises(PreimageError, match="at least 2 images"):
         fixed_pattern_share(stamp)

@@ -264,6 +264,12 @@ def fixed_pattern_share(images: torch.Tensor, sigma: float = FINE_DETAIL_SIGMA) 
     """
     if images.dim() != 4 or len(images) < 2:
         raise PreimageError(f"expected a batch (N, C, H, W) of at least 2 images, got {tuple(images.shape)}")
-    x = images.double()
-    detail = x - gaussian_blur(x, sigma)
-    return float(detail.mean(0).pow(2).sum() / detail.pow(2).sum((1, 2, 3)).mean().clamp_min(1e-30))
+    total = torch.zeros(images.shape[1:], dtype=torch.float64)
+    energy = 0.0
+    for start in range(0, len(images), 256):  # in chunks: a whole val set in float64 would be gigabytes
+        x = images[start : start + 256].double()
+        detail = x - gaussian_blur(x, sigma)
+        total += detail.sum(0)
+        energy += float(detail.pow(2).sum())
+    n = len(images)
+    return float((total / n).pow(2).sum()) / max(energy / n, 1e-30)
