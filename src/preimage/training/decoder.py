@@ -107,7 +107,7 @@ class DecoderConfig(RunConfig, CodeConfig):
     )
     upsample: str = option(
         "transposed",
-        "how a spatial decoder doubles its maps: transposed convolutions (the paper's up-convolutions) or bilinear "
+        "how the decoder doubles its maps: transposed convolutions (the paper's up-convolutions) or bilinear "
         "resize then a 3x3 convolution, which has no per-cell kernel footprint to repeat as a grid in flat regions",
         choices=UPSAMPLINGS,
     )
