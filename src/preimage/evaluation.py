@@ -101,7 +101,7 @@ def plausibility(images: torch.Tensor, recon: torch.Tensor) -> dict[str, Any]:
 
     target = resize(images.float(), (int(recon.shape[-2]), int(recon.shape[-1])))
     out: dict[str, Any] = {
-        "edge_energy_ratio": edge_energy_ratio(images, recon),
+        "edge_energy_ratio": edge_energy_ratio(target, recon),
         "periodic_peak": {"reconstruction": _largest_peak(recon), "photo": _largest_peak(target)},
         "fixed_pattern_share": {"reconstruction": _fixed_share(recon), "photo": _fixed_share(target)},
     }

@@ -13,11 +13,9 @@ discriminator trained in alternation to tell photos from reconstructions. The la
 only the coarse image, in the same units as the pixel term (a constant error costs the same in both). Pixel
 error that a sharp decoder pays for detail is cheap (fine texture has little energy); what costs error is the
 colour and layout the adversarial term lets drift, and this term holds those to the photo's while leaving the
-detail to the other terms. What it leaves free is fine detail, and under a strong hold (20 x the pixel weight)
-the fc6/fc8 decoders, whose up-convolutions are stride-2 transposed convolutions, spent that freedom on a regular
-texture repeating every 4 px, with a hold on 4x4 block means and with this shift-invariant blur alike (the largest
-periodic peak of fc8's reconstructions on Tiny val 5.2 and 5.3, the shipped sharp decoder's 2.3), so the shipped
-decoders do not use it (see their cards).
+detail to the other terms. What it leaves free is fine detail, and a strong hold lets a decoder spend that freedom
+on one texture for every image (a stride-2 transposed-convolution decoder's 4-px grid, a resize-convolution
+decoder's stamp): the shipped decoders do not use it (their cards give the runs).
 Squared norms are summed over a sample's values and halved, and averaged over the batch, as Caffe's Euclidean loss
 the paper used.
 
