@@ -92,6 +92,7 @@ def test_invert_cnn_layer(tmp_path: Path) -> None:
         (["experiment", "gram-explian", "-o", "X"], "did you mean 'gram-explain'"),
         (["invert", "samples:chelsea", "--rep", "lbp", "--method", "hoggles", "-o", "X"], "HOG only"),
         (["report", "X"], "no experiment results"),
+        (["invert", "chelsea", "--rep", "hog", "-o", "X"], "write samples:chelsea"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(

@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from preimage.data.images import IMAGE_SUFFIXES, decode_image, fit_image, load_image
-from preimage.data.samples import load_sample, sample_names
+from preimage.data.samples import SAMPLE_NAMES, load_sample, sample_names
 from preimage.data.shards import SkipCounter, is_shard, iter_shard, parse_label, resolve_shards
 from preimage.errors import ImageTooLarge, PreimageError
 from preimage.files import atomic_path
@@ -52,6 +52,8 @@ def _image_files(spec: str) -> list[Path]:
             raise PreimageError(f"glob {spec!r} matched no files — check the pattern")
         return files
     if not path.exists():
+        if spec in SAMPLE_NAMES:
+            raise PreimageError(f"image file not found: {spec} — for the bundled sample photo write samples:{spec}")
         raise PreimageError(f"image file not found: {spec} — check the path")
     return [path]
 
