@@ -22,3 +22,5 @@ def test_a_grid_texture_raises_the_edge_energy_and_shows_as_a_periodic_peak() ->
     # the pattern is the same on every image: most of the gridded images' detail is common to all of them
     assert smooth["fixed_pattern_share"]["reconstruction"] < 0.3 < grid["fixed_pattern_share"]["reconstruction"]
     assert grid["fixed_pattern_share"]["photo"] < 2 / len(photos)
+    # a gray pattern adds no colour to the detail; blurring removes the photos' own
+    assert smooth["colour_detail_ratio"] < 0.5 and 0.7 < grid["colour_detail_ratio"] < 1.3

@@ -220,3 +220,32 @@ def test_fixed_pattern_share_is_one_for_a_stamp_zero_for_cancelling_detail_and_s
     assert fixed_pattern_share(noise) == pytest.approx(1 / 600, rel=0.1)
     with pytest.raises(PreimageError, match="at least 2 images"):
         fixed_pattern_share(stamp)
+
+
+def test_colour_detail_energy_counts_only_the_colour_of_fine_detail() -> None:
+    from preimage.data import iter_images
+    from preimage.data.images import gaussian_blur
+    from preimage.metrics import colour_detail_energy, colour_detail_ratio
+
+    g = torch.Generator().manual_seed(0)
+    noise = torch.rand(4, 1, 32, 32, generator=g) - 0.5
+    gray = (0.5 + 0.3 * noise).expand(4, 3, 32, 32)
+    assert torch.all(colour_detail_energy(gray) < 1e-12)  # gray detail has no colour
+    # detail in the red channel only: per pixel (d, 0, 0) minus its channel mean (d/3) leaves
+    # (2d/3, -d/3, -d/3), whose mean square over the 3 channels is (4 + 1 + 1) / 27 d^2 = 2/9 d^2
+    red = torch.cat([0.5 + 0.3 * noise, torch.full_like(noise, 0.5), torch.full_like(noise, 0.5)], 1)
+    detail = 0.3 * noise - gaussian_blur(0.3 * noise, 1.0)
+    expected = (2 / 9) * detail.pow(2).flatten(1).mean(1)
+    assert torch.allclose(colour_detail_energy(red), expected, rtol=1e-5)
+    # smooth colour (a ramp in red and green) is not detail; only the ramp's ends bend under the mirrored border
+    ramp = torch.linspace(0.2, 0.8, 32).view(1, 1, 1, 32).expand(1, 1, 32, 32)
+    smooth = torch.cat([ramp, 1 - ramp, torch.full_like(ramp, 0.5)], 1)
+    assert float(colour_detail_energy(smooth)) < 1e-2 * float(colour_detail_energy(red[:1]))
+    photos = torch.stack([it.image for it in iter_images(["samples:all"], size=64)])
+    assert colour_detail_ratio(photos, photos) == pytest.approx(1.0)
+    sign = torch.sign(noise[:1]).repeat(len(photos), 3, 2, 2)
+    fringed = (photos + 0.05 * sign * torch.tensor([1.0, -1.0, 0.0]).view(1, 3, 1, 1)).clamp(0, 1)
+    assert colour_detail_ratio(photos, fringed) > 2  # +-0.05 red-green fringes outweigh the photos' own colour
+    assert colour_detail_ratio(photos, photos.mean(1, keepdim=True).expand_as(photos)) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(PreimageError, match="RGB"):
+        colour_detail_energy(gray[:, :1])

@@ -12,7 +12,9 @@ from preimage.errors import PreimageError
 from preimage.inverters import create_inverter, taken_options
 from preimage.inverters.base import DEFAULT_OUTPUT_SIZE, output_size_for, to_output_size
 from preimage.metrics import (
+    COLOUR_DETAIL_SIGMA,
     FINE_DETAIL_SIGMA,
+    colour_detail_ratio,
     edge_energy_ratio,
     fixed_pattern_share,
     judge_agreement,
@@ -88,15 +90,23 @@ def _fixed_share(images: torch.Tensor) -> float | None:
     return round(fixed_pattern_share(images.float()), 4)
 
 
+def _colour_ratio(images: torch.Tensor, recon: torch.Tensor) -> float | None:
+    """:func:`preimage.metrics.colour_detail_ratio` (None for gray or tiny images)."""
+    if recon.shape[1] != 3 or images.shape[1] != 3 or min(recon.shape[-2:]) <= 3 * COLOUR_DETAIL_SIGMA:
+        return None
+    return round(colour_detail_ratio(images, recon), 3)
+
+
 def plausibility(images: torch.Tensor, recon: torch.Tensor) -> dict[str, Any]:
     """Sharpness and plausibility beside the pixel error.
 
     The edge-energy ratio; two checks that the edges are the photos' and not one texture painted on every image,
     which raises the edge energy too: the largest periodic peak of the reconstructions' spectra
     (:func:`preimage.metrics.periodic_peaks`) and the share of their fine detail common to all of them
-    (:func:`preimage.metrics.fixed_pattern_share`), each beside the photos'; and the agreement of :data:`JUDGE`
-    between photo and reconstruction (:func:`preimage.metrics.judge_agreement`), left out when its weights are not
-    in the zoo."""
+    (:func:`preimage.metrics.fixed_pattern_share`), each beside the photos'; how strongly their fine detail is
+    coloured, over the photos' (:func:`preimage.metrics.colour_detail_ratio`: rainbow fringes); and the agreement
+    of :data:`JUDGE` between photo and reconstruction (:func:`preimage.metrics.judge_agreement`), left out when its
+    weights are not in the zoo."""
     from preimage import zoo
 
     target = resize(images.float(), (int(recon.shape[-2]), int(recon.shape[-1])))
@@ -104,6 +114,7 @@ def plausibility(images: torch.Tensor, recon: torch.Tensor) -> dict[str, Any]:
         "edge_energy_ratio": edge_energy_ratio(target, recon),
         "periodic_peak": {"reconstruction": _largest_peak(recon), "photo": _largest_peak(target)},
         "fixed_pattern_share": {"reconstruction": _fixed_share(recon), "photo": _fixed_share(target)},
+        "colour_detail_ratio": _colour_ratio(target, recon),
     }
     if zoo.lookup("network", JUDGE) is not None:
         out["judge"] = {"model": JUDGE, **judge_agreement(Judge().eval(), images, recon)}
