@@ -91,6 +91,33 @@ def test_a_step_trains_both_players_and_the_pause_holds_the_discriminator() -> N
         assert float(mse) >= 0 and all(p.requires_grad for p in objective.discriminator.parameters())
 
 
+class _LinearCritic(nn.Module):
+    """A discriminator whose gradient at any image is its weight: the R1 penalty is r1 / 2 * ||w||^2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.linspace(-1, 1, 3 * 16 * 16))
+
+    def forward(self, images: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
+        return images.flatten(1) @ self.weight
+
+
+def test_the_r1_penalty_is_half_the_squared_gradient_at_the_photos_and_trains_the_discriminator() -> None:
+    real, fake = torch.rand(4, 3, 16, 16), torch.rand(4, 3, 16, 16)
+    objective = _objective(r1=3.0)
+    objective.discriminator = _LinearCritic()
+    bce, r1 = objective.discriminator_loss(fake, real, None)
+    w = objective.discriminator.weight.detach()
+    assert float(r1) == pytest.approx(3.0 / 2 * float(w.pow(2).sum()), rel=1e-5)
+    # its gradient on the weight is r1 * w (d/dw of r1/2 ||w||^2), added to the cross-entropy's
+    (grad_w,) = torch.autograd.grad(r1, objective.discriminator.weight)
+    assert torch.allclose(grad_w, 3.0 * w, rtol=1e-5)
+    assert float(_objective(r1=0.0).discriminator_loss(fake, real, None)[1]) == 0.0
+    opt = torch.optim.SGD(objective.discriminator.parameters(), lr=0.0)
+    _, parts = deepsim_step(objective, opt, fake.requires_grad_(), real, None)
+    assert parts["r1"] == pytest.approx(float(r1), rel=1e-5) and parts["d"] == pytest.approx(float(bce), rel=1e-5)
+
+
 def test_a_conditional_discriminator_reads_the_code() -> None:
     d = Discriminator(width=8, code_features=12)
     images = torch.rand(2, 3, 32, 32)

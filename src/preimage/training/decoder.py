@@ -163,6 +163,12 @@ class DecoderConfig(RunConfig, CodeConfig):
         metavar="FEAT,ADV,IMG[,LOW]",
     )
     deepsim_conditional: bool = option(False, "the discriminator also sees the code")
+    deepsim_r1: float = option(
+        0.0,
+        "weight of the R1 penalty on the discriminator's gradient at the photos (Mescheder et al. 2018; 0: none, "
+        "as the paper)",
+        parse=check.non_negative_float,
+    )
     workers: int = option(2, "DataLoader processes computing SIFT codes", parse=check.non_negative)
     device: str = option("auto", "auto (a GPU when there is one), cpu, cuda or cuda:N")
 
@@ -239,7 +245,7 @@ def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) 
             "and `shift_cells`"
         )
     feat, adv, img, low = parse_weights(cfg.deepsim_weights)
-    config = DeepsimConfig(feat, adv, img, low, conditional=cfg.deepsim_conditional)
+    config = DeepsimConfig(feat, adv, img, low, conditional=cfg.deepsim_conditional, r1=cfg.deepsim_r1)
     comparator = create_representation(COMPARATOR, weights="default")
     return DeepsimObjective(comparator, config, code_features=math.prod(code_shape))
 
@@ -1103,10 +1109,12 @@ def _origin_lines(cfg: DecoderConfig) -> str:
     if cfg.loss == "deepsim":
         feat, adv, img, low = parse_weights(cfg.deepsim_weights)
         low_text = f" + {low:g} x pixels blurred by a Gaussian of sigma {LOWPASS_SIGMA:g} px"
+        r1_text = f", R1 penalty {cfg.deepsim_r1:g} on its gradient at the photos"
         start_line += (
             f"- **Loss** (DeePSiM, Dosovitskiy & Brox 2016b; the 'sharp' variant): {feat:g} x comparator features "
             f"({COMPARATOR}) + {adv:g} x adversarial ({'conditional' if cfg.deepsim_conditional else 'unconditional'}"
-            f" discriminator, paused while it wins too easily) + {img:g} x pixels{low_text if low else ''}, squared "
+            f" discriminator, paused while it wins too easily{r1_text if cfg.deepsim_r1 else ''}) + {img:g} x pixels"
+            f"{low_text if low else ''}, squared "
             "norms halved per image; not the pixel MSE named below.\n"
         )
     return start_line

@@ -32,7 +32,10 @@ expectation, but its gradients no longer carry the photo's unpredictable part, n
 that would swamp the other terms' share of Adam's normalised step.
 
 Stabilisation as in the paper: the discriminator is not updated while its loss is below
-``pause_ratio`` times the generator's adversarial loss (it already wins too easily).
+``pause_ratio`` times the generator's adversarial loss (it already wins too easily). Optionally (``r1``, not the
+paper's) the R1 penalty of Mescheder et al. (ICML 2018), ``r1 / 2 * E ||grad_x D(x)||^2`` over photos ``x``: a
+discriminator whose logit is flat around the photos offers the decoder no single direction, such as one stroke
+painted on every image, that makes any reconstruction look real.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class DeepsimConfig:
     conditional: bool = False  # the discriminator also sees the code
     pause_ratio: float = 0.1  # D pauses while its loss < pause_ratio x G's adversarial loss
     lr_ratio: float = 1.0  # D's learning rate over G's
+    r1: float = 0.0  # weight of the R1 penalty on D's gradient at the photos (not the paper's)
 
 
 def parse_weights(text: str) -> tuple[float, float, float, float]:
@@ -136,12 +140,20 @@ class DeepsimObjective(nn.Module):
     def _d(self, images: torch.Tensor, codes: torch.Tensor | None) -> torch.Tensor:
         return self.discriminator(images, codes if self.config.conditional else None)
 
-    def discriminator_loss(self, fake: torch.Tensor, real: torch.Tensor, codes: torch.Tensor | None) -> torch.Tensor:
-        """Binary cross-entropy of telling photos (1) from reconstructions (0); ``fake`` is detached."""
+    def discriminator_loss(
+        self, fake: torch.Tensor, real: torch.Tensor, codes: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Binary cross-entropy of telling photos (1) from reconstructions (0), ``fake`` detached; and the R1
+        penalty's weighted value (0 when ``r1`` is 0), kept apart so that the pause judges the cross-entropy."""
+        real = real.detach().requires_grad_(self.config.r1 > 0)
         real_logit, fake_logit = self._d(real, codes), self._d(fake.detach(), codes)
-        return F.binary_cross_entropy_with_logits(
+        bce = F.binary_cross_entropy_with_logits(
             real_logit, torch.ones_like(real_logit)
         ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+        if not self.config.r1:
+            return bce, bce.new_zeros(())
+        (grad,) = torch.autograd.grad(real_logit.float().sum(), real, create_graph=True)
+        return bce, self.config.r1 / 2 * grad.float().pow(2).flatten(1).sum(1).mean()
 
     def generator_loss(
         self, fake: torch.Tensor, real: torch.Tensor, codes: torch.Tensor | None, anchor: torch.Tensor | None = None
@@ -181,7 +193,7 @@ def deepsim_step(
     and the generator on its DeePSiM loss through a frozen discriminator; one optimiser step updates both
     (each has gradients only from its own loss). Returns the pixel MSE (for the run's log and its divergence
     guard, against the photos) and each term's value. ``anchor``: see :meth:`DeepsimObjective.generator_loss`."""
-    d_loss = objective.discriminator_loss(fake, real, codes)
+    d_loss, r1 = objective.discriminator_loss(fake, real, codes)
     objective.discriminator.requires_grad_(False)
     try:
         g_loss, parts = objective.generator_loss(fake, real, codes, anchor)
@@ -189,6 +201,9 @@ def deepsim_step(
         objective.discriminator.requires_grad_(True)
     update_d = objective.should_update_discriminator(d_loss.detach().item(), parts["adv"])
     opt.zero_grad(set_to_none=True)
-    (g_loss + d_loss if update_d else g_loss).backward()
+    (g_loss + d_loss + r1 if update_d else g_loss).backward()
     opt.step()
-    return F.mse_loss(fake.detach(), real), {**parts, "d": d_loss.detach().item(), "d_updated": float(update_d)}
+    parts |= {"d": d_loss.detach().item(), "d_updated": float(update_d)}
+    if objective.config.r1:
+        parts["r1"] = r1.detach().item()
+    return F.mse_loss(fake.detach(), real), parts
