@@ -137,7 +137,11 @@ def test_train_decoder_with_deepsim_exports_the_sharp_variant(tmp_path: Path) ->
     assert Decoder.from_file(weights).rep == "hog" and summary["epochs"] == 1
     card = (tmp_path / "run" / "decoder_hog.sharp.md").read_text()
     assert "DeePSiM" in card and "a sharp, natural-looking pre-image" in card and "E[x | Phi(x)]" not in card
-    assert "1 epoch," in card
+    assert "1 epoch," in card and "(alexnet64:conv5)" in card and "R1" not in card
+    options = {"deepsim_comparator": "alexnet64:conv3", "deepsim_r1": 2.0}
+    train_decoder(DecoderConfig(out=str(tmp_path / "r1"), loss="deepsim", amp="none", **options, **base))  # type: ignore[arg-type]
+    card = (tmp_path / "r1" / "decoder_hog.sharp.md").read_text()
+    assert "(alexnet64:conv3)" in card and "R1 penalty 2 on its gradient at the photos" in card
     with pytest.raises(PreimageError, match="one process"):
         train_decoder(DecoderConfig(out=str(tmp_path / "r2"), loss="deepsim", shift_cells=1, crop_pad=0, **base))  # type: ignore[arg-type]
 

@@ -69,6 +69,7 @@ from preimage.training.common import (
 )
 from preimage.training.deepsim import (
     COMPARATOR,
+    COMPARATORS,
     LOWPASS_SIGMA,
     DeepsimConfig,
     DeepsimObjective,
@@ -163,6 +164,9 @@ class DecoderConfig(RunConfig, CodeConfig):
         metavar="FEAT,ADV,IMG[,LOW]",
     )
     deepsim_conditional: bool = option(False, "the discriminator also sees the code")
+    deepsim_comparator: str = option(
+        COMPARATOR, "the network layer whose features the DeePSiM feature term compares", choices=COMPARATORS
+    )
     deepsim_r1: float = option(
         0.0,
         "weight of the R1 penalty on the discriminator's gradient at the photos (Mescheder et al. 2018; 0: none, "
@@ -246,7 +250,7 @@ def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) 
         )
     feat, adv, img, low = parse_weights(cfg.deepsim_weights)
     config = DeepsimConfig(feat, adv, img, low, conditional=cfg.deepsim_conditional, r1=cfg.deepsim_r1)
-    comparator = create_representation(COMPARATOR, weights="default")
+    comparator = create_representation(cfg.deepsim_comparator, weights="default")
     return DeepsimObjective(comparator, config, code_features=math.prod(code_shape))
 
 
@@ -1112,7 +1116,8 @@ def _origin_lines(cfg: DecoderConfig) -> str:
         r1_text = f", R1 penalty {cfg.deepsim_r1:g} on its gradient at the photos"
         start_line += (
             f"- **Loss** (DeePSiM, Dosovitskiy & Brox 2016b; the 'sharp' variant): {feat:g} x comparator features "
-            f"({COMPARATOR}) + {adv:g} x adversarial ({'conditional' if cfg.deepsim_conditional else 'unconditional'}"
+            f"({cfg.deepsim_comparator}) + {adv:g} x adversarial "
+            f"({'conditional' if cfg.deepsim_conditional else 'unconditional'}"
             f" discriminator, paused while it wins too easily{r1_text if cfg.deepsim_r1 else ''}) + {img:g} x pixels"
             f"{low_text if low else ''}, squared "
             "norms halved per image; not the pixel MSE named below.\n"

@@ -7,15 +7,15 @@ The generator (the decoder ``G``) minimises, per image,
     lambda_feat ||C(G(phi)) - C(x)||^2 + lambda_adv (-log D(G(phi))) + lambda_img ||G(phi) - x||^2
         + lambda_low ||P(G(phi) - x)||^2
 
-with ``C`` the comparator (alexnet64's conv5 features, frozen), and ``D`` a small convolutional
-discriminator trained in alternation to tell photos from reconstructions. The last term is not the paper's
-(``lambda_low`` 0 drops it): ``P`` is a Gaussian blur (sigma LOWPASS_SIGMA px, mirrored borders), so it weighs
-only the coarse image, in the same units as the pixel term (a constant error costs the same in both). Pixel
-error that a sharp decoder pays for detail is cheap (fine texture has little energy); what costs error is the
-colour and layout the adversarial term lets drift, and this term holds those to the photo's while leaving the
-detail to the other terms. What it leaves free is fine detail, and a strong hold lets a decoder spend that freedom
-on one texture for every image (a stride-2 transposed-convolution decoder's 4-px grid, a resize-convolution
-decoder's stamp): the shipped decoders do not use it (their cards give the runs).
+with ``C`` the comparator (alexnet64's conv5 features, the paper's layer, unless told otherwise; frozen), and ``D``
+a small convolutional discriminator trained in alternation to tell photos from reconstructions. The last term is not
+the paper's (``lambda_low`` 0 drops it): ``P`` is a Gaussian blur (sigma LOWPASS_SIGMA px, mirrored borders), so it
+weighs only the coarse image, in the same units as the pixel term (a constant error costs the same in both). Pixel
+error that a sharp decoder pays for detail is cheap (fine texture has little energy); what costs error is the colour
+and layout the adversarial term lets drift, and this term holds those to the photo's while leaving the detail to the
+other terms. What it leaves free is fine detail, and a strong hold lets a decoder spend that freedom on one texture
+for every image (a stride-2 transposed-convolution decoder's 4-px grid, a resize-convolution decoder's stamp): the
+shipped decoders do not use it (their cards give the runs).
 Squared norms are summed over a sample's values and halved, and averaged over the batch, as Caffe's Euclidean loss
 the paper used.
 
@@ -55,7 +55,8 @@ from preimage.representations.base import Representation
 # re-derived for [0, 1] images from the paper's Caffe values (see the module docstring)
 PAPER_WEIGHTS = (33.0, 100.0, 0.13)  # feature, adversarial, image
 LOWPASS_SIGMA = 2.0  # px; the low-pass term keeps periods above ~8 px (response 0.29 at 8 px, 0.73 at 16 px)
-COMPARATOR = "alexnet64:conv5"
+COMPARATOR = "alexnet64:conv5"  # the paper's choice; a shallower layer places detail more exactly
+COMPARATORS = tuple(f"alexnet64:conv{i}" for i in range(2, 6))
 
 
 @dataclass(frozen=True)
