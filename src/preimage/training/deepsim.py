@@ -55,7 +55,7 @@ from preimage.representations.base import Representation
 # re-derived for [0, 1] images from the paper's Caffe values (see the module docstring)
 PAPER_WEIGHTS = (33.0, 100.0, 0.13)  # feature, adversarial, image
 LOWPASS_SIGMA = 2.0  # px; the low-pass term keeps periods above ~8 px (response 0.29 at 8 px, 0.73 at 16 px)
-COMPARATOR = "alexnet64:conv5"  # the paper's choice; a shallower layer places detail more exactly
+COMPARATOR = "alexnet64:conv5"  # the paper's choice
 COMPARATORS = tuple(f"alexnet64:conv{i}" for i in range(2, 6))
 
 
