@@ -142,6 +142,8 @@ def test_train_decoder_with_deepsim_exports_the_sharp_variant(tmp_path: Path) ->
     train_decoder(DecoderConfig(out=str(tmp_path / "r1"), loss="deepsim", amp="none", **options, **base))  # type: ignore[arg-type]
     card = (tmp_path / "r1" / "decoder_hog.sharp.md").read_text()
     assert "(alexnet64:conv3)" in card and "R1 penalty 2 on its gradient at the photos" in card
+    with pytest.raises(PreimageError, match="add `loss=deepsim`"):
+        train_decoder(DecoderConfig(out=str(tmp_path / "r3"), deepsim_r1=1.0, **base))  # type: ignore[arg-type]
     with pytest.raises(PreimageError, match="one process"):
         train_decoder(DecoderConfig(out=str(tmp_path / "r2"), loss="deepsim", shift_cells=1, crop_pad=0, **base))  # type: ignore[arg-type]
 

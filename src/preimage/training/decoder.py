@@ -242,6 +242,8 @@ def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) 
     if cfg.loss not in LOSSES:
         raise PreimageError(f"`loss={cfg.loss}`: use one of {', '.join(LOSSES)}")
     if cfg.loss == "mse":
+        if cfg.deepsim_r1 or cfg.deepsim_comparator != COMPARATOR:
+            raise PreimageError("`deepsim_r1` and `deepsim_comparator` shape the DeePSiM loss: add `loss=deepsim`")
         return None
     if world > 1 or cfg.finetune_encoder or cfg.shift_cells:
         raise PreimageError(
