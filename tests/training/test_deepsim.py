@@ -102,7 +102,7 @@ class _LinearCritic(nn.Module):
         return images.flatten(1) @ self.weight
 
 
-def test_the_r1_penalty_is_half_the_squared_gradient_at_the_photos_and_trains_the_discriminator() -> None:
+def test_the_r1_penalty_is_half_the_squared_gradient_at_the_photos_and_reported_apart() -> None:
     real, fake = torch.rand(4, 3, 16, 16), torch.rand(4, 3, 16, 16)
     objective = _objective(r1=3.0)
     objective.discriminator = _LinearCritic()
