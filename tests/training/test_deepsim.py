@@ -118,6 +118,43 @@ def test_the_r1_penalty_is_half_the_squared_gradient_at_the_photos_and_reported_
     assert parts["r1"] == pytest.approx(float(r1), rel=1e-5) and parts["d"] == pytest.approx(float(bce), rel=1e-5)
 
 
+class _LinearPatchCritic(nn.Module):
+    """Four patch logits, each a linear function of the image: R1 sees their per-image mean, whose gradient is the
+    mean of the four weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(4, 3 * 16 * 16, generator=torch.Generator().manual_seed(0)))
+
+    def forward(self, images: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
+        return (images.flatten(1) @ self.weight.T).view(-1, 2, 2)
+
+
+def test_r1_of_a_patch_critic_is_taken_on_its_mean_logit_per_image() -> None:
+    real, fake = torch.rand(3, 3, 16, 16), torch.rand(3, 3, 16, 16)
+    objective = _objective(r1=2.0)
+    objective.discriminator = _LinearPatchCritic()
+    _, r1 = objective.discriminator_loss(fake, real, None)
+    mean_w = objective.discriminator.weight.detach().mean(0)
+    assert float(r1) == pytest.approx(2.0 / 2 * float(mean_w.pow(2).sum()), rel=1e-5)
+
+
+def test_a_patch_discriminator_judges_each_22px_patch_alone() -> None:
+    # three 4x4 convolutions of stride 2 and padding 1: logit i sees input rows 8i - 7 ... 8i + 14
+    d = Discriminator(width=4, patch=True)
+    images = torch.rand(1, 3, 48, 48, requires_grad=True)
+    logits = d(images)
+    assert logits.shape == (1, 6, 6)
+    for i, j in [(0, 0), (2, 3), (5, 5)]:
+        (grad,) = torch.autograd.grad(logits[0, i, j], images, retain_graph=True)
+        rows = grad.abs().sum((0, 1, 3)).nonzero().flatten()
+        cols = grad.abs().sum((0, 1, 2)).nonzero().flatten()
+        assert (int(rows[0]), int(rows[-1])) == (max(8 * i - 7, 0), min(8 * i + 14, 47))
+        assert (int(cols[0]), int(cols[-1])) == (max(8 * j - 7, 0), min(8 * j + 14, 47))
+    conditional = Discriminator(width=4, code_features=5, patch=True)
+    assert conditional(images, torch.rand(1, 5)).shape == (1, 6, 6)
+
+
 def test_a_conditional_discriminator_reads_the_code() -> None:
     d = Discriminator(width=8, code_features=12)
     images = torch.rand(2, 3, 32, 32)
@@ -138,12 +175,15 @@ def test_train_decoder_with_deepsim_exports_the_sharp_variant(tmp_path: Path) ->
     card = (tmp_path / "run" / "decoder_hog.sharp.md").read_text()
     assert "DeePSiM" in card and "a sharp, natural-looking pre-image" in card and "E[x | Phi(x)]" not in card
     assert "1 epoch," in card and "(alexnet64:conv5)" in card and "R1" not in card
-    options = {"deepsim_comparator": "alexnet64:conv3", "deepsim_r1": 2.0}
+    options = {"deepsim_comparator": "alexnet64:conv3", "deepsim_r1": 2.0, "deepsim_discriminator": "patch"}
     train_decoder(DecoderConfig(out=str(tmp_path / "r1"), loss="deepsim", amp="none", **options, **base))  # type: ignore[arg-type]
     card = (tmp_path / "r1" / "decoder_hog.sharp.md").read_text()
     assert "(alexnet64:conv3)" in card and "R1 penalty 2 on its gradient at the photos" in card
+    assert "unconditional patch discriminator" in card
     with pytest.raises(PreimageError, match="add `loss=deepsim`"):
         train_decoder(DecoderConfig(out=str(tmp_path / "r3"), deepsim_r1=1.0, **base))  # type: ignore[arg-type]
+    with pytest.raises(PreimageError, match="add `loss=deepsim`"):
+        train_decoder(DecoderConfig(out=str(tmp_path / "r4"), deepsim_discriminator="patch", **base))  # type: ignore[arg-type]
     with pytest.raises(PreimageError, match="one process"):
         train_decoder(DecoderConfig(out=str(tmp_path / "r2"), loss="deepsim", shift_cells=1, crop_pad=0, **base))  # type: ignore[arg-type]
 

@@ -70,6 +70,7 @@ from preimage.training.common import (
 from preimage.training.deepsim import (
     COMPARATOR,
     COMPARATORS,
+    DISCRIMINATORS,
     LOWPASS_SIGMA,
     DeepsimConfig,
     DeepsimObjective,
@@ -173,6 +174,12 @@ class DecoderConfig(RunConfig, CodeConfig):
         "as the paper)",
         parse=check.non_negative_float,
     )
+    deepsim_discriminator: str = option(
+        "global",
+        "global: the discriminator gives one logit per image (the paper's); patch: one per 22-px patch "
+        "(pix2pix's PatchGAN), a critic of local texture and edges",
+        choices=DISCRIMINATORS,
+    )
     workers: int = option(2, "DataLoader processes computing SIFT codes", parse=check.non_negative)
     device: str = option("auto", "auto (a GPU when there is one), cpu, cuda or cuda:N")
 
@@ -242,8 +249,11 @@ def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) 
     if cfg.loss not in LOSSES:
         raise PreimageError(f"`loss={cfg.loss}`: use one of {', '.join(LOSSES)}")
     if cfg.loss == "mse":
-        if cfg.deepsim_r1 or cfg.deepsim_comparator != COMPARATOR:
-            raise PreimageError("`deepsim_r1` and `deepsim_comparator` shape the DeePSiM loss: add `loss=deepsim`")
+        if cfg.deepsim_r1 or cfg.deepsim_comparator != COMPARATOR or cfg.deepsim_discriminator != DISCRIMINATORS[0]:
+            raise PreimageError(
+                "`deepsim_r1`, `deepsim_comparator` and `deepsim_discriminator` shape the DeePSiM loss: add "
+                "`loss=deepsim`"
+            )
         return None
     if world > 1 or cfg.finetune_encoder or cfg.shift_cells:
         raise PreimageError(
@@ -251,7 +261,19 @@ def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) 
             "and `shift_cells`"
         )
     feat, adv, img, low = parse_weights(cfg.deepsim_weights)
-    config = DeepsimConfig(feat, adv, img, low, conditional=cfg.deepsim_conditional, r1=cfg.deepsim_r1)
+    if cfg.deepsim_discriminator not in DISCRIMINATORS:
+        raise PreimageError(
+            f"`deepsim_discriminator={cfg.deepsim_discriminator}`: use one of {', '.join(DISCRIMINATORS)}"
+        )
+    config = DeepsimConfig(
+        feat,
+        adv,
+        img,
+        low,
+        conditional=cfg.deepsim_conditional,
+        r1=cfg.deepsim_r1,
+        patch=cfg.deepsim_discriminator == "patch",
+    )
     comparator = create_representation(cfg.deepsim_comparator, weights="default")
     return DeepsimObjective(comparator, config, code_features=math.prod(code_shape))
 
@@ -1115,12 +1137,14 @@ def _origin_lines(cfg: DecoderConfig) -> str:
     if cfg.loss == "deepsim":
         feat, adv, img, low = parse_weights(cfg.deepsim_weights)
         low_text = f" + {low:g} x pixels blurred by a Gaussian of sigma {LOWPASS_SIGMA:g} px"
-        r1_text = f", R1 penalty {cfg.deepsim_r1:g} on its gradient at the photos"
+        r1_text = f", R1 penalty {cfg.deepsim_r1:g} on its gradient at the photos" if cfg.deepsim_r1 else ""
+        critic = ("conditional" if cfg.deepsim_conditional else "unconditional") + (
+            " patch" if cfg.deepsim_discriminator == "patch" else ""
+        )
         start_line += (
             f"- **Loss** (DeePSiM, Dosovitskiy & Brox 2016b; the 'sharp' variant): {feat:g} x comparator features "
             f"({cfg.deepsim_comparator}) + {adv:g} x adversarial "
-            f"({'conditional' if cfg.deepsim_conditional else 'unconditional'}"
-            f" discriminator, paused while it wins too easily{r1_text if cfg.deepsim_r1 else ''}) + {img:g} x pixels"
+            f"({critic} discriminator, paused while it wins too easily{r1_text}) + {img:g} x pixels"
             f"{low_text if low else ''}, squared "
             "norms halved per image; not the pixel MSE named below.\n"
         )

@@ -57,6 +57,7 @@ PAPER_WEIGHTS = (33.0, 100.0, 0.13)  # feature, adversarial, image
 LOWPASS_SIGMA = 2.0  # px; the low-pass term keeps periods above ~8 px (response 0.29 at 8 px, 0.73 at 16 px)
 COMPARATOR = "alexnet64:conv5"  # the paper's choice
 COMPARATORS = tuple(f"alexnet64:conv{i}" for i in range(2, 6))
+DISCRIMINATORS = ("global", "patch")  # one logit per image (the paper's), or per patch (see Discriminator)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class DeepsimConfig:
     pause_ratio: float = 0.1  # D pauses while its loss < pause_ratio x G's adversarial loss
     lr_ratio: float = 1.0  # D's learning rate over G's
     r1: float = 0.0  # weight of the R1 penalty on D's gradient at the photos (not the paper's)
+    patch: bool = False  # D judges 22-px patches (PatchGAN), not whole images (not the paper's)
 
 
 def parse_weights(text: str) -> tuple[float, float, float, float]:
@@ -87,29 +89,42 @@ def parse_weights(text: str) -> tuple[float, float, float, float]:
 
 
 class Discriminator(nn.Module):
-    """A small convolutional critic of ``S x S`` images (``S`` >= 16): four stride-2 convolutions, global average
-    pooling, one logit; with ``code_features`` the code enters through a linear layer before the logit.
+    """A small convolutional critic of ``S x S`` images (``S`` >= 16), in one of two forms.
+
+    - ``patch=False``: four stride-2 convolutions, global average pooling, one logit per image.
+    - ``patch=True`` (pix2pix's PatchGAN, Isola et al. 2017): three stride-2 convolutions and a 1x1 convolution,
+      one logit per overlapping 22-px patch (its receptive field). Each patch is judged on its own, so the critic
+      models local texture and edges, the part of an image that the pixel terms leave to it, and not the layout.
+
+    With ``code_features`` the code enters through a linear layer, concatenated to the pooled features (or to
+    every patch's) before the logit.
 
     Shape:
-        - Input: :math:`(B, 3, S, S)` in ``[0, 1]`` (and codes :math:`(B, *code\\_shape)`). Output: :math:`(B,)`.
+        - Input: :math:`(B, 3, S, S)` in ``[0, 1]`` (and codes :math:`(B, *code\\_shape)`).
+        - Output: :math:`(B,)`, or :math:`(B, S/8, S/8)` with ``patch``.
     """
 
-    def __init__(self, width: int = 32, code_features: int = 0) -> None:
+    def __init__(self, width: int = 32, code_features: int = 0, patch: bool = False) -> None:
         super().__init__()
-        chans = [3, width, 2 * width, 4 * width, 8 * width]
+        chans = [3, width, 2 * width, 4 * width] + ([] if patch else [8 * width])
         layers: list[nn.Module] = []
         for cin, cout in itertools.pairwise(chans):
             layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         self.body = nn.Sequential(*layers)
+        self.patch = patch
         self.code = nn.Linear(code_features, chans[-1]) if code_features else None
-        self.head = nn.Linear(chans[-1] * (2 if code_features else 1), 1)
+        joint = chans[-1] * (2 if code_features else 1)
+        self.head: nn.Module = nn.Conv2d(joint, 1, 1) if patch else nn.Linear(joint, 1)
 
     def forward(self, images: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.body(images * 2 - 1).mean((2, 3))
+        h = self.body(images * 2 - 1)
+        if not self.patch:
+            h = h.mean((2, 3))
         if self.code is not None:
             if codes is None:
                 raise PreimageError("a conditional discriminator needs the codes")
-            h = torch.cat([h, F.leaky_relu(self.code(codes.flatten(1).float()), 0.2)], 1)
+            c = F.leaky_relu(self.code(codes.flatten(1).float()), 0.2)
+            h = torch.cat([h, c[:, :, None, None].expand(-1, -1, *h.shape[2:]) if self.patch else c], 1)
         return self.head(h).squeeze(1)
 
 
@@ -132,7 +147,7 @@ class DeepsimObjective(nn.Module):
         super().__init__()
         self.config = config
         self._comparator = (comparator.eval().requires_grad_(False),)  # a tuple: not a submodule
-        self.discriminator = Discriminator(code_features=code_features if config.conditional else 0)
+        self.discriminator = Discriminator(code_features=code_features if config.conditional else 0, patch=config.patch)
 
     @property
     def comparator(self) -> Representation:
@@ -153,7 +168,9 @@ class DeepsimObjective(nn.Module):
         ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
         if not self.config.r1:
             return bce, bce.new_zeros(())
-        (grad,) = torch.autograd.grad(real_logit.float().sum(), real, create_graph=True)
+        # a patch critic's logits are averaged per image, so that R1 weighs the same as for one logit per image
+        per_image = real_logit.float().reshape(len(real_logit), -1).mean(1)
+        (grad,) = torch.autograd.grad(per_image.sum(), real, create_graph=True)
         return bce, self.config.r1 / 2 * grad.float().pow(2).flatten(1).sum(1).mean()
 
     def generator_loss(
