@@ -40,6 +40,15 @@ def test_taps_equal_the_full_forward(net: nn.Module) -> None:
         assert torch.allclose(feats["prob"].sum(1), torch.ones(3))
 
 
+def test_a_tap_for_other_layers_shares_the_network_and_its_normalisation(net: nn.Module) -> None:
+    tap = create_representation("alexnet64:conv5", model=net)
+    other = tap.with_layers(["conv1", "conv2"])
+    assert other.model is tap.model and other.name == tap.name
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(other.features(x)["conv1"], net.features[:3](_normalise(x)))
+
+
 def test_forward_stops_after_deepest_layer(net: nn.Module) -> None:
     calls: list[str] = []
     handles = [

@@ -10,12 +10,14 @@ from torch import nn
 
 from preimage.errors import PreimageError
 from preimage.inverters.decoders import Decoder
+from preimage.representations.cnn import LayerTap
 from preimage.training.deepsim import (
     DeepsimConfig,
     DeepsimObjective,
     Discriminator,
     deepsim_step,
     parse_weights,
+    texture_error,
 )
 from tests.conftest import make_constant_decoder, make_tiny_dataset
 
@@ -62,6 +64,31 @@ def test_the_lowpass_term_weighs_coarse_error_only() -> None:
     total, _ = only_low.generator_loss(checker.expand(2, 3, 16, 16), real, None)
     assert float(total) < 1e-3
     assert "low" not in _objective(low=0.0).generator_loss(checker.expand(2, 3, 16, 16), real, None)[1]
+
+
+def _red_green_tap() -> LayerTap:
+    """A 1x1 convolution that copies the red and green channels: its Gram matrix is hand-computable."""
+    conv = nn.Conv2d(3, 2, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(3)[:2].view(2, 3, 1, 1))
+    return LayerTap(nn.Sequential(conv), ["0"])
+
+
+def test_the_texture_term_compares_gram_matrices_wherever_the_detail_lies() -> None:
+    tap = _red_green_tap()
+    # constant images a and b: every Gram entry is a^2 (resp. b^2), so the term is 4 (a^2 - b^2)^2 / 2
+    fake, real = torch.full((2, 3, 8, 8), 0.5), torch.full((2, 3, 8, 8), 0.25)
+    assert float(texture_error(tap, fake, real)) == pytest.approx(2 * (0.25 - 0.0625) ** 2)
+    # the same pixels elsewhere (mirrored, rolled) keep the statistics; a blur changes them
+    photo = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    assert float(texture_error(tap, photo.flip(-1).roll(3, -2), photo)) < 1e-10
+    blurred = nn.functional.avg_pool2d(photo, 3, 1, 1, count_include_pad=False)
+    assert float(texture_error(tap, blurred, photo)) > 1e-4
+
+
+def test_the_texture_term_needs_a_network_comparator() -> None:
+    with pytest.raises(PreimageError, match="texture term needs a network comparator"):
+        _objective(texture=1.0)
 
 
 def test_an_anchor_replaces_the_photo_in_the_pixel_terms_only() -> None:
@@ -175,11 +202,16 @@ def test_train_decoder_with_deepsim_exports_the_sharp_variant(tmp_path: Path) ->
     card = (tmp_path / "run" / "decoder_hog.sharp.md").read_text()
     assert "DeePSiM" in card and "a sharp, natural-looking pre-image" in card and "E[x | Phi(x)]" not in card
     assert "1 epoch," in card and "(alexnet64:conv5)" in card and "R1" not in card
-    options = {"deepsim_comparator": "alexnet64:conv3", "deepsim_r1": 2.0, "deepsim_discriminator": "patch"}
+    options = {
+        "deepsim_comparator": "alexnet64:conv3",
+        "deepsim_r1": 2.0,
+        "deepsim_discriminator": "patch",
+        "deepsim_texture": 0.5,
+    }
     train_decoder(DecoderConfig(out=str(tmp_path / "r1"), loss="deepsim", amp="none", **options, **base))  # type: ignore[arg-type]
     card = (tmp_path / "r1" / "decoder_hog.sharp.md").read_text()
     assert "(alexnet64:conv3)" in card and "R1 penalty 2 on its gradient at the photos" in card
-    assert "unconditional patch discriminator" in card
+    assert "unconditional patch discriminator" in card and "0.5 x Gram matrices of alexnet64 conv1 and conv2" in card
     with pytest.raises(PreimageError, match="add `loss=deepsim`"):
         train_decoder(DecoderConfig(out=str(tmp_path / "r3"), deepsim_r1=1.0, **base))  # type: ignore[arg-type]
     with pytest.raises(PreimageError, match="add `loss=deepsim`"):

@@ -228,18 +228,6 @@ class StatisticEncoder(nn.Module):
         return torch.cat(parts, dim=1)
 
 
-def _tap_for(tap: LayerTap, layers: Sequence[str]) -> LayerTap:
-    """A tap on the same network for other layers (shares the weights)."""
-    return LayerTap(
-        tap.model,
-        list(layers),
-        tap.get_buffer("mean").flatten().tolist(),
-        tap.get_buffer("std").flatten().tolist(),
-        tap.aliases,
-        name=tap.name,
-    )
-
-
 def filter_textures(
     tap: LayerTap,
     image: torch.Tensor,
@@ -390,7 +378,7 @@ def restyle_purposeful(
     if content_layer in style_layers:
         raise PreimageError("the content layer cannot also be a style layer here — pick another")
     layers = [content_layer, *style_layers]
-    net = _tap_for(tap, layers)
+    net = tap.with_layers(layers)
     size = tuple(content.shape[-2:])
     if recipe in XIA_RECIPES:
         if statistic != "energy":
@@ -425,7 +413,7 @@ def restyle_purposeful(
 
 def gram_distance(tap: LayerTap, images: torch.Tensor, reference: torch.Tensor, layers: Sequence[str]) -> torch.Tensor:
     """Mean over ``layers`` of ``||G(x) - G(ref)||_F / ||G(ref)||_F`` per image ``(B,)``."""
-    net = _tap_for(tap, layers)
+    net = tap.with_layers(layers)
     with torch.no_grad():
         fx, fr = net.features(images), net.features(reference)
         dists = [
@@ -452,7 +440,7 @@ def gram_explain(
     style image itself as the two ends of the scale.
     """
     style = style[None] if style.dim() == 3 else style
-    net = _tap_for(tap, layers)
+    net = tap.with_layers(layers)
     size = tuple(style.shape[-2:])
     cfg = config or replace(OptimizeConfig(), **net.optimize_defaults)
     results: dict[str, torch.Tensor] = {}

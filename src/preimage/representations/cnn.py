@@ -93,6 +93,17 @@ class LayerTap(Representation):
     def valid_layers(self) -> list[str]:
         return [*self.aliases, PROB, *self._modules_by_name]
 
+    def with_layers(self, layers: Sequence[str]) -> LayerTap:
+        """A tap on the same network, sharing its weights and normalisation, for other layers."""
+        return LayerTap(
+            self.model,
+            list(layers),
+            self.get_buffer("mean").flatten().tolist(),
+            self.get_buffer("std").flatten().tolist(),
+            self.aliases,
+            name=self.name,
+        )
+
     def features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every requested layer's activation, keyed by the requested name."""
         check_images(images, self.name)

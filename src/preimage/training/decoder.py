@@ -72,6 +72,7 @@ from preimage.training.deepsim import (
     COMPARATORS,
     DISCRIMINATORS,
     LOWPASS_SIGMA,
+    TEXTURE_LAYERS,
     DeepsimConfig,
     DeepsimObjective,
     deepsim_step,
@@ -180,6 +181,12 @@ class DecoderConfig(RunConfig, CodeConfig):
         "(pix2pix's PatchGAN), a critic of local texture and edges",
         choices=DISCRIMINATORS,
     )
+    deepsim_texture: float = option(
+        0.0,
+        "weight of a texture term: the distance between the Gram matrices of alexnet64 conv1 and conv2 on "
+        "reconstruction and photo (Gatys et al. 2015; 0: none, as the paper)",
+        parse=check.non_negative_float,
+    )
     workers: int = option(2, "DataLoader processes computing SIFT codes", parse=check.non_negative)
     device: str = option("auto", "auto (a GPU when there is one), cpu, cuda or cuda:N")
 
@@ -249,10 +256,11 @@ def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) 
     if cfg.loss not in LOSSES:
         raise PreimageError(f"`loss={cfg.loss}`: use one of {', '.join(LOSSES)}")
     if cfg.loss == "mse":
-        if cfg.deepsim_r1 or cfg.deepsim_comparator != COMPARATOR or cfg.deepsim_discriminator != DISCRIMINATORS[0]:
+        shaped = cfg.deepsim_r1 or cfg.deepsim_texture or cfg.deepsim_comparator != COMPARATOR
+        if shaped or cfg.deepsim_discriminator != DISCRIMINATORS[0]:
             raise PreimageError(
-                "`deepsim_r1`, `deepsim_comparator` and `deepsim_discriminator` shape the DeePSiM loss: add "
-                "`loss=deepsim`"
+                "`deepsim_r1`, `deepsim_texture`, `deepsim_comparator` and `deepsim_discriminator` shape the DeePSiM "
+                "loss: add `loss=deepsim`"
             )
         return None
     if world > 1 or cfg.finetune_encoder or cfg.shift_cells:
@@ -273,6 +281,7 @@ def make_objective(cfg: DecoderConfig, code_shape: tuple[int, ...], world: int) 
         conditional=cfg.deepsim_conditional,
         r1=cfg.deepsim_r1,
         patch=cfg.deepsim_discriminator == "patch",
+        texture=cfg.deepsim_texture,
     )
     comparator = create_representation(cfg.deepsim_comparator, weights="default")
     return DeepsimObjective(comparator, config, code_features=math.prod(code_shape))
@@ -1141,11 +1150,16 @@ def _origin_lines(cfg: DecoderConfig) -> str:
         critic = ("conditional" if cfg.deepsim_conditional else "unconditional") + (
             " patch" if cfg.deepsim_discriminator == "patch" else ""
         )
+        texture_text = (
+            f" + {cfg.deepsim_texture:g} x Gram matrices of alexnet64 {' and '.join(TEXTURE_LAYERS)} (texture)"
+            if cfg.deepsim_texture
+            else ""
+        )
         start_line += (
             f"- **Loss** (DeePSiM, Dosovitskiy & Brox 2016b; the 'sharp' variant): {feat:g} x comparator features "
             f"({cfg.deepsim_comparator}) + {adv:g} x adversarial "
             f"({critic} discriminator, paused while it wins too easily{r1_text}) + {img:g} x pixels"
-            f"{low_text if low else ''}, squared "
+            f"{low_text if low else ''}{texture_text}, squared "
             "norms halved per image; not the pixel MSE named below.\n"
         )
     return start_line
