@@ -216,6 +216,8 @@ def test_train_decoder_with_deepsim_exports_the_sharp_variant(tmp_path: Path) ->
         train_decoder(DecoderConfig(out=str(tmp_path / "r3"), deepsim_r1=1.0, **base))  # type: ignore[arg-type]
     with pytest.raises(PreimageError, match="add `loss=deepsim`"):
         train_decoder(DecoderConfig(out=str(tmp_path / "r4"), deepsim_discriminator="patch", **base))  # type: ignore[arg-type]
+    with pytest.raises(PreimageError, match="use one of global, patch"):
+        train_decoder(DecoderConfig(out=str(tmp_path / "r5"), loss="deepsim", deepsim_discriminator="pach", **base))  # type: ignore[arg-type]
     with pytest.raises(PreimageError, match="one process"):
         train_decoder(DecoderConfig(out=str(tmp_path / "r2"), loss="deepsim", shift_cells=1, crop_pad=0, **base))  # type: ignore[arg-type]
 
