@@ -39,3 +39,16 @@ def test_preimages_reading_names_what_varies_most_first() -> None:
     text = READERS.get("preimages")({"rows": [row], "columns": "photo | MSE mean"})
     assert "(colour 50%, detail 30%, layout 20%)" in text
     assert "feature error 0.200 against the MSE mean's 1.000" in text and "sharp decoder" not in text
+
+
+def test_detail_budget_reading_puts_the_sharp_decoder_beside_the_budget() -> None:
+    from preimage.report.page import READERS
+
+    row = {"rep": "alexnet64:conv5", "set": "tiny-imagenet val", "edge_ratio_mse": 0.136, "error_mse": 0.437,
+           "edge_ratio_at_budget": 0.63, "edge_ratio_bound_at_budget": 0.74, "edge_ratio_full_detail": 0.957,
+           "error_full_detail": 0.603, "edge_ratio_sharp": 0.58, "error_sharp": 0.511}  # fmt: skip
+    text = READERS.get("detail-budget")({"rows": [row, {**row, "rep": "x"}], "error_budget": 0.08})
+    assert "budget of 0.080 above" in text
+    assert "0.630 at the budget (bound 0.740)" in text and "the sharp decoder 0.580 at error 0.511" in text
+    no_sharp = {k: v for k, v in row.items() if not k.endswith("_sharp")}
+    assert "sharp decoder" not in READERS.get("detail-budget")({"rows": [no_sharp], "error_budget": 0.08})

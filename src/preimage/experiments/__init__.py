@@ -80,6 +80,7 @@ def list_experiments() -> list[str]:
 
 
 def _load_all() -> None:
+    from preimage.experiments import detail_budget as _detail_budget  # noqa: F401
     from preimage.experiments import feature_maps as _feature_maps  # noqa: F401
     from preimage.experiments import layers as _layers  # noqa: F401
     from preimage.experiments import preimages as _preimages  # noqa: F401

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -23,6 +23,10 @@ from preimage.errors import PreimageError
 from preimage.experiments import Context
 from preimage.files import atomic_path
 from preimage.metrics import mean_colour_correlation, per_image_normalized_error, protocol_errors, psnr, ssim
+
+if TYPE_CHECKING:
+    from preimage.inverters import Inverter
+    from preimage.representations.base import Representation
 
 SIZE = 64
 SET_NAMES = {"tiny-imagenet-200": "tiny-imagenet", "imagenette-224": "imagenette"}
@@ -84,6 +88,17 @@ def unavailable(rep: str, method: str, size: int = SIZE) -> str | None:
     except PreimageError as err:
         return str(err).split(" — ")[0]
     return None
+
+
+def sharp_inverter(rep: Representation, input_size: int, output_size: int) -> Inverter | str:
+    """The shipped sharp decoder of ``rep`` (an :class:`~preimage.inverters.Inverter`), or the one-line reason
+    none is shipped."""
+    from preimage.inverters import create_inverter
+
+    try:
+        return create_inverter("decoder", rep, input_size=input_size, output_size=output_size, variant="sharp")
+    except PreimageError as err:
+        return str(err).split(" — ")[0]
 
 
 def reconstruct(

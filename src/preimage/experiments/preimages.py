@@ -18,12 +18,11 @@ import torch
 from preimage.data.images import resize
 from preimage.errors import PreimageError
 from preimage.experiments import Context, register_experiment, write_csv
-from preimage.experiments.common import limit, load_images, rep_for, steps, test_sets
-from preimage.inverters import Inverter, create_inverter
+from preimage.experiments.common import limit, load_images, rep_for, sharp_inverter, steps, test_sets
+from preimage.inverters import create_inverter
 from preimage.inverters.samples import relative_feature_error, sample_preimages
 from preimage.metrics import edge_energy_ratio, mean_pairwise_distance, per_image_normalized_error
 from preimage.report.figures import labelled_rows
-from preimage.representations.base import Representation
 
 # (representation, the side of the photo it sees); reconstructions are 64 px
 PREIMAGE_REPS = (("hog", 224), ("alexnet64:conv5", 64), ("alexnet64:fc8", 64))
@@ -63,14 +62,6 @@ def variation_parts(samples: torch.Tensor) -> dict[str, float]:
     }
 
 
-def _sharp(rep: Representation, input_size: int) -> Inverter | str:
-    """The sharp decoder of ``rep``, or the one-line reason none is shipped."""
-    try:
-        return create_inverter("decoder", rep, input_size=input_size, output_size=OUTPUT_SIZE, variant="sharp")
-    except PreimageError as err:
-        return str(err).split(" — ")[0]
-
-
 def _one_rep(name: str, input_size: int, spec: str, ctx: Context) -> tuple[dict[str, Any], list[torch.Tensor]]:
     rep = rep_for(name, ctx)
     images = load_images(spec, limit(ctx, 16, quick=2), size=input_size)
@@ -101,7 +92,7 @@ def _one_rep(name: str, input_size: int, spec: str, ctx: Context) -> tuple[dict[
         "edge_ratio_samples": edge_energy_ratio(images.repeat_interleave(k, 0), small.flatten(0, 1)),
         **variation_parts(samples),
     }
-    sharp = _sharp(rep, input_size)
+    sharp = sharp_inverter(rep, input_size, OUTPUT_SIZE)
     if isinstance(sharp, str):
         row["sharp"] = sharp
         sharp_images = torch.ones_like(mean)

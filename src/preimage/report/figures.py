@@ -179,3 +179,47 @@ def line_plot(
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
+
+
+def xy_plot(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | Path,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    points: Mapping[str, tuple[float, float]] | None = None,
+    point_label: str = "",
+) -> Path:
+    """Curves of y against numeric x saved as PNG (Agg backend); ``points`` (keyed by curve name) are drawn as
+    stars in their curve's colour, labelled ``"<curve> <point_label>"``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.8), dpi=110)
+    for name, (xs, ys) in curves.items():
+        (line,) = ax.plot(list(xs), list(ys), marker=".", label=name)
+        if points and name in points:
+            x, y = points[name]
+            ax.plot(
+                [x],
+                [y],
+                marker="*",
+                markersize=12,
+                linestyle="",
+                color=line.get_color(),
+                label=f"{name} {point_label}".strip(),
+            )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path

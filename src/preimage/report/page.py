@@ -146,6 +146,28 @@ def _preimages(s: dict[str, Any]) -> str:
     )
 
 
+@READERS.register("detail-budget")
+def _detail_budget(s: dict[str, Any]) -> str:
+    """Per representation and set: the edges photo-like detail reaches within the budget, beside the sharp
+    decoder's."""
+    parts = []
+    for r in s.get("rows", []):
+        sharp = (
+            f"; the sharp decoder {_fmt(r['edge_ratio_sharp'])} at error {_fmt(r['error_sharp'])}"
+            if "error_sharp" in r
+            else ""
+        )
+        parts.append(
+            f"{r['rep']} ({r['set']}): MSE mean {_fmt(r['edge_ratio_mse'])} at error {_fmt(r['error_mse'])}, "
+            f"{_fmt(r['edge_ratio_at_budget'])} at the budget (bound {_fmt(r['edge_ratio_bound_at_budget'])}), "
+            f"full detail {_fmt(r['edge_ratio_full_detail'])} at error {_fmt(r['error_full_detail'])}{sharp}"
+        )
+    return (
+        "Edge-energy ratio of each MSE reconstruction plus another photo's residual, within an error budget of "
+        f"{_fmt(s.get('error_budget'))} above the MSE decoder's: " + "; ".join(parts) + "."
+    )
+
+
 def _generic(s: dict[str, Any]) -> str:
     keys = [k for k, v in s.items() if isinstance(v, int | float) and k not in ("seed", "quick")]
     return "; ".join(f"{k} {_fmt(float(s[k]))}" for k in keys)
