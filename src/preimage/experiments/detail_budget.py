@@ -104,6 +104,7 @@ def _one_rep(
         "error_mse": mse_error,
         "edge_ratio_mse": frontier[0]["edge_ratio"],
         "detail_scale_at_budget": budget["detail_scale"],
+        "error_at_budget": budget["normalized_error"],
         "edge_ratio_at_budget": budget["edge_ratio"],
         "edge_ratio_bound_at_budget": budget["edge_ratio_bound"],
         "error_full_detail": full["normalized_error"],
@@ -130,7 +131,8 @@ def detail_budget(ctx: Context) -> dict[str, Any]:
     figures: list[str] = []
     for set_index, (set_name, spec) in enumerate(test_sets(ctx).items()):
         lines: dict[str, tuple[list[float], list[float]]] = {}
-        points: dict[str, tuple[float, float]] = {}
+        sharp_points: dict[str, tuple[float, float]] = {}
+        budget_points: dict[str, tuple[float, float]] = {}
         loaded: dict[int, torch.Tensor] = {}
         for name, input_size in BUDGET_REPS:
             if input_size not in loaded:
@@ -140,16 +142,16 @@ def detail_budget(ctx: Context) -> dict[str, Any]:
             rows.append({"set": set_name, **row})
             curves += [{"set": set_name, "rep": name, **r} for r in frontier]
             lines[name] = ([r["normalized_error"] for r in frontier], [r["edge_ratio"] for r in frontier])
+            budget_points[name] = (row["error_at_budget"], row["edge_ratio_at_budget"])
             if "error_sharp" in row:
-                points[name] = (row["error_sharp"], row["edge_ratio_sharp"])
+                sharp_points[name] = (row["error_sharp"], row["edge_ratio_sharp"])
         plot = xy_plot(
             lines,
             ctx.path(f"frontier_{set_index}.png"),
             "normalised error",
             "edge-energy ratio",
             f"MSE mean + a x another photo's residual, {set_name}",
-            points=points,
-            point_label="sharp decoder",
+            marks={"sharp decoder": sharp_points, f"at MSE + {ERROR_BUDGET}": budget_points},
         )
         figures.append(str(plot))
     write_csv(ctx.path("budget.csv"), rows)

@@ -187,36 +187,39 @@ def xy_plot(
     xlabel: str,
     ylabel: str,
     title: str = "",
-    points: Mapping[str, tuple[float, float]] | None = None,
-    point_label: str = "",
+    marks: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
 ) -> Path:
-    """Curves of y against numeric x saved as PNG (Agg backend); ``points`` (keyed by curve name) are drawn as
-    stars in their curve's colour, labelled ``"<curve> <point_label>"``."""
+    """Curves of y against numeric x saved as PNG (Agg backend). ``marks`` maps a label to points keyed by curve
+    name: each label gets one marker (a star, then a hollow circle, ...), drawn in its curve's colour and
+    labelled ``"<curve> <label>"``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.8), dpi=110)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     for name, (xs, ys) in curves.items():
         (line,) = ax.plot(list(xs), list(ys), marker=".", label=name)
-        if points and name in points:
-            x, y = points[name]
-            ax.plot(
-                [x],
-                [y],
-                marker="*",
-                markersize=12,
-                linestyle="",
-                color=line.get_color(),
-                label=f"{name} {point_label}".strip(),
-            )
+        for (label, points), marker in zip((marks or {}).items(), ("*", "o", "s", "^"), strict=False):
+            if name in points:
+                x, y = points[name]
+                face = line.get_color() if marker == "*" else "none"
+                ax.plot(
+                    [x],
+                    [y],
+                    marker=marker,
+                    markersize=11 if marker == "*" else 8,
+                    linestyle="",
+                    color=line.get_color(),
+                    markerfacecolor=face,
+                    label=f"{name} {label}",
+                )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize="medium")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small")
+    ax.legend(fontsize="xx-small", ncol=2 if marks and len(marks) > 1 else 1)
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
