@@ -286,3 +286,28 @@ def test_shift_cells_zero_gives_the_flips_only_batches_and_k_moves_image_and_cod
         code = torch.roll(plain[1][i], (dy // 8, dx // 8), (-2, -1))
         kept = valid[i, 0, ::8, ::8].bool()
         assert torch.equal(codes[i][:, kept], code[:, kept]) and codes[i][:, ~kept].abs().sum() == 0
+
+
+def test_extra_training_images_join_the_training_set_not_validation(data: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    make_tiny_dataset(other, n_per_class=4)  # 16 more training photos
+    cfg = DecoderConfig(
+        rep="hog",
+        data=str(data),
+        extra_train=str(other / "train-*.tar.gz"),
+        out=str(tmp_path / "run"),
+        epochs=1,
+        batch_size=16,
+        width=4,
+        limit_val=16,
+        amp="none",
+        device="cpu",
+    )
+    summary = train_decoder(cfg)
+    assert summary["train_images"] == 8 * 4 + 4 * 4
+    assert summary["val_set"] == data.name  # validated on --data's val shards
+    card = (tmp_path / "run" / "decoder_hog.md").read_text()
+    assert f"plus other `{other}/train-*.tar.gz` resized to 64 px" in card
+    assert "48 training images in all" in card
+    assert f"--extra-train {other}/train-*.tar.gz" in card.replace("'", "")

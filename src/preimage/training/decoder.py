@@ -92,6 +92,15 @@ LOSSES = ("mse", "deepsim")
 class DecoderConfig(RunConfig, CodeConfig):
     """The settings of ``train-decoder``: one field per option (see :mod:`preimage.options`)."""
 
+    # more training photos of other sources (a shard pattern, e.g. the Tiny-ImageNet shards beside Imagenette's),
+    # resized to --size like the rest: a sharp decoder of 10 classes learns those classes' textures, and other
+    # classes' photos teach it the rest; validation stays on --data's val shards
+    extra_train: str | None = option(
+        None,
+        "more training images: shards, a brace pattern or a folder (e.g. "
+        "'../shared/data/tiny-imagenet-200/train-000{0..3}.tar.gz'), resized to --size",
+        metavar="SPEC",
+    )
     # the architecture (see preimage.inverters.decoders.DecoderArch)
     width: int = option(32, "decoder width knob (channels of the finest stage x 2)", parse=check.positive)
     hidden: int = option(512, "fully connected width of vector (fc/prob) decoders", parse=check.positive)
@@ -560,7 +569,9 @@ def train_decoder(
                 return {"stopped_at_epoch": progress.epoch, "history": progress.history}
         if rank != 0:
             return {"rank": rank}
-        return export_decoder(run.module.shipped_decoder(), run.rep, cfg, progress.history, strict)
+        return export_decoder(
+            run.module.shipped_decoder(), run.rep, cfg, progress.history, strict, train_images=len(run.train_x)
+        )
 
 
 def check_settings(cfg: DecoderConfig, world: int) -> None:
@@ -657,6 +668,9 @@ def build_run(
     train_x, _ = materialize(
         str(root / cfg.train_pattern), cfg.input_size, "center", cfg.limit_train, cfg.cache_dir, strict
     )
+    if cfg.extra_train:
+        extra_x, _ = materialize(cfg.extra_train, cfg.input_size, "center", None, cfg.cache_dir, strict)
+        train_x = torch.cat([train_x, extra_x])
     val_x, _ = materialize(str(root / cfg.val_pattern), cfg.input_size, "center", cfg.limit_val, cfg.cache_dir, strict)
     checkpoint = Path(cfg.out) / CHECKPOINT_NAME
     progress = load_training_state(checkpoint, module, opt, asdict(cfg)) if resume else Progress()
@@ -909,6 +923,7 @@ def precomputed_codes(cfg: DecoderConfig, rep: Representation, images: torch.Ten
     cached = None
     if cfg.cache_dir is not None:
         source = str(Path(cfg.data).resolve() / cfg.train_pattern)  # resolved: "../x" and "/abs/x" share a cache
+        source += f"+{Path(cfg.extra_train).resolve()}" if cfg.extra_train else ""
         # a network's codes are keyed by its weights too: another network's codes are not these
         key = f"{cfg.rep}@{getattr(rep, 'weights_sha256', None) or ''}" if dense else cfg.rep
         cached = code_cache_file(cfg.cache_dir, key, cfg.input_size, source, images)
@@ -984,7 +999,12 @@ def grow_from(decoder: Decoder, start: Decoder, source: str) -> int:
 
 
 def export_decoder(
-    decoder: Decoder, rep: Representation, cfg: DecoderConfig, history: list[dict[str, Any]], strict: bool = False
+    decoder: Decoder,
+    rep: Representation,
+    cfg: DecoderConfig,
+    history: list[dict[str, Any]],
+    strict: bool = False,
+    train_images: int | None = None,
 ) -> dict[str, Any]:
     """Write fp16 safetensors (config in the metadata) and re-measure the *shipped* weights."""
     run = Path(cfg.out)
@@ -1017,6 +1037,7 @@ def export_decoder(
         "output_size": shipped.output_size,
         "autoencoder": cfg.finetune_encoder,
         "val_set": dataset_name(cfg.data),
+        "train_images": train_images,
         "code_shape": list(shipped.code_shape),
         "val": evaluate_decoder(shipped, rep, val_x),
         "epochs": len(history),
@@ -1179,8 +1200,15 @@ def _task_phrase(cfg: DecoderConfig, out_size: int) -> str:
     )
 
 
-def _subset_phrase(cfg: DecoderConfig) -> str:
-    return f", of which the first {cfg.limit_train:,} images" if cfg.limit_train else ""
+def _subset_phrase(cfg: DecoderConfig, summary: dict[str, Any]) -> str:
+    subset = f", of which the first {cfg.limit_train:,} images" if cfg.limit_train else ""
+    if not cfg.extra_train:
+        return subset
+    spec = Path(cfg.extra_train)
+    folder = dataset_name(str(spec if spec.is_dir() else spec.parent))
+    name, _, terms = DATASETS.get(folder, (folder, "", "the data set's own terms"))
+    total = f": {summary['train_images']:,} training images in all" if summary.get("train_images") else ""
+    return f"{subset}, plus {name} `{cfg.extra_train}` resized to {cfg.input_size} px ({terms}){total}"
 
 
 def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], n_params: int) -> None:
@@ -1224,7 +1252,7 @@ def write_decoder_card(path: Path, cfg: DecoderConfig, summary: dict[str, Any], 
 - **Sizes**: input (the image the representation sees) {cfg.input_size} px, output {out_size} px; code {code}.
 - **Architecture**: up-convolutional decoder, width {cfg.width}{arch}, {n_params / 1e6:.2f}M parameters,
   fp16 safetensors ({summary["size_mb"]} MB).
-- **Data**: {name} train ({train_desc}){_subset_phrase(cfg)}, {augmentation}; {terms} apply.
+- **Data**: {name} train ({train_desc}){_subset_phrase(cfg, summary)}, {augmentation}; {terms} apply.
 - **Training**: {epochs}, Adam lr {cfg.lr} with warm-up and cosine decay, batch {cfg.batch_size},
   bf16 autocast, seed {cfg.seed}{f", weights averaged (EMA {cfg.ema})" if cfg.ema else ""}; {summary["wall_min"]} min
   wall time on {summary.get("gpu", "a 2-core CPU")}.
