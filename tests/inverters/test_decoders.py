@@ -127,25 +127,31 @@ def test_unknown_upsampling_is_a_one_line_error() -> None:
         build_decoder((200,), 64, width=8, shuffle=2)
 
 
-def test_the_shipped_sharp_hog_decoder_keeps_more_edges_than_the_mse_one() -> None:
-    """The DeePSiM variant paints detail the pixel-MSE mean blurs away, from the same code (sample photos)."""
+def test_the_shipped_sharp_hog_decoder_keeps_the_edges_and_looks_more_like_the_photo() -> None:
+    """HOG at 224 px keeps most edges even in the pixel-MSE mean (ratio about 1.15 here); the DeePSiM variant keeps
+    them too, and a judge network never used in training (vgg19_64) finds its reconstructions nearer the photos in
+    its feature space (sample photos)."""
     from preimage.data.datasets import read_images
     from preimage.data.images import resize
+    from preimage.evaluation import Judge
     from preimage.inverters import create_inverter
-    from preimage.metrics import edge_energy_ratio
+    from preimage.metrics import edge_energy_ratio, judge_agreement
     from preimage.representations import create_representation
 
     hog = create_representation("hog")
     items, _ = read_images(["samples:all"], size=224)
     photos = torch.stack([it.image for it in items])
     small = resize(photos, 64)  # the protocol's target: the photo downsampled to the output size
-    ratios = {}
+    ratios, distances = {}, {}
     for variant in (None, "sharp"):
         inverter = create_inverter("decoder", hog, input_size=224, **({"variant": variant} if variant else {}))
         recon = inverter.reconstruct(photos)
         assert recon.shape == small.shape and recon.std() > 0.05  # not a flat image
         ratios[variant] = edge_energy_ratio(small, recon)
-    assert ratios["sharp"] >= 0.8 and ratios["sharp"] > ratios[None] + 0.1, ratios
+        with torch.no_grad():
+            distances[variant] = judge_agreement(Judge().eval(), small, recon)["feature_distance"]
+    assert ratios["sharp"] >= 0.8 and ratios["sharp"] >= ratios[None] - 0.05, ratios
+    assert distances["sharp"] < distances[None] - 0.05, distances
 
 
 @pytest.mark.parametrize("layer", ["conv5", "fc6", "fc8"])
