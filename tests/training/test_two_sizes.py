@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -126,21 +127,16 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _small_hog_run(data: Path, out: Path, **settings: Any) -> DecoderConfig:
+    """One CPU epoch of a tiny HOG decoder on the four-class stand-in set."""
+    return DecoderConfig(
+        rep="hog", data=str(data), out=str(out), epochs=1, batch_size=16, width=4, limit_val=16, amp="none",
+        device="cpu", **settings,
+    )  # fmt: skip
+
+
 def test_training_at_two_sizes_exports_a_sized_decoder(data: Path, tmp_path: Path) -> None:
-    cfg = DecoderConfig(
-        rep="hog",
-        data=str(data),
-        out=str(tmp_path / "run"),
-        epochs=1,
-        batch_size=16,
-        width=4,
-        limit_val=16,
-        input_size=64,
-        output_size=24,
-        amp="none",
-        device="cpu",
-    )
-    summary = train_decoder(cfg)
+    summary = train_decoder(_small_hog_run(data, tmp_path / "run", input_size=64, output_size=24))
     # a 64-px input is the default size, so the file is named as the zoo's 64-px decoders are
     dec = Decoder.from_file(tmp_path / "run" / "decoder_hog.safetensors")
     assert (dec.input_size, dec.output_size) == (64, 24)
@@ -292,19 +288,7 @@ def test_extra_training_images_join_the_training_set_not_validation(data: Path, 
     other = tmp_path / "other"
     other.mkdir()
     make_tiny_dataset(other, n_per_class=4)  # 16 more training photos
-    cfg = DecoderConfig(
-        rep="hog",
-        data=str(data),
-        extra_train=str(other / "train-*.tar.gz"),
-        out=str(tmp_path / "run"),
-        epochs=1,
-        batch_size=16,
-        width=4,
-        limit_val=16,
-        amp="none",
-        device="cpu",
-    )
-    summary = train_decoder(cfg)
+    summary = train_decoder(_small_hog_run(data, tmp_path / "run", extra_train=str(other / "train-*.tar.gz")))
     assert summary["train_images"] == 8 * 4 + 4 * 4
     assert summary["val_set"] == data.name  # validated on --data's val shards
     card = (tmp_path / "run" / "decoder_hog.md").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -147,6 +148,18 @@ def structure_size(image: torch.Tensor, level: float = 0.5) -> float:
     return float(limit)
 
 
+def _save_png(fig: Any, path: str | Path) -> Path:
+    """Lay out and write a matplotlib figure as PNG, atomically, and free it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
 def line_plot(
     xs: Sequence[str],
     series: Mapping[str, Sequence[float]],
@@ -173,12 +186,7 @@ def line_plot(
     ax.grid(alpha=0.3)
     if len(series) + len(references or {}) > 1:
         ax.legend(fontsize="small")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return _save_png(fig, path)
 
 
 def xy_plot(
@@ -220,9 +228,4 @@ def xy_plot(
         ax.set_title(title, fontsize="medium")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="xx-small", ncol=2 if marks and len(marks) > 1 else 1)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return _save_png(fig, path)
