@@ -86,3 +86,59 @@ def test_a_run_lengthened_on_resume_says_so_in_its_card(data: Path, tmp_path: Pa
     card = (tmp_path / "r" / "alexnet64.md").read_text()
     assert "warm restart at epoch 2" in card and "--epochs 1 " in card and "--resume --epochs 4" in card
     assert schedule_restarts([{"epoch": 1, "lr": 0.1}, {"epoch": 2, "lr": 0.05}]) == []
+
+
+def test_frozen_features_train_only_the_head_of_the_width_asked(data: Path, tmp_path: Path) -> None:
+    from preimage import zoo
+
+    shipped = zoo.find("network", "alexnet64").path
+    cfg = ClassifierConfig(
+        data=str(data), out=str(tmp_path / "h"), epochs=2, batch_size=32, fc_width=96, frozen_features=str(shipped)
+    )
+    summary = train_classifier(cfg)
+    given, exported = load_file(str(shipped)), load_file(str(tmp_path / "h" / "alexnet64.safetensors"))
+    convs = [k for k in given if k.startswith("features.")]
+    assert convs and all(torch.equal(exported[k], given[k]) for k in convs)
+    assert exported["classifier.1.weight"].shape == (96, 128 * 4 * 4)
+    assert exported["classifier.6.weight"].shape == (200, 96)
+    assert summary["val_top1"] >= 40.0  # 4 classes: chance is 25%; the shipped convolutions separate them
+    card = (tmp_path / "h" / "alexnet64.md").read_text()
+    assert "(96-96-200)" in card and "--frozen-features" in card and "kept fixed" in card
+
+
+def test_a_frozen_copy_keeps_the_shipped_conv_decoders_valid_and_refuses_its_fc_ones(
+    data: Path, tmp_path: Path
+) -> None:
+    """Its conv codes are the shipped network's, bit for bit, so only its fc codes are new."""
+    from preimage import zoo
+    from preimage.errors import PreimageError
+    from preimage.files import file_sha256
+    from preimage.inverters.decoders import Decoder, check_encoder
+    from preimage.representations import create_representation
+
+    shipped = zoo.find("network", "alexnet64").path
+    cfg = ClassifierConfig(
+        data=str(data), out=str(tmp_path / "c"), epochs=1, batch_size=32, limit_train=64, frozen_features=str(shipped)
+    )
+    train_classifier(cfg)
+    new = str(tmp_path / "c" / "alexnet64.safetensors")
+    conv5, fc8 = (create_representation(f"alexnet64:{layer}", weights=new) for layer in ("conv5", "fc8"))
+    old_conv5 = create_representation("alexnet64:conv5")
+    images = torch.rand(2, 3, 64, 64)
+    assert torch.equal(conv5(images), old_conv5(images))
+    assert conv5.weights_sha256 == file_sha256(shipped) and fc8.weights_sha256 == file_sha256(new)
+    check_encoder(Decoder.from_pretrained("alexnet64:conv5"), conv5, "shipped conv5 decoder")
+    with pytest.raises(PreimageError, match="was trained on alexnet64:fc8 weights"):
+        check_encoder(Decoder.from_pretrained("alexnet64:fc8"), fc8, "shipped fc8 decoder")
+
+
+def test_frozen_features_of_another_network_is_a_one_line_error(data: Path, tmp_path: Path) -> None:
+    from preimage import zoo
+    from preimage.errors import PreimageError
+
+    other = zoo.find("network", "vgg19_64").path
+    cfg = ClassifierConfig(data=str(data), out=str(tmp_path / "x"), epochs=1, frozen_features=str(other))
+    with pytest.raises(PreimageError, match="not a plain alexnet64"):
+        train_classifier(cfg)
+    with pytest.raises(PreimageError, match="--fc-width applies to alexnet64"):
+        train_classifier(ClassifierConfig(data=str(data), out=str(tmp_path / "v"), model="vgg19_64", fc_width=8))

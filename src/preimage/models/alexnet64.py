@@ -63,13 +63,16 @@ class AlexNet64(nn.Module):
     Args:
         batchnorm: train-time form with batch norm after each convolution.
             :func:`fold_batchnorm` converts it to the plain, shipped form.
+        fc_width: width of fc6 and fc7 (the paper's AlexNet: 4096).
 
     Shape:
         - Input: :math:`(B, 3, 64, 64)`, normalised with ImageNet mean/std.
         - Output: :math:`(B, 200)` logits.
     """
 
-    def __init__(self, batchnorm: bool = False, num_classes: int = NUM_CLASSES, dropout: float = 0.5) -> None:
+    def __init__(
+        self, batchnorm: bool = False, num_classes: int = NUM_CLASSES, dropout: float = 0.5, fc_width: int = FC_WIDTH
+    ) -> None:
         super().__init__()
         w = WIDTHS
 
@@ -94,12 +97,12 @@ class AlexNet64(nn.Module):
         self.avgpool = nn.Identity()  # kept for torchvision-like structure; 64x64 input gives 4x4 already
         self.classifier = nn.Sequential(
             nn.Dropout(p=dropout),
-            nn.Linear(w[4] * 4 * 4, FC_WIDTH),
+            nn.Linear(w[4] * 4 * 4, fc_width),
             nn.ReLU(inplace=True),
             nn.Dropout(p=dropout),
-            nn.Linear(FC_WIDTH, FC_WIDTH),
+            nn.Linear(fc_width, fc_width),
             nn.ReLU(inplace=True),
-            nn.Linear(FC_WIDTH, num_classes),
+            nn.Linear(fc_width, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

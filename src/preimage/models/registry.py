@@ -107,6 +107,17 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
+def features_source(path: str | Path) -> str | None:
+    """The SHA-256 of the network file whose convolutions (``features``) this network file carries unchanged,
+    as ``train-classifier --frozen-features`` records it; None when they were trained in this file."""
+    if Path(path).suffix != ".safetensors":
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as fh:
+        return (fh.metadata() or {}).get("features_sha256")
+
+
 def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
     """Build a registered model in eval mode; ``weights`` is ``None``, ``"default"`` or a file.
 
@@ -149,6 +160,7 @@ def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
         model.load_state_dict(state, strict=True)
         # decoders record the weights they were trained on and refuse others (preimage.inverters.decoders)
         model.preimage_weights_sha256 = file_sha256(path)  # type: ignore[assignment]
+        model.preimage_features_sha256 = features_source(path)  # type: ignore[assignment]
     model.eval()
     model.preimage_config = config  # type: ignore[assignment]
     return model

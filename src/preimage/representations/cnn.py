@@ -178,7 +178,15 @@ class LayerTap(Representation):
 
     @property
     def weights_sha256(self) -> str | None:
-        """The SHA-256 of the weights file the network was built from (None: weights set some other way)."""
+        """The SHA-256 of the weights file the codes come from (None: weights set some other way).
+
+        A network whose convolutions were copied from another file and kept fixed computes that file's
+        conv codes bit for bit, so a tap of its ``features`` only names that file: decoders trained on
+        either network's conv codes serve both.
+        """
+        source = getattr(self.model, "preimage_features_sha256", None)
+        if source is not None and all(t.startswith("features.") for t in self.targets.values()):
+            return str(source)
         return getattr(self.model, "preimage_weights_sha256", None)
 
     def extra_repr(self) -> str:

@@ -25,8 +25,11 @@ from tqdm import tqdm
 from preimage import options as check
 from preimage import zoo
 from preimage.data import materialize
-from preimage.files import dumps, write_json, write_text
-from preimage.models import AlexNet64, fold_batchnorm, get_config
+from preimage.errors import PreimageError
+from preimage.files import dumps, file_sha256, write_json, write_text
+from preimage.models import AlexNet64, fold_batchnorm, get_config, load_state_dict_file
+from preimage.models.alexnet64 import FC_WIDTH
+from preimage.models.registry import features_source
 from preimage.models.vgg import VGG19_64_FC, VGG19_64_WIDTHS, vgg19_64_net
 from preimage.options import option
 from preimage.runtime import resolve_amp
@@ -50,13 +53,13 @@ from preimage.training.common import (
 
 # the networks train-classifier knows: their train-time form (batch norm after every convolution) and the
 # plain, shipped form whose keys the folded train-time form has
-TRAINABLE: dict[str, tuple[Callable[[], torch.nn.Module], Callable[[], torch.nn.Module]]] = {
-    "alexnet64": (lambda: AlexNet64(batchnorm=True), AlexNet64),
-    "vgg19_64": (lambda: vgg19_64_net(batchnorm=True), vgg19_64_net),
+TRAINABLE: dict[str, tuple[Callable[..., torch.nn.Module], Callable[..., torch.nn.Module]]] = {
+    "alexnet64": (lambda **kw: AlexNet64(batchnorm=True, **kw), AlexNet64),
+    "vgg19_64": (lambda **kw: vgg19_64_net(batchnorm=True, **kw), vgg19_64_net),
 }
 
 _ARCHITECTURE = {
-    "alexnet64": """5 conv (64-128-192-192-128, conv1 5x5 stride 2) + 3 fully connected (1024-1024-200),
+    "alexnet64": """5 conv (64-128-192-192-128, conv1 5x5 stride 2) + 3 fully connected ({fc}-{fc}-200),
   ReLU, max-pooling""",
     "vgg19_64": f"""the VGG-19 layer structure: 16 conv 3x3 in blocks of 2-2-4-4-4 at widths
   {"-".join(map(str, VGG19_64_WIDTHS))}, ReLU, 2x2 *average* pooling (as Xia et al. and Gatys et al. ran VGG-19),
@@ -92,6 +95,17 @@ class ClassifierConfig(RunConfig):
         parse=check.non_negative_float,
     )
     warmup_epochs: float = option(1.0, "linear learning-rate warm-up, in epochs", parse=check.non_negative_float)
+    fc_width: int | None = option(
+        None,
+        "alexnet64: width of fc6 and fc7 (default: the shipped network's; the paper's AlexNet has 4096)",
+        parse=check.int_range(1),
+    )
+    frozen_features: str | None = option(
+        None,
+        "train only the fully connected layers, on the convolutions of this network file (.safetensors of the "
+        "same model), kept fixed: its conv codes, and every decoder of them, stay valid",
+        metavar="FILE",
+    )
 
 
 def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
@@ -254,11 +268,12 @@ def build_run(cfg: ClassifierConfig, resume: bool, strict: bool) -> ClassifierRu
     """Data, network (weight decay on weights, not on biases and norms), optimiser, the resumed progress, log."""
     seed_everything(cfg.seed)
     root = Path(cfg.data)
+    model = build_network(cfg)  # before the data: a wrong --frozen-features file fails at once
     train_x, train_y = materialize(str(root / cfg.train_pattern), 64, "center", cfg.limit_train, cfg.cache_dir, strict)
     val_x, val_y = materialize(str(root / cfg.val_pattern), 64, "center", cfg.limit_val, cfg.cache_dir, strict)
-    model = TRAINABLE[cfg.model][0]()
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    trained = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trained if p.ndim > 1]
+    no_decay = [p for p in trained if p.ndim <= 1]
     opt = torch.optim.SGD(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr,
@@ -271,6 +286,34 @@ def build_run(cfg: ClassifierConfig, resume: bool, strict: bool) -> ClassifierRu
     log = MetricsLog(cfg.out)
     log.catch_up(progress.history)
     return ClassifierRun(cfg, model, opt, train_x, train_y, val_x, val_y, progress, log)
+
+
+def network_options(cfg: ClassifierConfig) -> dict[str, Any]:
+    """The keyword arguments of the network's constructors that the settings give."""
+    if cfg.fc_width is None:
+        return {}
+    if cfg.model != "alexnet64":
+        raise PreimageError(f"--fc-width applies to alexnet64, not {cfg.model} — drop it")
+    return {"fc_width": cfg.fc_width}
+
+
+def build_network(cfg: ClassifierConfig) -> torch.nn.Module:
+    """The network to train: its train-time form (batch norm after every convolution) or, with
+    ``frozen_features``, its plain form whose convolutions are that file's and stay fixed."""
+    train_form, plain_form = TRAINABLE[cfg.model]
+    if cfg.frozen_features is None:
+        return train_form(**network_options(cfg))
+    model = plain_form(**network_options(cfg))
+    expected = {k: v.shape for k, v in model.state_dict().items() if k.startswith("features.")}
+    given = {k: v for k, v in load_state_dict_file(cfg.frozen_features).items() if k.startswith("features.")}
+    if {k: v.shape for k, v in given.items()} != expected:
+        raise PreimageError(
+            f"{cfg.frozen_features}: its convolutions are not a plain {cfg.model}'s — pass a {cfg.model} file "
+            "that train-classifier exported (batch norm folded)"
+        )
+    model.load_state_dict(given, strict=False)
+    model.features.requires_grad_(False)
+    return model
 
 
 def save_checkpoint(run: ClassifierRun, step_in_epoch: int, meter: ClassifierMeter | None = None) -> None:
@@ -385,6 +428,29 @@ def _lengthened(history: list[dict[str, Any]], epochs: int) -> str:
     return f", then the same command with `--resume --epochs {epochs}`" if schedule_restarts(history) else ""
 
 
+def _head_flags(cfg: ClassifierConfig) -> str:
+    flags = f" --lr {cfg.lr:g}" if cfg.lr != ClassifierConfig.lr else ""
+    flags += f" --fc-width {cfg.fc_width}" if cfg.fc_width is not None else ""
+    return flags + (f" --frozen-features {cfg.frozen_features}" if cfg.frozen_features else "")
+
+
+def _features_metadata(cfg: ClassifierConfig) -> dict[str, str]:
+    """Where frozen convolutions came from (their first source, along a chain of frozen copies)."""
+    if cfg.frozen_features is None:
+        return {}
+    return {"features_sha256": features_source(cfg.frozen_features) or file_sha256(cfg.frozen_features)}
+
+
+def _convolutions_note(cfg: ClassifierConfig) -> str:
+    if cfg.frozen_features is None:
+        return "trained with batch norm after every convolution, shipped with it folded into the convolutions."
+    return (
+        f"the convolutions are those of `{Path(cfg.frozen_features).name}` (SHA-256 "
+        f"`{file_sha256(cfg.frozen_features)}`), kept fixed: only the fully connected layers were trained, so "
+        "that network's conv codes, and the decoders of them, hold for this one."
+    )
+
+
 def _smoothing_flag(cfg: ClassifierConfig) -> str:
     return f" --label-smoothing {cfg.label_smoothing:g}" if cfg.label_smoothing else ""
 
@@ -406,9 +472,9 @@ def export_classifier(
         model.state_dict(),
         run / zoo.file_name("network", name),
         fp16=True,
-        metadata={"arch": name, "data": "tiny-imagenet-200"},
+        metadata={"arch": name, "data": "tiny-imagenet-200", **_features_metadata(cfg)},
     )
-    shipped = TRAINABLE[name][1]().eval()
+    shipped = TRAINABLE[name][1](**network_options(cfg)).eval()
     from safetensors.torch import load_file
 
     shipped.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
@@ -433,8 +499,8 @@ def export_classifier(
     lengthened = _lengthened(history, cfg.epochs)
     card = f"""# {name} — {_TITLE[name]}, trained on Tiny-ImageNet-200
 
-- **Architecture**: {_ARCHITECTURE[name]};
-  trained with batch norm after every convolution, shipped with it folded into the convolutions.
+- **Architecture**: {_ARCHITECTURE[name].format(fc=cfg.fc_width or FC_WIDTH)};
+  {_convolutions_note(cfg)}
   {sum(p.numel() for p in shipped.parameters()) / 1e6:.2f}M parameters,
   fp16 safetensors ({summary["size_mb"]} MB).
 - **Data**: Tiny-ImageNet-200 train (100,000 images, 200 classes), 64x64; ImageNet non-commercial
@@ -449,7 +515,7 @@ def export_classifier(
 - **Metrics** (the shipped fp16 weights, Tiny-ImageNet val, {final["n"]} images, centre 64x64):
   top-1 **{final["top1"]:.2f}%**, top-5 **{final["top5"]:.2f}%**.
 - **Reproduce**: `preimage train-classifier --model {name} --data ../shared/data/tiny-imagenet-200
-  --epochs {first_epochs} --seed {cfg.seed}{_smoothing_flag(cfg)}
+  --epochs {first_epochs} --seed {cfg.seed}{_smoothing_flag(cfg)}{_head_flags(cfg)}
   -o runs/{name}`{lengthened}; measure: `preimage evaluate-classifier {name}
   --data ../shared/data/tiny-imagenet-200/val-0000.tar.gz`.
 """
