@@ -445,9 +445,9 @@ def _convolutions_note(cfg: ClassifierConfig) -> str:
     if cfg.frozen_features is None:
         return "trained with batch norm after every convolution, shipped with it folded into the convolutions."
     return (
-        f"the convolutions are those of `{Path(cfg.frozen_features).name}` (SHA-256 "
-        f"`{file_sha256(cfg.frozen_features)}`), kept fixed: only the fully connected layers were trained, so "
-        "that network's conv codes, and the decoders of them, hold for this one."
+        f"the convolutions are those of `{Path(cfg.frozen_features).name}` (their source's SHA-256 "
+        f"`{_features_metadata(cfg)['features_sha256']}`), kept fixed: only the fully connected layers were "
+        "trained, so that network's conv codes, and the decoders of them, hold for this one."
     )
 
 
